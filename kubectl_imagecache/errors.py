@@ -1,0 +1,82 @@
+"""Error types the commands turn into one-line messages and distinct exit codes.
+
+Every error a user can cause or meet carries the exit code it ends the command with, so commands
+never pick codes themselves and the README's table stays true.
+"""
+
+from __future__ import annotations
+
+# Exit codes (documented in README.md, "Exit codes").
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the command ran but some work failed (e.g. an image could not be sized)
+EXIT_USAGE = 2  # bad flags, arguments or input files; nothing was done
+EXIT_AUTH = 3  # unauthorized or forbidden (registry or cluster)
+EXIT_NOT_FOUND = 4  # image, repository, cache or CRD not found
+EXIT_UNREACHABLE = 5  # registry or API server unreachable, timed out
+EXIT_TIMEOUT = 6  # --wait ran out of time
+EXIT_CANCELLED = 7  # the user declined a confirmation
+
+
+class ImageCacheError(Exception):
+    """Base of every error the CLI reports as one line on stderr."""
+
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class UsageError(ImageCacheError):
+    """Bad input: flags, arguments, files. Raised before any side effect."""
+
+    exit_code = EXIT_USAGE
+
+
+class InvalidReference(UsageError):
+    """An image reference that breaks the Docker reference grammar; the message names the rule."""
+
+
+class RegistryError(ImageCacheError):
+    """A registry answered with something we cannot use, or could not be reached."""
+
+
+class Unauthorized(RegistryError):
+    exit_code = EXIT_AUTH
+
+
+class NotFound(RegistryError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class Unreachable(RegistryError):
+    exit_code = EXIT_UNREACHABLE
+
+
+class UnsupportedManifest(RegistryError):
+    """Schema 1 or a media type that is not an image manifest or index."""
+
+
+class DigestMismatch(RegistryError):
+    """A body fetched by digest did not hash to that digest: never cached, never used."""
+
+
+class PlatformNotFound(RegistryError):
+    """An index has no entry for the requested platform; the message lists those it has."""
+
+
+class OfflineMiss(ImageCacheError):
+    """--offline and the answer is not in the local cache."""
+
+    exit_code = EXIT_UNREACHABLE
+
+
+class CredentialError(ImageCacheError):
+    """A credential source (docker config, helper, pull secret) is unusable."""
+
+    exit_code = EXIT_AUTH
