@@ -1,0 +1,113 @@
+"""Kubernetes API access.
+
+The Kubernetes client is imported inside functions only: `import kubernetes.client` costs ~0.9 s,
+and commands that never talk to a cluster (and `--help`) must not pay for it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, List, Optional, Tuple
+
+from kubectl_imagecache.errors import UsageError
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+__all__ = ["api_client", "kubeconfig_paths"]
+
+# The separator the Python client splits a kubeconfig string on (kubernetes.config.kube_config
+# ENV_KUBECONFIG_PATH_SEPARATOR), which is also the one KUBECONFIG uses.
+_SEPARATOR = os.pathsep
+
+
+def kubeconfig_paths(kubeconfig: Optional[str]) -> Tuple[List[str], str]:
+    """(files to read, what to call them in messages), as kubectl chooses them.
+
+    `--kubeconfig` names exactly one file, which must exist. Else every file listed in $KUBECONFIG
+    that exists (missing ones are skipped, as kubectl does), else ~/.kube/config. $KUBECONFIG is read
+    now, not at import: the client's KUBE_CONFIG_DEFAULT_LOCATION is frozen when it is imported.
+    """
+    if kubeconfig:
+        path = os.path.expanduser(kubeconfig)
+        if _SEPARATOR in path:
+            # The client splits its config_file argument on the separator, so such a path would be
+            # read as several files.
+            raise UsageError(f"--kubeconfig {kubeconfig}: paths containing {_SEPARATOR!r} are not supported")
+        if not os.path.isfile(path):
+            raise UsageError(f"--kubeconfig {kubeconfig}: no such file")
+        return [path], kubeconfig
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        listed = [os.path.expanduser(p) for p in env.split(_SEPARATOR) if p]
+        existing = [p for p in listed if os.path.isfile(p)]
+        if not existing:
+            raise UsageError(
+                f"no kubeconfig found: none of the files in KUBECONFIG={env} exists; "
+                "set KUBECONFIG or pass --kubeconfig FILE"
+            )
+        # Duplicates would be merged twice for nothing; keep the first occurrence (it is the one
+        # whose entries win).
+        unique = list(dict.fromkeys(existing))
+        return unique, f"KUBECONFIG={env}"
+    default = os.path.join(os.path.expanduser("~"), ".kube", "config")
+    if not os.path.isfile(default):
+        raise UsageError(f"no kubeconfig found: {default} does not exist; set KUBECONFIG or pass --kubeconfig FILE")
+    return [default], default
+
+
+def _read_kubeconfig(path: str) -> Any:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except OSError as e:
+        raise UsageError(f"kubeconfig {path}: {e.strerror or type(e).__name__}") from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        # No excerpt of the file: kubeconfigs hold tokens and keys.
+        raise UsageError(f"kubeconfig {path}: not valid YAML") from None
+
+
+def _contexts(doc: Any) -> List[str]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("contexts"), list):
+        return []
+    return [c["name"] for c in doc["contexts"] if isinstance(c, dict) and isinstance(c.get("name"), str)]
+
+
+def api_client(kubeconfig: Optional[str], context: Optional[str]) -> ApiClient:
+    """An ApiClient for `context` (default: the current context) of the kubeconfig kubectl would use.
+
+    Uses `new_client_from_config(..., persist_config=False)`: never `load_config` (it prints to stdout
+    and falls back to in-cluster config) and never writes back to a kubeconfig file.
+
+    With several files in $KUBECONFIG the client merges clusters/users/contexts first-file-wins as
+    kubectl does, but takes `current-context` from the LAST file that sets it; kubectl takes it from
+    the first. So the context is chosen here and always passed explicitly.
+    """
+    paths, label = kubeconfig_paths(kubeconfig)
+    docs = [(p, _read_kubeconfig(p)) for p in paths]
+
+    if not context:
+        for _, doc in docs:
+            if isinstance(doc, dict) and isinstance(doc.get("current-context"), str) and doc["current-context"]:
+                context = doc["current-context"]
+                break
+        else:
+            raise UsageError(f"kubeconfig {label} sets no current context; pass --context NAME")
+
+    known: List[str] = []
+    for _, doc in docs:
+        known.extend(n for n in _contexts(doc) if n not in known)
+    if context not in known:
+        choices = ", ".join(known) if known else "none"
+        raise UsageError(f'context "{context}" not found in kubeconfig {label} (contexts: {choices})')
+
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        return config.new_client_from_config(config_file=_SEPARATOR.join(paths), context=context, persist_config=False)
+    except ConfigException as e:
+        # The client's messages name keys and files (e.g. a missing cluster or certificate file).
+        raise UsageError(f'kubeconfig {label}, context "{context}": {e}') from None
