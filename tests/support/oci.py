@@ -1,0 +1,438 @@
+"""Push real images to a registry through the OCI distribution API, and know what was pushed.
+
+``RegistryClient`` is a deliberately small pusher (requests only) with its own Basic/Bearer
+handling, independent of ``kubectl_imagecache``: the tests must not use the code under test
+to build their expectations. Every push returns a dataclass holding the values a correct
+client must find: the digest a tag points to, the per-platform manifest digests, the size
+(config + layers) and the layer digests.
+
+Blob content is pseudo-random but deterministic from a seed string (``random_bytes``), so the
+same seed gives the same digest in every run and in every registry, and layers shared between
+images really are the same blob.
+
+The standard sample set (``fill_sample_set``), pushed into every registry fixture; sizes are
+layer bytes (configs add a few hundred bytes each, see the returned dataclasses)::
+
+    sample/oci-single:1.0      OCI manifest, linux/amd64, layers [base 1 MiB+17, oci-app 200 KiB]
+    sample/oci-single:latest   same digest as :1.0 (two tags, one manifest)
+    sample/docker-single:1.0   Docker schema-2 manifest, linux/amd64, [base, docker-app 300 KiB, tiny 1 KiB]
+    sample/oci-index:1.0       OCI index: linux/amd64 [base, idx-amd64 64 KiB],
+                               linux/arm64/v8 [base-arm64 900 KiB, idx-arm64 64 KiB],
+                               linux/arm/v7 [base-arm 800 KiB, idx-arm 64 KiB],
+                               plus one attestation manifest per platform (unknown/unknown,
+                               vnd.docker.reference.type: attestation-manifest)
+    sample/docker-list:1.0     Docker manifest list, same three platforms with Docker schema-2
+                               children [base / base-arm64 / base-arm, list-* 32 KiB],
+                               plus one attestation entry (unknown/unknown) for linux/amd64
+    sample/arm-only:1.0        OCI index with linux/arm64/v8 and linux/arm/v7 only (no amd64)
+    a/b/c/nested:1.0           OCI manifest, linux/amd64, nested repository path, [base, nested 50 KiB]
+    private/secret:1.0         OCI manifest, linux/amd64, [secret 10 KiB]; on the token registry
+                               anonymous users may NOT pull ``private/*`` (everything else is public)
+
+``base`` is shared by oci-single, docker-single, nested and the amd64 entries of both
+multi-platform images, so "unique bytes" differ from "total bytes" whenever two of those are
+estimated together. Digest references: use ``SampleSet.ref(key, by_digest=True)``.
+
+Distribution 2.8.2 refuses (checked in test_harness.py) schema-1 manifests (the
+``compatibility.schema1`` switch is off by default and would also need a libtrust-signed body)
+and manifests of unknown media type; ``schema1_manifest`` builds such a body so tests can serve
+it through ``FaultProxy.respond`` instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Union
+
+import requests
+
+MT_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+MT_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MT_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
+MT_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+MT_OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+MT_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+MT_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+MT_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+MT_IN_TOTO = "application/vnd.in-toto+json"
+ACCEPT_ALL = ", ".join([MT_OCI_INDEX, MT_OCI_MANIFEST, MT_DOCKER_LIST, MT_DOCKER_MANIFEST])
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def random_bytes(seed: str, size: int) -> bytes:
+    """``size`` incompressible bytes, the same for the same seed (so digests are stable)."""
+    return random.Random(seed).randbytes(size)
+
+
+def canonical_json(obj: object) -> bytes:
+    # Fixed key order and separators: the digest of a manifest is the digest of these exact bytes.
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+
+
+def parse_platform(platform: str) -> dict[str, str]:
+    parts = platform.split("/")
+    out = {"os": parts[0], "architecture": parts[1]}
+    if len(parts) > 2:
+        out["variant"] = parts[2]
+    return out
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+
+    def to_json(self) -> dict:
+        return {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+
+
+@dataclass
+class PushedImage:
+    """One image manifest in a registry, with the answers a client must compute for it."""
+
+    repo: str
+    tag: Optional[str]
+    digest: str
+    media_type: str
+    platform: str
+    config: Descriptor
+    layers: list[Descriptor]
+    body: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        """Sizing rule of the project: config.size + sum(layers[].size)."""
+        return self.config.size + sum(d.size for d in self.layers)
+
+    @property
+    def layer_digests(self) -> list[str]:
+        return [d.digest for d in self.layers]
+
+    @property
+    def manifest_size(self) -> int:
+        return len(self.body)
+
+    def descriptor(self) -> Descriptor:
+        return Descriptor(self.media_type, self.digest, len(self.body))
+
+
+@dataclass
+class PushedIndex:
+    """An OCI index or Docker manifest list; ``manifests`` maps platform -> its image."""
+
+    repo: str
+    tag: Optional[str]
+    digest: str
+    media_type: str
+    manifests: dict[str, PushedImage]
+    attestations: list[PushedImage]
+    body: bytes = field(repr=False)
+
+    @property
+    def platforms(self) -> list[str]:
+        return list(self.manifests)
+
+    def for_platform(self, platform: str = "linux/amd64") -> PushedImage:
+        return self.manifests[platform]
+
+    def platform_digest(self, platform: str = "linux/amd64") -> str:
+        return self.manifests[platform].digest
+
+
+Pushed = Union[PushedImage, PushedIndex]
+
+
+class PushError(RuntimeError):
+    """A push the registry did not accept; carries the response for tests that expect refusals."""
+
+    def __init__(self, message: str, response: Optional[requests.Response] = None) -> None:
+        super().__init__(message)
+        self.response = response
+
+
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+class RegistryClient:
+    """Minimal push/pull client for the harness (Basic, Bearer via realm, or a given token)."""
+
+    def __init__(self, base_url: str, username: Optional[str] = None, password: Optional[str] = None,
+                 *, bearer: Optional[str] = None, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.password = password
+        self.bearer = bearer
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.trust_env = False  # a proxy from the environment must not intercept loopback tests
+        self._tokens: dict[str, str] = {}
+
+    @classmethod
+    def for_server(cls, server: object) -> RegistryClient:
+        """A client for a ``RegistryServer`` with its first user's credentials (if any)."""
+        creds = server.credentials()  # type: ignore[attr-defined]
+        return cls(server.url, *(creds or (None, None)))  # type: ignore[attr-defined]
+
+    @property
+    def host(self) -> str:
+        return self.base_url.split("://", 1)[1]
+
+    # -- auth ------------------------------------------------------------------------------
+    def _token_for(self, challenge: str, repo: str) -> str:
+        params = dict(_CHALLENGE_PARAM.findall(challenge))
+        scope = f"repository:{repo}:pull,push"
+        if scope in self._tokens:
+            return self._tokens[scope]
+        auth = (self.username, self.password) if self.username is not None else None
+        r = self.session.get(params["realm"], params={"service": params.get("service", ""), "scope": scope},
+                             auth=auth, timeout=self.timeout)
+        if r.status_code != 200:
+            raise PushError(f"token service refused ({r.status_code}): {r.text[:200]}", r)
+        body = r.json()
+        token = body.get("token") or body.get("access_token")
+        self._tokens[scope] = token
+        return token
+
+    def request(self, method: str, url: str, repo: str, **kw: object) -> requests.Response:
+        """Send, answering one 401 challenge (Basic or Bearer) and resending."""
+        if not url.startswith("http"):
+            url = self.base_url + url
+        headers = dict(kw.pop("headers", None) or {})  # type: ignore[call-overload]
+        cached = self._tokens.get(f"repository:{repo}:pull,push")
+        if self.bearer or cached:
+            # Send a known token up front: saves the 401 round trip on every request.
+            headers["Authorization"] = f"Bearer {self.bearer or cached}"
+        kw.setdefault("timeout", self.timeout)
+        r = self.session.request(method, url, headers=headers, **kw)  # type: ignore[arg-type]
+        if r.status_code == 401 and not self.bearer:
+            challenge = r.headers.get("WWW-Authenticate", "")
+            if challenge.lower().startswith("bearer"):
+                self._tokens.pop(f"repository:{repo}:pull,push", None)  # expired or too narrow: ask again
+                headers["Authorization"] = "Bearer " + self._token_for(challenge, repo)
+            elif challenge.lower().startswith("basic") and self.username is not None:
+                # From now on the session sends Basic up front, as docker does after the first 401.
+                self.session.auth = (self.username, self.password or "")
+            else:
+                return r
+            r.close()
+            r = self.session.request(method, url, headers=headers, **kw)  # type: ignore[arg-type]
+        return r
+
+    # -- blobs -----------------------------------------------------------------------------
+    def blob_exists(self, repo: str, digest: str) -> bool:
+        return self.request("HEAD", f"/v2/{repo}/blobs/{digest}", repo).status_code == 200
+
+    def push_blob(self, repo: str, data: bytes, media_type: str = MT_OCI_LAYER) -> Descriptor:
+        """POST an upload session, then PUT the whole blob with ?digest= (monolithic upload)."""
+        digest = sha256_digest(data)
+        desc = Descriptor(media_type, digest, len(data))
+        if self.blob_exists(repo, digest):
+            return desc
+        r = self.request("POST", f"/v2/{repo}/blobs/uploads/", repo)
+        if r.status_code != 202:
+            raise PushError(f"upload start for {repo} failed: {r.status_code} {r.text[:200]}", r)
+        location = r.headers["Location"]
+        if location.startswith("/"):
+            location = self.base_url + location
+        r = self.request("PUT", location, repo, params={"digest": digest}, data=data,
+                         headers={"Content-Type": "application/octet-stream"})
+        if r.status_code != 201:
+            raise PushError(f"blob PUT for {repo} failed: {r.status_code} {r.text[:200]}", r)
+        return desc
+
+    # -- manifests -------------------------------------------------------------------------
+    def put_manifest_raw(self, repo: str, reference: str, body: bytes, content_type: str) -> requests.Response:
+        return self.request("PUT", f"/v2/{repo}/manifests/{reference}", repo, data=body,
+                            headers={"Content-Type": content_type})
+
+    def push_manifest(self, repo: str, reference: str, body: bytes, media_type: str) -> str:
+        r = self.put_manifest_raw(repo, reference, body, media_type)
+        if r.status_code != 201:
+            raise PushError(f"manifest PUT {repo}:{reference} refused: {r.status_code} {r.text[:300]}", r)
+        digest = sha256_digest(body)
+        returned = r.headers.get("Docker-Content-Digest")
+        if returned and returned != digest:
+            raise PushError(f"registry says {returned}, body hashes to {digest}", r)
+        return digest
+
+    def get_manifest(self, repo: str, reference: str, accept: str = ACCEPT_ALL) -> requests.Response:
+        return self.request("GET", f"/v2/{repo}/manifests/{reference}", repo, headers={"Accept": accept})
+
+    def delete_manifest(self, repo: str, digest: str) -> requests.Response:
+        return self.request("DELETE", f"/v2/{repo}/manifests/{digest}", repo)
+
+    def tag(self, repo: str, tag: str, pushed: Pushed) -> None:
+        """Point another tag (or move an existing one) at an already pushed manifest."""
+        self.push_manifest(repo, tag, pushed.body, pushed.media_type)
+
+    # -- images ----------------------------------------------------------------------------
+    def push_image(self, repo: str, tag: Optional[str], layers: Sequence[bytes], *,
+                   platform: str = "linux/amd64", kind: str = "oci",
+                   annotations: Optional[dict[str, str]] = None) -> PushedImage:
+        """Push layers, a config and a manifest (``kind`` "oci" or "docker"); tag it if ``tag``."""
+        if kind not in ("oci", "docker"):
+            raise ValueError("kind must be 'oci' or 'docker'")
+        layer_mt = MT_OCI_LAYER if kind == "oci" else MT_DOCKER_LAYER
+        layer_descs = [self.push_blob(repo, data, layer_mt) for data in layers]
+        config_obj = {
+            **parse_platform(platform),
+            "created": "2024-01-01T00:00:00Z",
+            "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [d.digest for d in layer_descs]},
+            "history": [{"created_by": "harness"} for _ in layer_descs],
+        }
+        config_mt = MT_OCI_CONFIG if kind == "oci" else MT_DOCKER_CONFIG
+        config = self.push_blob(repo, canonical_json(config_obj), config_mt)
+        media_type = MT_OCI_MANIFEST if kind == "oci" else MT_DOCKER_MANIFEST
+        manifest: dict = {
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "config": config.to_json(),
+            "layers": [d.to_json() for d in layer_descs],
+        }
+        if annotations and kind == "oci":
+            manifest["annotations"] = annotations
+        body = canonical_json(manifest)
+        digest = self.push_manifest(repo, tag or sha256_digest(body), body, media_type)
+        return PushedImage(repo, tag, digest, media_type, platform, config, layer_descs, body)
+
+    def push_attestation(self, repo: str, subject: PushedImage) -> PushedImage:
+        """An in-toto attestation manifest like buildx attaches (config platform unknown/unknown)."""
+        statement = canonical_json({"_type": "https://in-toto.io/Statement/v0.1",
+                                    "predicateType": "https://slsa.dev/provenance/v0.2",
+                                    "subject": [{"digest": {"sha256": subject.digest[7:]}}]})
+        layer = self.push_blob(repo, statement, MT_IN_TOTO)
+        config = self.push_blob(repo, canonical_json({"architecture": "unknown", "os": "unknown", "config": {},
+                                                      "rootfs": {"type": "layers",
+                                                                 "diff_ids": [layer.digest]}}), MT_OCI_CONFIG)
+        manifest = {"schemaVersion": 2, "mediaType": MT_OCI_MANIFEST, "config": config.to_json(),
+                    "layers": [{**layer.to_json(),
+                                "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}]}
+        body = canonical_json(manifest)
+        digest = self.push_manifest(repo, sha256_digest(body), body, MT_OCI_MANIFEST)
+        return PushedImage(repo, None, digest, MT_OCI_MANIFEST, "unknown/unknown", config, [layer], body)
+
+    def push_index(self, repo: str, tag: Optional[str], platforms: dict[str, Sequence[bytes]], *,
+                   kind: str = "oci", attestations: Union[bool, Sequence[str]] = True) -> PushedIndex:
+        """Push one image per platform (untagged) and an index (``kind`` "oci") or Docker list ("docker").
+
+        ``attestations``: True = one per platform, a list = for those platforms, False = none.
+        """
+        children = {p: self.push_image(repo, None, layers, platform=p, kind=kind) for p, layers in platforms.items()}
+        wanted = list(platforms) if attestations is True else list(attestations or [])
+        atts = [(p, self.push_attestation(repo, children[p])) for p in wanted]
+        entries = []
+        for p, img in children.items():
+            entries.append({**img.descriptor().to_json(), "platform": parse_platform(p)})
+        for p, att in atts:
+            entries.append({**att.descriptor().to_json(),
+                            "platform": {"architecture": "unknown", "os": "unknown"},
+                            "annotations": {"vnd.docker.reference.digest": children[p].digest,
+                                            "vnd.docker.reference.type": "attestation-manifest"}})
+        media_type = MT_OCI_INDEX if kind == "oci" else MT_DOCKER_LIST
+        body = canonical_json({"schemaVersion": 2, "mediaType": media_type, "manifests": entries})
+        digest = self.push_manifest(repo, tag or sha256_digest(body), body, media_type)
+        return PushedIndex(repo, tag, digest, media_type, children, [a for _, a in atts], body)
+
+
+def schema1_manifest(repo: str, tag: str, *, signed: bool = False) -> tuple[bytes, str]:
+    """A Docker schema-1 body and its media type, for serving through ``FaultProxy.respond``.
+
+    Distribution 2.8 will not store one, so the signature is not real; clients must reject
+    schema 1 on its media type before looking at signatures anyway.
+    """
+    body: dict = {
+        "schemaVersion": 1, "name": repo, "tag": tag, "architecture": "amd64",
+        "fsLayers": [{"blobSum": sha256_digest(b"schema1-layer")}],
+        "history": [{"v1Compatibility": json.dumps({"id": "0" * 64, "os": "linux", "architecture": "amd64"})}],
+    }
+    if signed:
+        body["signatures"] = [{"header": {"alg": "ES256"}, "signature": "bm90LXJlYWw", "protected": "e30"}]
+    return json.dumps(body, indent=3).encode(), (MT_SCHEMA1_SIGNED if signed else MT_SCHEMA1)
+
+
+# -- the standard sample set ----------------------------------------------------------------
+
+def _layer(name: str, size: int) -> bytes:
+    return random_bytes("imagecache-sample/" + name, size)
+
+
+@dataclass
+class SampleSet:
+    """What ``fill_sample_set`` pushed: ``images["repo:tag"]`` -> PushedImage | PushedIndex."""
+
+    host: str
+    images: dict[str, Pushed]
+    shared_layer: Descriptor  # the "base" layer (OCI media type; the Docker images use the same digest)
+
+    def __getitem__(self, key: str) -> Pushed:
+        return self.images[key]
+
+    def ref(self, key: str, *, by_digest: bool = False, host: Optional[str] = None) -> str:
+        """Full reference, e.g. ``127.0.0.1:5000/sample/oci-single:1.0`` or ``...@sha256:...``."""
+        pushed = self.images[key]
+        repo, _, tag = key.rpartition(":")
+        where = host or self.host
+        return f"{where}/{repo}@{pushed.digest}" if by_digest else f"{where}/{repo}:{tag}"
+
+    def refs(self, *, host: Optional[str] = None) -> list[str]:
+        return [self.ref(k, host=host) for k in self.images]
+
+
+SAMPLE_KEYS = (
+    "sample/oci-single:1.0", "sample/oci-single:latest", "sample/docker-single:1.0",
+    "sample/oci-index:1.0", "sample/docker-list:1.0", "sample/arm-only:1.0",
+    "a/b/c/nested:1.0", "private/secret:1.0",
+)
+PUBLIC_REPOS = ("sample/*", "a/*")  # token registry: anonymous pull allowed here, not on private/*
+
+
+def fill_sample_set(client: RegistryClient) -> SampleSet:
+    """Push the standard sample set (module docstring) and return what a client must find."""
+    base = _layer("base", MIB + 17)
+    base_arm64 = _layer("base-arm64", 900 * KIB)
+    base_arm = _layer("base-arm", 800 * KIB)
+    images: dict[str, Pushed] = {}
+
+    oci = client.push_image("sample/oci-single", "1.0", [base, _layer("oci-app", 200 * KIB)], kind="oci")
+    images["sample/oci-single:1.0"] = oci
+    client.tag("sample/oci-single", "latest", oci)
+    images["sample/oci-single:latest"] = PushedImage(**{**oci.__dict__, "tag": "latest"})
+
+    images["sample/docker-single:1.0"] = client.push_image(
+        "sample/docker-single", "1.0", [base, _layer("docker-app", 300 * KIB), _layer("tiny", KIB)], kind="docker")
+
+    images["sample/oci-index:1.0"] = client.push_index("sample/oci-index", "1.0", {
+        "linux/amd64": [base, _layer("idx-amd64", 64 * KIB)],
+        "linux/arm64/v8": [base_arm64, _layer("idx-arm64", 64 * KIB)],
+        "linux/arm/v7": [base_arm, _layer("idx-arm", 64 * KIB)],
+    }, kind="oci", attestations=True)
+
+    images["sample/docker-list:1.0"] = client.push_index("sample/docker-list", "1.0", {
+        "linux/amd64": [base, _layer("list-amd64", 32 * KIB)],
+        "linux/arm64/v8": [base_arm64, _layer("list-arm64", 32 * KIB)],
+        "linux/arm/v7": [base_arm, _layer("list-arm", 32 * KIB)],
+    }, kind="docker", attestations=["linux/amd64"])
+
+    images["sample/arm-only:1.0"] = client.push_index("sample/arm-only", "1.0", {
+        "linux/arm64/v8": [base_arm64, _layer("armonly-arm64", 16 * KIB)],
+        "linux/arm/v7": [base_arm, _layer("armonly-arm", 16 * KIB)],
+    }, kind="oci", attestations=False)
+
+    images["a/b/c/nested:1.0"] = client.push_image("a/b/c/nested", "1.0", [base, _layer("nested", 50 * KIB)])
+    images["private/secret:1.0"] = client.push_image("private/secret", "1.0", [_layer("secret", 10 * KIB)])
+
+    return SampleSet(client.host, images, Descriptor(MT_OCI_LAYER, sha256_digest(base), len(base)))
