@@ -1,0 +1,83 @@
+"""Entry point: a click group whose commands are imported only when run, so --help stays fast."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, Optional, Sequence
+
+import click
+
+from . import __version__
+from .errors import EXIT_USAGE, ImageCacheError
+
+# name -> (module, one-line help); aliases map to the same module. Help is kept here so listing
+# commands imports none of them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "estimate": ("estimate", "Size an ImageCache from the registry manifests of its images."),
+    "cache": ("cache", "Inspect or empty the local cache of registry metadata."),
+}
+ALIASES: dict[str, str] = {"estimate-size": "estimate"}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        name = ALIASES.get(cmd_name, cmd_name)
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f".commands.{COMMANDS[name][0]}", __package__)
+        return module.command  # type: ignore[no-any-return]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, text) for name, (_, text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kubectl-imagecache")
+def cli() -> None:
+    """Size, warm and prune Alibaba Cloud ECI ImageCaches.
+
+    \b
+    Examples:
+      kubectl imagecache estimate nginx:1.27 redis:7
+      kubectl imagecache cache info
+    """
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI; every failure ends as one line on stderr and a documented exit code."""
+    try:
+        rv: Any = cli.main(args=list(argv) if argv is not None else None, prog_name="kubectl imagecache",
+                           standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except ImageCacheError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        # `... | head` closed stdout: not an error worth a traceback.
+        sys.stderr.close()
+        return 0
+    return rv if isinstance(rv, int) else 0
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

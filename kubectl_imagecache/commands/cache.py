@@ -1,0 +1,70 @@
+"""`kubectl imagecache cache info|clear`: the local registry-metadata cache."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..options import output_flag
+from ..printers import print_structured
+from ..sizing import human_bytes
+
+_CACHE_DIR = click.option("--cache-dir", metavar="DIR", help="The cache folder (default as for estimate).")
+
+
+@click.group("cache", context_settings={"help_option_names": ["-h", "--help"]})
+def command() -> None:
+    """Inspect or empty the local cache of registry metadata.
+
+    \b
+    Examples:
+      kubectl imagecache cache info
+      kubectl imagecache cache clear
+    """
+
+
+def _open(cache_dir: Optional[str]):  # type: ignore[no-untyped-def]
+    from ..metacache import MetadataCache, default_cache_dir
+    from ..printers import warn
+
+    return MetadataCache(default_cache_dir(cache_dir), warn=warn)
+
+
+@command.command("info")
+@_CACHE_DIR
+@output_flag()
+def info_cmd(cache_dir: Optional[str], output: str) -> int:
+    """Print the cache's path, entries and bytes on disk.
+
+    \b
+    Example:
+      kubectl imagecache cache info -o json
+    """
+    cache = _open(cache_dir)
+    data = cache.info()
+    cache.close()
+    if output == "table":
+        click.echo(f"Path:    {data['path']}")
+        click.echo(f"Entries: {data['entries']}")
+        click.echo(f"Size:    {human_bytes(data['bytes'])} ({data['bytes']} bytes, limit "
+                   f"{human_bytes(data['sizeLimitBytes'])})")
+    else:
+        print_structured(data, output)
+    return 0
+
+
+@command.command("clear")
+@_CACHE_DIR
+def clear_cmd(cache_dir: Optional[str]) -> int:
+    """Remove every entry; the next command asks the registries again.
+
+    \b
+    Example:
+      kubectl imagecache cache clear
+    """
+    cache = _open(cache_dir)
+    removed = cache.clear()
+    cache.close()
+    click.echo(f"cleared {removed} entries from {cache.directory}", err=True)
+    return 0

@@ -1,0 +1,148 @@
+"""`kubectl imagecache estimate`: options -> validate -> run, over the registry client and the report."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import click
+
+from ..errors import UsageError
+from ..options import CacheSettings, RegistrySettings, cache_flags, kube_flags, output_flag, registry_flags
+from ..printers import print_structured, print_table
+from ..sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
+
+PROGRESS_MIN_IMAGES = 10  # below this a bar only flickers
+
+
+@dataclass(frozen=True)
+class EstimateOptions:
+    images: list[tuple[str, Any]]  # (as given, Reference), duplicates removed
+    headroom: float
+    output: str
+    registry: RegistrySettings
+    cache: CacheSettings
+
+    @classmethod
+    def complete(cls, args: Sequence[str], files: Sequence[str], headroom: float, output: str,
+                 registry: RegistrySettings, cache: CacheSettings) -> EstimateOptions:
+        from ..reference import parse_reference
+
+        texts: list[str] = list(args)
+        for path in files:
+            from ..imagesource import read_image_file
+
+            texts.extend(use.image for use in read_image_file(path))
+        if not texts:
+            raise UsageError("no images given: name images as arguments or list them in a file with -f FILE")
+        seen: dict[str, tuple[str, Any]] = {}
+        for text in texts:
+            ref = parse_reference(text)  # raises InvalidReference naming the broken rule
+            seen.setdefault(str(ref), (text.strip(), ref))
+        return cls(list(seen.values()), validate_headroom(headroom), output, registry, cache)
+
+    def run(self) -> int:
+        from ..estimate import build_report
+
+        client = self.registry.open_client(self.cache)
+        try:
+            with _progress(len(self.images)) as step:
+                results = client.inspect_many(self.images, progress=step)
+        finally:
+            client.close()
+            if client.cache is not None:
+                client.cache.close()
+        report = build_report(results, self.headroom)
+        for e in report.errors:
+            click.echo(f"error: {e['image']}: {e['error']}", err=True)
+        if self.output == "table":
+            _print_table(report)
+        else:
+            print_structured(report.to_dict(), self.output)
+        if report.too_large is not None:
+            click.echo(f"error: {report.too_large.message}", err=True)
+        return report.exit_code
+
+
+class _progress:
+    """A bar on stderr, only for a terminal and many images: stdout stays clean."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Optional[Any] = None
+
+    def __enter__(self) -> Any:
+        if self.total >= PROGRESS_MIN_IMAGES and sys.stderr.isatty():
+            import threading
+
+            lock = threading.Lock()
+            self.bar = click.progressbar(length=self.total, label="Inspecting images", file=sys.stderr)
+            self.bar.__enter__()
+
+            def step() -> None:
+                with lock:
+                    self.bar.update(1)
+
+            return step
+        return lambda: None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def _short(digest: str) -> str:
+    algorithm, _, hexpart = digest.partition(":")
+    return f"{algorithm}:{hexpart[:12]}"
+
+
+def _print_table(report: Any) -> None:
+    rows = [[i["image"], i["platform"], _short(i["digest"]), str(i["layers"]), human_bytes(i["sizeBytes"])]
+            for i in report.images]
+    if rows:
+        print_table(rows, ["IMAGE", "PLATFORM", "DIGEST", "LAYERS", "SIZE"])
+        click.echo("")
+    n = len(report.images)
+    click.echo(f"Total:  {human_bytes(report.total_bytes)} ({report.total_bytes} bytes) in {n} image{'s' * (n != 1)}")
+    click.echo(f"Unique: {human_bytes(report.unique_bytes)} ({report.unique_bytes} bytes, shared layers counted once)")
+    if report.size_gib is not None:
+        click.echo(f"Recommended imageCacheSize: {report.size_gib} GiB "
+                   f"({report.headroom:g}x the total, at least 20 GiB)")
+    elif report.errors:
+        failed = len(report.errors)
+        click.echo(f"Recommended imageCacheSize: none ({failed} image{'s' * (failed != 1)} could not be sized; "
+                   "a size that ignores them would be too small)")
+    else:
+        click.echo("Recommended imageCacheSize: none (too large for one cache)")
+
+
+@click.command("estimate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("images", nargs=-1, metavar="[IMAGE]...")
+@click.option("-f", "--filename", "files", multiple=True, metavar="FILE",
+              help="Image list (one per line) or Kubernetes YAML (Pods, workloads, Lists); - reads stdin.")
+@click.option("--headroom", type=float, default=DEFAULT_HEADROOM, show_default=True,
+              help="Cache size as a multiple of the images' size (ECI needs at least 2.0).")
+@output_flag()
+@registry_flags
+@cache_flags
+@kube_flags
+def command(images: Sequence[str], files: Sequence[str], headroom: float, output: str, **flags: Any) -> int:
+    """Size an ImageCache from the registry manifests of its images.
+
+    Each image's size is its config plus layers, as the manifest for the chosen platform declares
+    them; the recommended imageCacheSize is max(20, ceil(headroom x total / GiB)) GiB.
+
+    \b
+    Examples:
+      kubectl imagecache estimate nginx:1.27 redis:7
+      kubectl imagecache estimate -f deployment.yaml --platform linux/arm64 -o json
+      kubectl get deploy -n shop -o yaml | kubectl imagecache estimate -f -
+    """
+    cache = CacheSettings.from_flags(flags.pop("cache_dir"), flags.pop("cache_ttl"), flags.pop("refresh"),
+                                     flags.pop("offline"), flags.pop("no_cache"))
+    registry = RegistrySettings.from_flags(**flags)
+    return EstimateOptions.complete(images, files, headroom, output, registry, cache).run()
+
+
+__all__ = ["command", "EstimateOptions"]
