@@ -23,6 +23,7 @@ Normalization (what makes "nginx" and "docker.io/library/nginx:latest" the same 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, replace
@@ -59,7 +60,8 @@ _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _DOMAIN_NAME = re.compile(
     r"(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*"
 )
-_IPV6 = re.compile(r"\[[A-Fa-f0-9:]+\]")
+# Bracketed IPv6 literal; the dots allow IPv4-mapped forms. ipaddress checks the rest.
+_IPV6 = re.compile(r"\[([A-Fa-f0-9:.]+)\]")
 _PORT = re.compile(r"[0-9]{1,5}")
 _UPPER = re.compile(r"[A-Z]")
 # A bare 64-hex string is an image ID, not a name; Docker refuses it for the same reason.
@@ -84,6 +86,17 @@ def _fail(text: str, rule: str) -> InvalidReference:
     return InvalidReference(f"invalid image reference {_quote(text)}: {rule}")
 
 
+def _is_ipv6_literal(host: str) -> bool:
+    match = _IPV6.fullmatch(host)
+    if not match:
+        return False
+    try:
+        ipaddress.IPv6Address(match.group(1))
+    except ValueError:
+        return False
+    return True
+
+
 def _registry_problem(registry: str) -> Optional[str]:
     """Why ``registry`` is not a valid host[:port], or None when it is."""
     host, port = registry, None
@@ -98,7 +111,7 @@ def _registry_problem(registry: str) -> Optional[str]:
                     port = rest[1:]
     elif ":" in registry:
         host, _, port = registry.partition(":")
-    if not (_DOMAIN_NAME.fullmatch(host) or _IPV6.fullmatch(host)):
+    if not (_DOMAIN_NAME.fullmatch(host) or _is_ipv6_literal(host)):
         return (
             f"registry {_quote(registry)} is not a valid host[:port]: use a domain name, "
             "an IPv4 address or a bracketed IPv6 address, optionally with :port"
