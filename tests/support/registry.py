@@ -15,16 +15,19 @@ the client ship untested against a real server.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import requests
 
+from tests.support.oci import PUBLIC_REPOS, RegistryClient, SampleSet, fill_sample_set
 from tests.support.tokenserver import TokenServer
 
 REGISTRY_BINARY_ENV = "DOCKER_REGISTRY_BIN"
@@ -241,3 +244,89 @@ class RegistryServer:
 
     def __repr__(self) -> str:
         return f"RegistryServer(mode={self.mode!r}, url={self.url!r}, running={self.running})"
+
+
+# -- a registry started and filled in one call (fixtures, benchmark, demos) ------------------
+
+@dataclass
+class LiveRegistry:
+    """A started registry holding the standard sample set (tests/support/oci.py docstring).
+
+    ``username``/``password``: the credentials with full access (None for plain). In token mode
+    ``reader``/``reader_password`` may pull ``sample/*`` and ``a/*`` but not ``private/*``;
+    anonymous users may pull the same public repositories.
+    """
+
+    mode: str
+    server: RegistryServer
+    client: RegistryClient
+    samples: Optional[SampleSet]
+    token_server: Optional[TokenServer] = None
+    username: Optional[str] = None
+    password: Optional[str] = None
+    reader: Optional[str] = None
+    reader_password: Optional[str] = None
+    fill_seconds: float = 0.0
+    start_seconds: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    def ref(self, key: str, *, by_digest: bool = False) -> str:
+        assert self.samples is not None, "registry was started without the sample set"
+        return self.samples.ref(key, by_digest=by_digest)
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.token_server is not None:
+            self.token_server.stop()
+
+    def __enter__(self) -> LiveRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_registry(mode: str = "plain", *, fill: bool = True) -> LiveRegistry:
+    """Start a registry in ``mode`` ("plain" | "basic" | "token") and push the sample set.
+
+    Passwords are random per call so a "no secret on disk" scan cannot match by accident.
+    """
+    t0 = time.monotonic()
+    user, password = None, None
+    reader, reader_password = None, None
+    token_server = None
+    if mode == "plain":
+        server = RegistryServer()
+    elif mode == "basic":
+        user, password = "alice", "basic-pw-" + secrets.token_hex(8)
+        server = RegistryServer(htpasswd={user: password})
+    elif mode == "token":
+        user, password = "bob", "token-pw-" + secrets.token_hex(8)
+        reader, reader_password = "reader", "reader-pw-" + secrets.token_hex(8)
+        token_server = TokenServer(
+            users={user: password, reader: reader_password},
+            grants={user: {"*": "pull,push,delete"}, reader: {p: "pull" for p in PUBLIC_REPOS}},
+            public=PUBLIC_REPOS,
+        )
+        server = RegistryServer(token=token_server)
+    else:
+        raise ValueError(f"unknown registry mode {mode!r}")
+    try:
+        server.start()
+        started = time.monotonic()
+        client = RegistryClient(server.url, user, password)
+        samples = fill_sample_set(client) if fill else None
+    except BaseException:
+        server.stop()
+        if token_server is not None:
+            token_server.stop()
+        raise
+    return LiveRegistry(mode, server, client, samples, token_server, user, password, reader, reader_password,
+                        fill_seconds=time.monotonic() - started, start_seconds=started - t0)
