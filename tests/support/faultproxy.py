@@ -199,7 +199,8 @@ class RedirectTarget:
             # 127.0.0.2 is loopback on Linux; elsewhere fall back to localhost by name (still another host).
             self._httpd = _Server(("127.0.0.1", 0), self._handler())
         self.bind_host = self._httpd.server_address[0]
-        threading.Thread(target=self._httpd.serve_forever, name="redirect-target", daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                             name="redirect-target", daemon=True).start()
 
     @property
     def url(self) -> str:
@@ -264,7 +265,8 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         if self._httpd is None:
             self._httpd = _Server(("127.0.0.1", 0), self._handler())
-            threading.Thread(target=self._httpd.serve_forever, name="fault-proxy", daemon=True).start()
+            threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                             name="fault-proxy", daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -248,7 +248,8 @@ class TokenServer:
         if self._httpd is None:
             self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
             self._httpd.daemon_threads = True
-            self._thread = threading.Thread(target=self._httpd.serve_forever, name="token-server", daemon=True)
+            self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name="token-server", daemon=True)
             self._thread.start()
         return self
 
