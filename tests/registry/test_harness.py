@@ -26,6 +26,7 @@ from tests.support.oci import (
     PushedImage,
     PushedIndex,
     RegistryClient,
+    fill_many,
     schema1_manifest,
     sha256_digest,
 )
@@ -385,3 +386,15 @@ def test_registries_start_fast(plain_registry: LiveRegistry, basic_registry: Liv
     if os.environ.get("HARNESS_TIMINGS"):
         for reg in (plain_registry, basic_registry, token_registry):
             print(f"{reg.mode}: start {reg.start_seconds:.2f}s fill {reg.fill_seconds:.2f}s")
+
+
+def test_fill_many_for_the_benchmark(plain_registry: LiveRegistry, web: requests.Session) -> None:
+    t0 = time.monotonic()
+    s = fill_many(plain_registry.client, 10, prefix="scratch/bench")
+    assert time.monotonic() - t0 < 10
+    kinds = [type(p).__name__ for p in s.images.values()]
+    assert kinds.count("PushedIndex") == 5 and kinds.count("PushedImage") == 5
+    assert s.refs()[0] == f"{plain_registry.host}/scratch/bench/app-000:v1"
+    for key, pushed in s.images.items():
+        r = web.head(_manifest_url(plain_registry.url, key), headers={"Accept": ACCEPT_ALL}, timeout=5)
+        assert r.headers["Docker-Content-Digest"] == pushed.digest

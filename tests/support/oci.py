@@ -33,6 +33,8 @@ layer bytes (configs add a few hundred bytes each, see the returned dataclasses)
 multi-platform images, so "unique bytes" differ from "total bytes" whenever two of those are
 estimated together. Digest references: use ``SampleSet.ref(key, by_digest=True)``.
 
+``fill_many(client, n)`` pushes ``n`` mixed single/multi-platform images for the benchmark.
+
 Distribution 2.8.2 refuses (checked in test_harness.py) schema-1 manifests (the
 ``compatibility.schema1`` switch is off by default and would also need a libtrust-signed body)
 and manifests of unknown media type; ``schema1_manifest`` builds such a body so tests can serve
@@ -448,3 +450,30 @@ def fill_sample_set(client: RegistryClient, *, workers: int = 6) -> SampleSet:
     latest = PushedImage(**{**oci.__dict__, "tag": "latest"})  # type: ignore[arg-type]
     images: dict[str, Pushed] = {k: (latest if k == "sample/oci-single:latest" else done[k]) for k in SAMPLE_KEYS}
     return SampleSet(client.host, images, Descriptor(MT_OCI_LAYER, sha256_digest(base), len(base)))
+
+
+def fill_many(client: RegistryClient, n: int = 50, *, multi_every: int = 2, prefix: str = "bench",
+              workers: int = 6) -> SampleSet:
+    """``n`` images for the benchmark: ``{prefix}/app-NNN:v1``, NNN from 000.
+
+    Every ``multi_every``-th image (i % multi_every == 0; 0 = never) is an OCI index with
+    linux/amd64 + linux/arm64/v8 and an attestation; the others alternate OCI and Docker
+    single-platform manifests. Each image has a base layer shared with its group of ten
+    (256 KiB) and two own layers (8-72 KiB), all deterministic, so runs are comparable.
+    """
+
+    def one(i: int) -> Pushed:
+        repo = f"{prefix}/app-{i:03d}"
+        base = _layer(f"{prefix}-base-{i // 10}", 256 * KIB)
+        own = [_layer(f"{prefix}-{i}-a", (8 + i % 32) * KIB), _layer(f"{prefix}-{i}-b", (40 + i % 32) * KIB)]
+        if multi_every and i % multi_every == 0:
+            arm = [_layer(f"{prefix}-base-arm-{i // 10}", 256 * KIB), _layer(f"{prefix}-{i}-arm", 16 * KIB)]
+            return client.push_index(repo, "v1", {"linux/amd64": [base, *own], "linux/arm64/v8": arm},
+                                     kind="oci", attestations=["linux/amd64"])
+        return client.push_image(repo, "v1", [base, *own], kind="oci" if i % 4 < 2 else "docker")
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pushed = list(pool.map(one, range(n)))
+    images: dict[str, Pushed] = {f"{prefix}/app-{i:03d}:v1": p for i, p in enumerate(pushed)}
+    base0 = _layer(f"{prefix}-base-0", 256 * KIB)
+    return SampleSet(client.host, images, Descriptor(MT_OCI_LAYER, sha256_digest(base0), len(base0)))
