@@ -143,7 +143,20 @@ class RegistryTransport:
             authorization = self.auth.on_unauthorized(resp.headers.get("WWW-Authenticate"), scope, authorization)
             if authorization is None:
                 break
+        if resp.status_code == 404 and method == "GET" and _error_code(resp) != "NAME_UNKNOWN":
+            # Distribution (and most registries) answer MANIFEST_UNKNOWN for a missing repository
+            # as for a missing tag; only the tag list tells them apart. Costs a request on failure only.
+            return self._check(resp, repository, what, repository_missing=self._repository_missing(
+                repository, hdrs.get("Authorization")))
         return self._check(resp, repository, what)
+
+    def _repository_missing(self, repository: str, authorization: Optional[str]) -> bool:
+        hdrs = {"Authorization": authorization} if authorization else {}
+        try:
+            resp = self._send("GET", f"/v2/{repository}/tags/list?n=1", hdrs, f"tags of {repository}")
+        except RegistryError:
+            return False  # cannot tell: keep the tag-or-digest message
+        return resp.status_code == 404 and _error_code(resp) == "NAME_UNKNOWN"
 
     def _same_host(self, url: str) -> bool:
         from urllib.parse import urlsplit
@@ -196,7 +209,8 @@ class RegistryTransport:
         return Unreachable(f"cannot connect to {self.registry} ({self.endpoint}) while fetching {what}; "
                            "check the name and the network")
 
-    def _check(self, resp: requests.Response, repository: str, what: str) -> requests.Response:
+    def _check(self, resp: requests.Response, repository: str, what: str,
+               repository_missing: bool = False) -> requests.Response:
         status = resp.status_code
         if 200 <= status < 300:
             return resp
@@ -207,7 +221,7 @@ class RegistryTransport:
                                "use credentials that may pull it (--registry-config or --pull-secret)")
         if status == 404:
             code = _error_code(resp)
-            if code == "NAME_UNKNOWN":
+            if code == "NAME_UNKNOWN" or repository_missing:
                 raise NotFound(f"repository {self.registry}/{repository} not found; check the image name")
             raise NotFound(f"{what} not found in repository {self.registry}/{repository}; check the tag or digest")
         if status == 429:
