@@ -21,6 +21,7 @@ __all__ = ["MetadataCache", "TagEntry", "default_cache_dir", "DEFAULT_TTL", "DEF
 
 DEFAULT_TTL = 3600.0
 DEFAULT_SIZE_LIMIT = 256 << 20  # manifests are small: this holds hundreds of thousands
+_LOCK_WAIT = 1.0  # seconds to wait for another process's lock before going on without the cache
 _SCHEMA = "v1"  # bump when the stored shapes change; old entries are then simply not found
 
 
@@ -33,6 +34,24 @@ def default_cache_dir(explicit: Optional[str] = None) -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "kubectl-imagecache"
+
+
+def _probe_unlocked(db: Path) -> None:
+    """Fail fast on a locked or corrupt database.
+
+    diskcache's constructor retries its own set-up for up to a minute when another process holds
+    the lock; a metadata cache is not worth that wait, so take and drop the write lock first.
+    """
+    if not db.exists():
+        return
+    import sqlite3
+
+    con = sqlite3.connect(str(db), timeout=_LOCK_WAIT, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+    finally:
+        con.close()
 
 
 @dataclass(frozen=True)
@@ -69,12 +88,13 @@ class MetadataCache:
 
                 self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
                 os.chmod(self.directory, 0o700)
+                _probe_unlocked(self.directory / "cache.db")
                 # timeout=1: a cache locked by another process must not stall us for a minute
                 self._cache = diskcache.Cache(
                     str(self.directory),
                     size_limit=self._size_limit,
                     eviction_policy="least-recently-used",
-                    timeout=1,
+                    timeout=_LOCK_WAIT,
                 )
             except Exception as exc:  # noqa: BLE001 - any failure means "no cache", never a crash
                 self._disable(exc)
@@ -94,7 +114,7 @@ class MetadataCache:
         if cache is None:
             return None
         try:
-            return cache.get(f"{_SCHEMA}:{key}", default=None, retry=True)
+            return cache.get(f"{_SCHEMA}:{key}", default=None)
         except Exception as exc:  # noqa: BLE001
             self._disable(exc)
             return None
@@ -104,7 +124,7 @@ class MetadataCache:
         if cache is None:
             return
         try:
-            cache.set(f"{_SCHEMA}:{key}", value, retry=True)
+            cache.set(f"{_SCHEMA}:{key}", value)
         except Exception as exc:  # noqa: BLE001
             self._disable(exc)
 
