@@ -31,7 +31,7 @@ _HERE = Path(__file__).parent
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Everything under tests/registry needs the real binary: mark it so `-m "not registry"` works.
     for item in items:
-        if _HERE in Path(str(item.fspath)).parents:
+        if _HERE in item.path.parents:
             item.add_marker(pytest.mark.registry)
 
 

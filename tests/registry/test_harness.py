@@ -398,3 +398,17 @@ def test_fill_many_for_the_benchmark(plain_registry: LiveRegistry, web: requests
     for key, pushed in s.images.items():
         r = web.head(_manifest_url(plain_registry.url, key), headers={"Accept": ACCEPT_ALL}, timeout=5)
         assert r.headers["Docker-Content-Digest"] == pushed.digest
+
+
+def test_redirect_on_token_registry_serves_content(make_fault_proxy, token_registry: LiveRegistry,  # type: ignore
+                                                   web: requests.Session) -> None:
+    # The redirect target fetches with the harness's own token, like a pre-signed storage URL.
+    proxy = make_fault_proxy(token_registry)
+    proxy.redirect(r"/manifests/", status=302)
+    key = "sample/docker-list:1.0"
+    token = _bearer(token_registry, "repository:sample/docker-list:pull").json()["token"]
+    r = web.get(_manifest_url(proxy.url, key), headers={"Accept": ACCEPT_ALL, "Authorization": "Bearer " + token},
+                timeout=5)
+    assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == token_registry.samples[key].digest  # type: ignore
+    assert r.history[0].status_code == 302
+    assert proxy.seen()[0].has_authorization and not proxy.redirect_target.authorization_seen
