@@ -45,10 +45,14 @@ def scope_for(repository: str) -> str:
     return f"repository:{repository}:pull"
 
 
+ANONYMOUS = "anonymous access"
+
+
 @dataclass
 class _Token:
     value: str
     expires_at: float
+    source: str = ANONYMOUS  # the credential it was issued for (a label, never the secret)
 
 
 class RegistryAuth:
@@ -57,6 +61,13 @@ class RegistryAuth:
     Learns the registry's challenge on the first 401, then authenticates later requests up front
     (one round trip saved per repository). Credentials are tried in the order the store gives them,
     then anonymously; every attempt is remembered so a final 401 can say what was tried.
+
+    Threads: a token is fetched once per scope however many threads want it at the same time
+    (one lock per scope, the others wait and reuse it); a thread that sent nothing, or an older
+    value, while another thread was authenticating simply retries with the current value.
+    A refusal by the registry counts against the credential for that scope only (a user may
+    pull one repository and not another); a refusal by the token service (bad password) or a
+    refused Basic login counts for the whole registry.
     """
 
     def __init__(
@@ -73,24 +84,32 @@ class RegistryAuth:
         self._session = token_session
         self._timeout = timeout
         self._lock = threading.Lock()
+        self._scope_locks: dict[str, threading.Lock] = {}
         self._challenge: Optional[Challenge] = None
         self._tokens: dict[str, _Token] = {}
         self._basic: Optional[str] = None
-        self._refused: set[str] = set()  # sources whose credentials were refused
-        self.tried: list[str] = []
+        self._basic_source: Optional[str] = None
+        self._bad: list[str] = []  # sources refused registry-wide, in the order they were tried
+        self._denied: dict[str, set[str]] = {}  # scope -> labels whose token the registry refused
+        self._tried: dict[str, list[str]] = {}  # scope -> labels tried, in order
 
     # -- used by the transport --------------------------------------------------------------------
     def header(self, scope: str) -> Optional[str]:
         """The Authorization value to send up front, if the challenge is already known."""
         with self._lock:
-            if self._challenge is None:
+            challenge = self._challenge
+            if challenge is None:
                 return None
-            if self._challenge.scheme == "basic":
+            if challenge.scheme == "basic":
                 return self._basic
-            token = self._tokens.get(scope)
-            if token and token.expires_at > time.monotonic():
-                return f"Bearer {token.value}"
-        return self._obtain(scope)
+            current = self._valid_token(scope)
+            if current is not None:
+                return current
+        with self._scope_lock(scope):
+            current = self._valid_token(scope)  # another thread may have fetched it meanwhile
+            if current is not None:
+                return current
+            return self._obtain_bearer(challenge, scope)
 
     def on_unauthorized(self, www_authenticate: Optional[str], scope: str, sent: Optional[str]) -> Optional[str]:
         """Called after a 401; returns a new Authorization value to retry with, or None to give up."""
@@ -98,20 +117,32 @@ class RegistryAuth:
         if challenge is None or challenge.scheme not in ("bearer", "basic"):
             return None
         with self._lock:
-            first = self._challenge is None
             self._challenge = challenge
-            if sent is not None:
-                # What we sent was refused: forget it so the next candidate gets its turn.
-                self._tokens.pop(scope, None)
-                if challenge.scheme == "basic":
-                    self._basic = None
-            if not first and sent is None and challenge.scheme == "bearer" and scope in self._tokens:
-                return None
-        value = self._obtain(scope, after_refusal=sent is not None)
+        if challenge.scheme == "basic":
+            return self._on_basic_refused(scope, sent)
+        with self._scope_lock(scope):
+            current = self._tokens.get(scope)
+            if sent is not None and current is not None and f"Bearer {current.value}" == sent:
+                # What we sent was refused for this scope: the next candidate gets its turn.
+                self._denied.setdefault(scope, set()).add(current.source)
+                del self._tokens[scope]
+            else:
+                value = self._valid_token(scope)
+                if value is not None and value != sent:
+                    return value  # another thread authenticated while our request was out
+            value = self._obtain_bearer(challenge, scope)
         return value if value != sent else None
 
-    def unauthorized_error(self, what: str) -> Unauthorized:
-        tried = ", ".join(dict.fromkeys(self.tried)) or "anonymous access"
+    def unauthorized_error(self, what: str, scope: Optional[str] = None) -> Unauthorized:
+        with self._lock:
+            labels = self._bad + (self._tried.get(scope, []) if scope else
+                                  [t for ts in self._tried.values() for t in ts])
+        tried = ", ".join(dict.fromkeys(labels)) or "anonymous access"
+        if all(label == "anonymous access" for label in dict.fromkeys(labels)):
+            # Nothing but anonymous: say where we looked, so the user knows what to fix.
+            consulted = "; ".join(self._describe())
+            if consulted:
+                tried += f"; looked in: {consulted}"
         return Unauthorized(
             f"unauthorized: {self.registry} refused access to {what} (tried: {tried}); "
             f"log in with `docker login {self.registry}`, or pass --registry-config FILE or "
@@ -119,44 +150,58 @@ class RegistryAuth:
         )
 
     # -- internals ----------------------------------------------------------------------------------
-    def _next_candidates(self, after_refusal: bool) -> list[Optional[Credential]]:
-        creds: list[Optional[Credential]] = [c for c in self._candidates() if c.source not in self._refused]
-        return creds + [None]  # anonymous last: public repositories need no credentials
+    def _scope_lock(self, scope: str) -> threading.Lock:
+        with self._lock:
+            return self._scope_locks.setdefault(scope, threading.Lock())
 
-    def _obtain(self, scope: str, after_refusal: bool = False) -> Optional[str]:
-        challenge = self._challenge
-        assert challenge is not None
-        if challenge.scheme == "basic":
-            return self._basic_header(after_refusal)
-        for cred in self._next_candidates(after_refusal):
-            label = cred.source if cred else "anonymous access"
-            self.tried.append(label)
-            token = self._fetch_token(challenge, scope, cred)
-            if token is not None:
-                with self._lock:
-                    self._tokens[scope] = token
-                return f"Bearer {token.value}"
-            if cred is not None:
-                self._refused.add(cred.source)
+    def _valid_token(self, scope: str) -> Optional[str]:
+        token = self._tokens.get(scope)
+        if token and token.expires_at > time.monotonic():
+            return f"Bearer {token.value}"
         return None
 
-    def _basic_header(self, after_refusal: bool) -> Optional[str]:
+    def _note_tried(self, scope: str, label: str) -> None:
         with self._lock:
-            if after_refusal and self._basic_source:
-                self._refused.add(self._basic_source)
+            self._tried.setdefault(scope, []).append(label)
+
+    def _obtain_bearer(self, challenge: Challenge, scope: str) -> Optional[str]:
+        """Fetch a token with the first usable candidate; the caller holds the scope's lock."""
+        denied = self._denied.get(scope, set())
+        candidates: list[Optional[Credential]] = [
+            c for c in self._candidates() if c.source not in self._bad and c.source not in denied]
+        if ANONYMOUS not in denied:
+            candidates.append(None)  # anonymous last: public repositories need no credentials
+        for cred in candidates:
+            label = cred.source if cred else ANONYMOUS
+            self._note_tried(scope, label)
+            token = self._fetch_token(challenge, scope, cred)
+            if token is not None:
+                token.source = label
+                self._tokens[scope] = token
+                return f"Bearer {token.value}"
+            if cred is not None:
+                with self._lock:
+                    self._bad.append(cred.source)  # the token service refused it: a wrong password
+        return None
+
+    def _on_basic_refused(self, scope: str, sent: Optional[str]) -> Optional[str]:
+        with self._lock:
+            if sent is not None and sent == self._basic:
+                if self._basic_source:
+                    self._bad.append(self._basic_source)
+                self._basic = self._basic_source = None
+            elif self._basic is not None and self._basic != sent:
+                return self._basic  # another thread logged in while our request was out
             for cred in self._candidates():
-                if cred.source in self._refused or not cred.username or cred.password is None:
+                if cred.source in self._bad or not cred.username or cred.password is None:
                     continue
-                self.tried.append(cred.source)
+                self._tried.setdefault(scope, []).append(cred.source)
                 raw = f"{cred.username}:{cred.password}".encode()
                 self._basic = "Basic " + base64.b64encode(raw).decode()
                 self._basic_source = cred.source
                 return self._basic
-            self.tried.append("anonymous access")
-            self._basic_source = None
+            self._tried.setdefault(scope, []).append(ANONYMOUS)
             return None
-
-    _basic_source: Optional[str] = None
 
     def _fetch_token(self, challenge: Challenge, scope: str, cred: Optional[Credential]) -> Optional[_Token]:
         import requests

@@ -215,7 +215,7 @@ class RegistryTransport:
         if 200 <= status < 300:
             return resp
         if status == 401:
-            raise self.auth.unauthorized_error(what)
+            raise self.auth.unauthorized_error(what, scope_for(repository))
         if status == 403:
             raise Unauthorized(f"forbidden: {self.registry} denies pulling {what} with the credentials tried; "
                                "use credentials that may pull it (--registry-config or --pull-secret)")
