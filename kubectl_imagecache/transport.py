@@ -88,6 +88,26 @@ def _error_code(resp: requests.Response) -> str:
         return ""
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a requests error was a timeout, also when retries wrapped it.
+
+    requests reports a read timeout that exhausted urllib3's retries as a ConnectionError around
+    a MaxRetryError around the ReadTimeoutError; the user must still be told it was a timeout.
+    """
+    import requests
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    for arg in getattr(exc, "args", ()):
+        if isinstance(arg, MaxRetryError) and isinstance(arg.reason, Urllib3Timeout):
+            return True
+        if isinstance(arg, Urllib3Timeout):
+            return True
+    return False
+
+
 class RegistryTransport:
     """Talks HTTP to one registry host; thread-safe; one keep-alive pool shared by all threads."""
 
@@ -107,6 +127,7 @@ class RegistryTransport:
         self._scheme = scheme_hint if self.insecure else "https"
         self._remember_scheme = remember_scheme
         self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
         self._session: Optional[requests.Session] = None
         self.auth = auth_factory(self.session)
 
@@ -164,6 +185,15 @@ class RegistryTransport:
         return urlsplit(url).netloc == self.endpoint
 
     def _send(self, method: str, path: str, headers: Mapping[str, str], what: str) -> requests.Response:
+        if self._scheme is None:
+            # One thread finds the scheme while the others wait: eight threads probing TLS on a
+            # plain-HTTP port at once cost three times the whole cold run.
+            with self._probe_lock:
+                if self._scheme is None:
+                    return self._send_once(method, path, headers, what)
+        return self._send_once(method, path, headers, what)
+
+    def _send_once(self, method: str, path: str, headers: Mapping[str, str], what: str) -> requests.Response:
         import requests
 
         schemes = [self._scheme] if self._scheme else ["https", "http"]
@@ -201,7 +231,7 @@ class RegistryTransport:
                 f"TLS verification failed for {self.endpoint} while fetching {what}; trust its CA with "
                 f"REQUESTS_CA_BUNDLE=FILE, or allow it with --insecure-registry {self.registry}"
             )
-        if isinstance(exc, requests.exceptions.Timeout):
+        if _is_timeout(exc):
             return Unreachable(
                 f"{self.registry} did not answer in time while fetching {what} (timeout {self.opts.timeout:g}s, "
                 "retried); check the network or raise --registry-timeout"
