@@ -12,7 +12,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
-from urllib.request import parse_http_list, parse_keqv_list
 
 from .errors import Unauthorized, Unreachable
 
@@ -36,6 +35,9 @@ class Challenge:
 def parse_challenge(header: Optional[str]) -> Optional[Challenge]:
     if not header:
         return None
+    # Deferred: urllib.request drags in http.client and email, ~70 ms a warm run does not need.
+    from urllib.request import parse_http_list, parse_keqv_list
+
     scheme, _, rest = header.strip().partition(" ")
     params = {k.lower(): v for k, v in parse_keqv_list(parse_http_list(rest)).items()} if rest else {}
     return Challenge(scheme.lower(), params.get("realm"), params.get("service"))
@@ -231,6 +233,12 @@ class RegistryAuth:
                 f"cannot reach the token service of {self.registry} ({exc.__class__.__name__}); check the network"
             ) from None
         if resp.status_code in (401, 403):
+            return None
+        if cred is not None and cred.identity_token and (400 <= resp.status_code < 500 or resp.status_code == 501):
+            # OAuth2 answers 400 invalid_grant for an expired or revoked refresh token, and a token
+            # service without the grant answers 404/405/501: the credential is refused, the service
+            # is not down. Treating it as refused lets the next candidate (or anonymous) be tried
+            # and the final 401 name this source, instead of a misleading "try again later".
             return None
         if resp.status_code != 200:
             raise Unreachable(f"token service of {self.registry} answered HTTP {resp.status_code}; try again later")

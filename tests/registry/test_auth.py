@@ -235,3 +235,42 @@ def test_inspect_many_token_registry_isolates_failures(token_registry: LiveRegis
             assert r.error is not None and r.info is None
         else:
             assert r.info is not None and r.info.digest == s[key].digest
+
+
+# -- identity tokens (OAuth2 refresh-token grant) ---------------------------------------------------
+#
+# The harness token service answers GET only (its handler has no do_POST), so a refresh-token
+# grant against it gets 501, as from any token service without the grant. A second proxy in
+# front of the token service lets us also answer 400 invalid_grant, what an OAuth2 service says
+# for an expired identity token. In both cases the identity token is a refused credential: the
+# client goes on anonymously (public pull works) and a 401 names the identity token's source.
+
+@pytest.mark.parametrize("token_answer", ["no-grant-501", "invalid-grant-400"])
+def test_refused_identity_token_falls_back_and_is_named(token_registry: LiveRegistry, tmp_path: Path,
+                                                        token_answer: str) -> None:
+    ts = token_registry.token_server
+    assert ts is not None
+    with FaultProxy(token_registry.url) as registry_proxy, FaultProxy(ts.url) as realm_proxy:
+        if token_answer == "invalid-grant-400":
+            realm_proxy.respond("/token", methods="POST", status=400,
+                                headers={"Content-Type": "application/json"},
+                                body=b'{"error":"invalid_grant","error_description":"refresh token expired"}')
+        # The registry's challenge names the token service directly: answer the first request with
+        # a challenge naming the realm proxy instead, so the client's token requests are seen there.
+        registry_proxy.respond("/v2/.*/manifests/", methods="GET", status=401, times=1, headers={
+            "Content-Type": "application/json",
+            "WWW-Authenticate": f'Bearer realm="{realm_proxy.url}/token",service="{ts.service}"'})
+        identity = {"identitytoken": "idt-" + os.urandom(6).hex()}
+        config = write_config(tmp_path, {"auths": {registry_proxy.host: identity}})
+        client = make_client(config)
+        s = token_registry.samples
+        assert s is not None
+        info = inspect(client, f"{registry_proxy.host}/sample/oci-single:1.0")
+        assert info.digest == s["sample/oci-single:1.0"].digest
+        assert [r.method for r in realm_proxy.requests] == ["POST", "GET"]  # grant refused, then anonymous
+        assert not realm_proxy.requests[1].has_authorization
+        with pytest.raises(Unauthorized) as exc:
+            inspect(client, f"{registry_proxy.host}/private/secret:1.0")
+        assert str(config) in str(exc.value)
+        # A refused identity token is not offered again for other repositories.
+        assert [r.method for r in realm_proxy.requests] == ["POST", "GET", "GET"]
