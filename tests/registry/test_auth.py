@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from kubectl_imagecache.credentials import CredentialStore, load_docker_config
-from kubectl_imagecache.errors import Unauthorized
+from kubectl_imagecache.errors import NotFound, Unauthorized
 from kubectl_imagecache.reference import parse_reference
 from kubectl_imagecache.registry import ClientOptions, ImageInfo, RegistryClient
 from kubectl_imagecache.transport import TransportOptions
@@ -274,3 +274,17 @@ def test_refused_identity_token_falls_back_and_is_named(token_registry: LiveRegi
         assert str(config) in str(exc.value)
         # A refused identity token is not offered again for other repositories.
         assert [r.method for r in realm_proxy.requests] == ["POST", "GET", "GET"]
+
+
+def test_token_registry_missing_repository_and_tag(token_registry: LiveRegistry, tmp_path: Path) -> None:
+    # The tag-list probe that tells them apart must carry the same token as the manifest request.
+    assert token_registry.username and token_registry.password
+    config = write_config(tmp_path, {"auths": {token_registry.host: auth_field(token_registry.username,
+                                                                               token_registry.password)}})
+    client = make_client(config)
+    with pytest.raises(NotFound) as exc:
+        inspect(client, f"{token_registry.host}/sample/never-pushed:1.0")
+    assert str(exc.value).startswith(f"repository {token_registry.host}/sample/never-pushed not found")
+    with pytest.raises(NotFound) as exc:
+        inspect(client, f"{token_registry.host}/private/secret:9.9")
+    assert "tag 9.9 not found" in str(exc.value)
