@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Speed of `kubectl imagecache estimate` beside a sequential `skopeo inspect` loop.
+
+One run: a real docker-registry on loopback filled with N images (half multi-platform), a
+counting proxy in front of it, then for the plugin: a cold cache, a warm cache within the TTL and
+an expired TTL; for skopeo: one `skopeo inspect` per image, in sequence (how people script it).
+Prints wall times and the requests the registry saw. Figures, not assertions: tests never time.
+
+    python bench/estimate.py [--images 50] [--repeat 3] [--rtt 0,20]
+
+Loopback has no network latency, which flatters a sequential client; each `--rtt` value runs the
+matrix with the proxy holding every answer back that many milliseconds, as a registry across a
+network would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.cli import plugin_executable  # noqa: E402
+from tests.support.faultproxy import FaultProxy, proxy_for  # noqa: E402
+from tests.support.oci import fill_many  # noqa: E402
+from tests.support.registry import start_registry  # noqa: E402
+
+Row = tuple[str, float, dict[str, int]]
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {argv[0]} failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
+    return elapsed
+
+
+class Bench:
+    def __init__(self, proxy: FaultProxy, images: list[str], repeat: int, work: Path) -> None:
+        self.proxy, self.images, self.repeat, self.work = proxy, images, repeat, work
+        self.exe = plugin_executable()
+        self.env = {**os.environ, "HOME": str(work), "NO_PROXY": "*"}
+        self.rtt = 0.0
+
+    def reset(self) -> None:
+        self.proxy.reset()  # forgets counts and faults: put the latency back
+        if self.rtt:
+            self.proxy.delay("", seconds=self.rtt, times=None)
+
+    def plugin(self, label: str, *flags: str, prefill: bool = False) -> Row:
+        walls, counts = [], {}
+        cache = self.work / "cache"
+        for _ in range(self.repeat):
+            if prefill:
+                shutil.rmtree(cache, ignore_errors=True)
+                timed([self.exe, "estimate", "--cache-dir", str(cache), *self.images], self.env)
+            self.reset()
+            argv = [self.exe, "estimate", "-o", "json", "--cache-dir", str(cache), *flags, *self.images]
+            walls.append(timed(argv, self.env))
+            counts = self.proxy.counts_by_method()
+        return label, statistics.median(walls), counts
+
+    def skopeo(self, skopeo: str) -> Row:
+        self.reset()
+        start = time.perf_counter()
+        for image in self.images:
+            subprocess.run([skopeo, "inspect", "--tls-verify=false", f"docker://{image}"], env=self.env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        return "skopeo inspect, sequential loop", time.perf_counter() - start, self.proxy.counts_by_method()
+
+
+def report(rtt_ms: int, rows: list[Row], single: int, multi: int) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(f"\n== simulated round trip {rtt_ms} ms ==")
+    print(f"{'run':<{width}}  {'wall s':>7}  {'requests':>8}  by method")
+    for label, wall, by in rows:
+        detail = ", ".join(f"{m} {n}" for m, n in sorted(by.items())) or "-"
+        print(f"{label:<{width}}  {wall:>7.2f}  {sum(by.values()):>8}  {detail}")
+    print(f"cold plugin vs skopeo loop: {rows[-1][1] / rows[0][1]:.1f}x faster; budget: cold <= "
+          f"{single + 2 * multi} requests ({single} single x1 + {multi} multi x2), warm 0, "
+          f"expired {single + multi} HEAD")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--images", type=int, default=50)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per plugin figure; the median is printed")
+    ap.add_argument("--rtt", default="0,20", help="comma-separated round trips to simulate, in ms")
+    args = ap.parse_args()
+    skopeo = shutil.which("skopeo")
+    if not skopeo:
+        raise SystemExit("bench: skopeo is missing: apt-get install skopeo")
+    work = Path(tempfile.mkdtemp(prefix="imc-bench-"))
+    reg = start_registry("plain", fill=False)
+    try:
+        t0 = time.perf_counter()
+        samples = fill_many(reg.client, args.images)
+        fill = time.perf_counter() - t0
+        proxy = proxy_for(reg)
+        images = samples.refs(host=proxy.host)
+        multi = sum(1 for p in samples.images.values() if hasattr(p, "manifests"))
+        single = len(images) - multi
+        print(f"registry: docker-registry 2.8 on loopback behind a counting proxy; {len(images)} images "
+              f"({single} single-platform, {multi} multi-platform), filled in {fill:.1f}s")
+        bench = Bench(proxy, images, args.repeat, work)
+        for rtt_ms in [int(x) for x in args.rtt.split(",") if x.strip()]:
+            bench.rtt = rtt_ms / 1000
+            rows = [
+                bench.plugin("plugin, cold cache", "--no-cache"),
+                bench.plugin("plugin, warm cache within TTL", prefill=True),
+                bench.plugin("plugin, expired TTL (digests unchanged)", "--cache-ttl", "0", prefill=True),
+                bench.skopeo(skopeo),
+            ]
+            report(rtt_ms, rows, single, multi)
+        helps = [timed([bench.exe, "--help"], bench.env) for _ in range(7)]
+        print(f"\nkubectl-imagecache --help: median {statistics.median(helps):.3f}s, best {min(helps):.3f}s "
+              f"over {len(helps)} runs")
+        proxy.stop()
+    finally:
+        reg.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
