@@ -27,18 +27,22 @@ class EstimateOptions:
     @classmethod
     def complete(cls, args: Sequence[str], files: Sequence[str], headroom: float, output: str,
                  registry: RegistrySettings, cache: CacheSettings) -> EstimateOptions:
+        from ..errors import InvalidReference
         from ..reference import parse_reference
 
-        texts: list[str] = list(args)
+        texts: list[tuple[str, Optional[str]]] = [(a, None) for a in args]  # (image, where it was read)
         for path in files:
             from ..imagesource import read_image_file
 
-            texts.extend(use.image for use in read_image_file(path))
+            texts.extend((use.image, use.origin) for use in read_image_file(path))
         if not texts:
             raise UsageError("no images given: name images as arguments or list them in a file with -f FILE")
         seen: dict[str, tuple[str, Any]] = {}
-        for text in texts:
-            ref = parse_reference(text)  # raises InvalidReference naming the broken rule
+        for text, origin in texts:
+            try:
+                ref = parse_reference(text)  # raises InvalidReference naming the broken rule
+            except InvalidReference as exc:
+                raise InvalidReference(f"{origin}: {exc.message}" if origin else exc.message) from None
             seen.setdefault(str(ref), (text.strip(), ref))
         return cls(list(seen.values()), validate_headroom(headroom), output, registry, cache)
 

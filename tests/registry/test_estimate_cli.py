@@ -150,6 +150,10 @@ def test_bad_input_changes_nothing(tmp_path: Path, fault_proxy: FaultProxy, plai
         ([good, "--insecure-registry", "http://x"], "--insecure-registry"),
         ([], "no images"),
     ]
+    bad_list = tmp_path / "bad.txt"
+    bad_list.write_text(f"{good}\nUPPER/case:1\n")
+    cases.append((["-f", str(bad_list)], "bad.txt"))
+    cases.append((["-f", str(bad_list)], "bad.txt:2: invalid image reference"))
     for args, fragment in cases:
         r = est(tmp_path, *args)
         assert r.code == 2, (args, r)
