@@ -15,6 +15,8 @@ EXIT_NOT_FOUND = 4  # image, repository, cache or CRD not found
 EXIT_UNREACHABLE = 5  # registry or API server unreachable, timed out
 EXIT_TIMEOUT = 6  # --wait ran out of time
 EXIT_CANCELLED = 7  # the user declined a confirmation
+EXIT_FORBIDDEN = 8  # the cluster (RBAC) or registry forbids the operation to these credentials
+EXIT_CRD_MISSING = 9  # the ImageCache CRD is not installed in the cluster
 
 
 class ImageCacheError(Exception):
@@ -80,3 +82,43 @@ class CredentialError(ImageCacheError):
     """A credential source (docker config, helper, pull secret) is unusable."""
 
     exit_code = EXIT_AUTH
+
+
+class Forbidden(ImageCacheError):
+    """Authenticated, but not allowed (RBAC, or a registry's 403)."""
+
+    exit_code = EXIT_FORBIDDEN
+
+
+class ClusterError(ImageCacheError):
+    """The Kubernetes API answered with something we cannot use."""
+
+
+class ClusterUnauthorized(ClusterError):
+    """The API server rejected the credentials (expired token, bad certificate)."""
+
+    exit_code = EXIT_AUTH
+
+
+class ClusterNotFound(ClusterError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class ClusterUnreachable(ClusterError):
+    exit_code = EXIT_UNREACHABLE
+
+
+class CrdMissing(ClusterError):
+    exit_code = EXIT_CRD_MISSING
+
+
+class AlreadyExists(ClusterError):
+    exit_code = EXIT_FAILURE
+
+
+class WaitTimeout(ImageCacheError):
+    exit_code = EXIT_TIMEOUT
+
+
+class Cancelled(ImageCacheError):
+    exit_code = EXIT_CANCELLED

@@ -75,7 +75,26 @@ def _contexts(doc: Any) -> List[str]:
     return [c["name"] for c in doc["contexts"] if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
-def api_client(kubeconfig: Optional[str], context: Optional[str]) -> ApiClient:
+def _merged(docs: List[Tuple[str, Any]]) -> dict:
+    """The files merged as kubectl merges them: for each named entry, the first file wins."""
+    merged: dict = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
+    for _, doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        for key in ("clusters", "users", "contexts"):
+            names = {e.get("name") for e in merged[key]}
+            for entry in doc.get(key) or []:
+                if isinstance(entry, dict) and entry.get("name") not in names:
+                    merged[key].append(entry)
+    return merged
+
+
+def api_client(
+    kubeconfig: Optional[str],
+    context: Optional[str],
+    cluster: Optional[str] = None,
+    user: Optional[str] = None,
+) -> ApiClient:
     """An ApiClient for `context` (default: the current context) of the kubeconfig kubectl would use.
 
     Uses `new_client_from_config(..., persist_config=False)`: never `load_config` (it prints to stdout
@@ -107,7 +126,37 @@ def api_client(kubeconfig: Optional[str], context: Optional[str]) -> ApiClient:
     from kubernetes.config.config_exception import ConfigException
 
     try:
+        if cluster or user:
+            return _client_with_overrides(docs, context, cluster, user, label)
         return config.new_client_from_config(config_file=_SEPARATOR.join(paths), context=context, persist_config=False)
     except ConfigException as e:
         # The client's messages name keys and files (e.g. a missing cluster or certificate file).
         raise UsageError(f'kubeconfig {label}, context "{context}": {e}') from None
+
+
+def _client_with_overrides(
+    docs: List[Tuple[str, Any]], context: str, cluster: Optional[str], user: Optional[str], label: str
+) -> ApiClient:
+    """--cluster/--user replace the context's cluster or user, as kubectl's flags do."""
+    import copy
+
+    from kubernetes import client, config
+
+    merged = copy.deepcopy(_merged(docs))
+    for flag, key, value in (("--cluster", "clusters", cluster), ("--user", "users", user)):
+        if value and value not in {e.get("name") for e in merged[key]}:
+            known = ", ".join(str(e.get("name")) for e in merged[key]) or "none"
+            raise UsageError(f'{flag} "{value}" not found in kubeconfig {label} ({key}: {known})')
+    for entry in merged["contexts"]:
+        if entry.get("name") == context:
+            ctx = dict(entry.get("context") or {})
+            if cluster:
+                ctx["cluster"] = cluster
+            if user:
+                ctx["user"] = user
+            entry["context"] = ctx
+    configuration = client.Configuration()
+    # Relative certificate paths resolve against the first file's folder, as the client does.
+    config.load_kube_config_from_dict(merged, context=context, client_configuration=configuration,
+                                      persist_config=False, temp_file_path=os.path.dirname(docs[0][0]))
+    return client.ApiClient(configuration=configuration)

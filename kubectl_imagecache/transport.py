@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 from . import __version__
 from .auth import RegistryAuth, scope_for
-from .errors import NotFound, RegistryError, Unauthorized, Unreachable
+from .errors import Forbidden, NotFound, RegistryError, Unreachable
 
 if TYPE_CHECKING:
     import requests
@@ -247,7 +247,7 @@ class RegistryTransport:
         if status == 401:
             raise self.auth.unauthorized_error(what, scope_for(repository))
         if status == 403:
-            raise Unauthorized(f"forbidden: {self.registry} denies pulling {what} with the credentials tried; "
+            raise Forbidden(f"forbidden: {self.registry} denies pulling {what} with the credentials tried; "
                                "use credentials that may pull it (--registry-config or --pull-secret)")
         if status == 404:
             code = _error_code(resp)
