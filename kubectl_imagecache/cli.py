@@ -15,9 +15,15 @@ from .errors import EXIT_USAGE, ImageCacheError
 # commands imports none of them.
 COMMANDS: dict[str, tuple[str, str]] = {
     "estimate": ("estimate", "Size an ImageCache from the registry manifests of its images."),
+    "warm": ("warm", "Create ImageCaches from images, manifests or the workloads a cluster runs."),
+    "list": ("list", "List ImageCaches: phase, progress, size, images and expiry."),
+    "describe": ("describe", "Show ImageCaches in detail: spec, status, events, provenance."),
+    "wait": ("wait", "Wait until ImageCaches are Ready (or another phase, or deleted)."),
+    "delete": ("delete", "Delete ImageCaches, confirmed first."),
+    "prune": ("prune", "Preview, then delete, expired, failed, unused and superseded caches."),
     "cache": ("cache", "Inspect or empty the local cache of registry metadata."),
 }
-ALIASES: dict[str, str] = {"estimate-size": "estimate"}
+ALIASES: dict[str, str] = {"estimate-size": "estimate", "get": "list", "ls": "list"}
 
 
 class LazyGroup(click.Group):

@@ -166,7 +166,21 @@ class Cluster:
 
     # -- ImageCaches (cluster-scoped) ---------------------------------------------------------------------
     def list_imagecaches(self, selector: Optional[str] = None) -> list[dict]:
-        return list(self._pages(_IMC, {"labelSelector": selector}, "list", CRD_NAME))
+        return self.list_imagecaches_at(selector)[0]
+
+    def list_imagecaches_at(self, selector: Optional[str] = None) -> tuple[list[dict], str]:
+        """Items and the list's resourceVersion, where a watch for later changes starts."""
+        q: dict[str, Any] = {"labelSelector": selector, "limit": PAGE}
+        items: list[dict] = []
+        version = ""
+        while True:
+            doc = self._call("GET", _IMC, query=q, verb="list", resource=CRD_NAME)
+            items.extend(doc.get("items") or [])
+            meta = doc.get("metadata") or {}
+            version = version or str(meta.get("resourceVersion") or "")
+            if not meta.get("continue"):
+                return items, version
+            q["continue"] = meta["continue"]
 
     def get_imagecache(self, name: str) -> dict:
         return self._call("GET", f"{_IMC}/{quote(name)}", verb="get", resource=CRD_NAME, name=name)

@@ -14,7 +14,7 @@ from kubectl_imagecache.errors import UsageError
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["api_client", "kubeconfig_paths"]
+__all__ = ["api_client", "kubeconfig_paths", "context_namespace"]
 
 # The separator the Python client splits a kubeconfig string on (kubernetes.config.kube_config
 # ENV_KUBECONFIG_PATH_SEPARATOR), which is also the one KUBECONFIG uses.
@@ -106,21 +106,7 @@ def api_client(
     """
     paths, label = kubeconfig_paths(kubeconfig)
     docs = [(p, _read_kubeconfig(p)) for p in paths]
-
-    if not context:
-        for _, doc in docs:
-            if isinstance(doc, dict) and isinstance(doc.get("current-context"), str) and doc["current-context"]:
-                context = doc["current-context"]
-                break
-        else:
-            raise UsageError(f"kubeconfig {label} sets no current context; pass --context NAME")
-
-    known: List[str] = []
-    for _, doc in docs:
-        known.extend(n for n in _contexts(doc) if n not in known)
-    if context not in known:
-        choices = ", ".join(known) if known else "none"
-        raise UsageError(f'context "{context}" not found in kubeconfig {label} (contexts: {choices})')
+    context = _choose_context(docs, context, label)
 
     from kubernetes import config
     from kubernetes.config.config_exception import ConfigException
@@ -160,3 +146,36 @@ def _client_with_overrides(
     config.load_kube_config_from_dict(merged, context=context, client_configuration=configuration,
                                       persist_config=False, temp_file_path=os.path.dirname(docs[0][0]))
     return client.ApiClient(configuration=configuration)
+
+
+def _choose_context(docs: List[Tuple[str, Any]], context: Optional[str], label: str) -> str:
+    if not context:
+        for _, doc in docs:
+            if isinstance(doc, dict) and isinstance(doc.get("current-context"), str) and doc["current-context"]:
+                context = doc["current-context"]
+                break
+        else:
+            raise UsageError(f"kubeconfig {label} sets no current context; pass --context NAME")
+
+    known: List[str] = []
+    for _, doc in docs:
+        known.extend(n for n in _contexts(doc) if n not in known)
+    if context not in known:
+        choices = ", ".join(known) if known else "none"
+        raise UsageError(f'context "{context}" not found in kubeconfig {label} (contexts: {choices})')
+    return context
+
+
+def context_namespace(kubeconfig: Optional[str], context: Optional[str]) -> str:
+    """The namespace the kubeconfig context names, else "default" (kubectl's -n default)."""
+    paths, label = kubeconfig_paths(kubeconfig)
+    docs = [(p, _read_kubeconfig(p)) for p in paths]
+    name = _choose_context(docs, context, label)
+    for _, doc in docs:
+        if not isinstance(doc, dict):
+            continue
+        for entry in doc.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name") == name:
+                ns = (entry.get("context") or {}).get("namespace")
+                return ns if isinstance(ns, str) and ns else "default"
+    return "default"

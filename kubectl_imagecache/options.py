@@ -17,7 +17,10 @@ from .errors import UsageError
 from .platform import DEFAULT_PLATFORM, Platform, parse_platform
 from .printers import OUTPUT_FORMATS, warn
 
-__all__ = ["registry_flags", "cache_flags", "kube_flags", "output_flag", "RegistrySettings", "CacheSettings"]
+__all__ = [
+    "registry_flags", "cache_flags", "kube_flags", "namespace_flags", "selector_flag", "output_flag",
+    "kube_settings", "RegistrySettings", "CacheSettings",
+]
 
 F = Callable[..., Any]
 
@@ -29,11 +32,38 @@ def _apply(f: F, decorators: Sequence[Callable[[F], F]]) -> F:
 
 
 def kube_flags(f: F) -> F:
+    """kubectl's connection flags (cli-runtime's ConfigFlags), for every command that reads a cluster."""
     return _apply(f, [
         click.option("--kubeconfig", metavar="FILE",
                      help="Path to the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)."),
         click.option("--context", "kube_context", metavar="NAME", help="The kubeconfig context to use."),
+        click.option("--cluster", "kube_cluster", metavar="NAME", help="The kubeconfig cluster to use."),
+        click.option("--user", "kube_user", metavar="NAME", help="The kubeconfig user to use."),
+        click.option("--request-timeout", default="0", show_default=True, metavar="DURATION",
+                     help="Time to wait for one API request (0: no limit)."),
     ])
+
+
+def namespace_flags(all_namespaces: bool = True) -> Callable[[F], F]:
+    decorators = [click.option("-n", "--namespace", metavar="NAMESPACE",
+                               help="Namespace (default: the context's namespace, else default).")]
+    if all_namespaces:
+        decorators.append(click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace."))
+    return lambda f: _apply(f, decorators)
+
+
+def selector_flag(help_text: str) -> Callable[[F], F]:
+    return click.option("-l", "--selector", metavar="SELECTOR", help=help_text)
+
+
+def kube_settings(flags: dict[str, Any]) -> Any:
+    """Pops the connection flags out of a command's keyword arguments and validates them."""
+    from .cluster import KubeSettings
+    from .durations import parse_duration
+
+    timeout = parse_duration(flags.pop("request_timeout", "0") or "0", "--request-timeout")
+    return KubeSettings(flags.pop("kubeconfig", None), flags.pop("kube_context", None),
+                        flags.pop("kube_cluster", None), flags.pop("kube_user", None), timeout or None)
 
 
 def registry_flags(f: F) -> F:
@@ -117,13 +147,12 @@ class RegistrySettings:
     registry_config: Optional[str]
     pull_secrets: tuple[tuple[str, str], ...]
     timeout: float
-    kubeconfig: Optional[str]
-    kube_context: Optional[str]
+    kube: Any  # cluster.KubeSettings: where --pull-secret secrets are read
 
     @classmethod
     def from_flags(cls, platform: str, concurrency: int, insecure_registries: Sequence[str],
                    registry_config: Optional[str], pull_secrets: Sequence[str], registry_timeout: float,
-                   kubeconfig: Optional[str] = None, kube_context: Optional[str] = None) -> RegistrySettings:
+                   kube: Any = None) -> RegistrySettings:
         from .credentials import parse_pull_secret_spec
 
         hosts = []
@@ -139,24 +168,25 @@ class RegistrySettings:
             registry_config=registry_config,
             pull_secrets=tuple(parse_pull_secret_spec(s) for s in dict.fromkeys(pull_secrets)),
             timeout=registry_timeout,
-            kubeconfig=kubeconfig,
-            kube_context=kube_context,
+            kube=kube,
         )
 
-    def credential_store(self) -> Any:
+    def credential_store(self, extra_secrets: Sequence[Any] = ()) -> Any:
         """Reads the docker config and, when asked, pull secrets from the cluster (reads only)."""
         from .credentials import CredentialStore, load_docker_config, load_pull_secrets
 
         config = load_docker_config(self.registry_config)
         secrets: list[Any] = []
         if self.pull_secrets:
+            from .cluster import KubeSettings
             from .kube import api_client
 
-            factory = functools.partial(api_client, self.kubeconfig, self.kube_context)
+            k = self.kube or KubeSettings()
+            factory = functools.partial(api_client, k.kubeconfig, k.context, k.cluster, k.user)
             secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.pull_secrets], factory)
-        return CredentialStore(config, secrets, on_warning=_warn_once())
+        return CredentialStore(config, [*secrets, *extra_secrets], on_warning=_warn_once())
 
-    def open_client(self, cache: CacheSettings) -> Any:
+    def open_client(self, cache: CacheSettings, extra_secrets: Sequence[Any] = ()) -> Any:
         from .registry import ClientOptions, RegistryClient
         from .transport import TransportOptions
 
@@ -168,4 +198,4 @@ class RegistrySettings:
             transport=TransportOptions(concurrency=self.concurrency, timeout=self.timeout,
                                        insecure_hosts=self.insecure_hosts),
         )
-        return RegistryClient(opts, self.credential_store(), cache.open())
+        return RegistryClient(opts, self.credential_store(extra_secrets), cache.open())

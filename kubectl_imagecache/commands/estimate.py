@@ -9,7 +9,15 @@ from typing import Any, Optional, Sequence
 import click
 
 from ..errors import UsageError
-from ..options import CacheSettings, RegistrySettings, cache_flags, kube_flags, output_flag, registry_flags
+from ..options import (
+    CacheSettings,
+    RegistrySettings,
+    cache_flags,
+    kube_flags,
+    kube_settings,
+    output_flag,
+    registry_flags,
+)
 from ..printers import print_structured, print_table
 from ..sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
 
@@ -145,7 +153,8 @@ def command(images: Sequence[str], files: Sequence[str], headroom: float, output
     """
     cache = CacheSettings.from_flags(flags.pop("cache_dir"), flags.pop("cache_ttl"), flags.pop("refresh"),
                                      flags.pop("offline"), flags.pop("no_cache"))
-    registry = RegistrySettings.from_flags(**flags)
+    kube = kube_settings(flags)
+    registry = RegistrySettings.from_flags(**flags, kube=kube)
     return EstimateOptions.complete(images, files, headroom, output, registry, cache).run()
 
 

@@ -1,0 +1,97 @@
+"""`kubectl imagecache prune`: remove expired, failed, unused and superseded caches. Preview first."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Optional
+
+import click
+
+from ..errors import Cancelled, UsageError
+from ..options import kube_flags, kube_settings, output_flag, selector_flag
+
+
+def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:
+    from ..prunerules import REASONS
+
+    chosen: set[str] = set()
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if part not in REASONS:
+                raise UsageError(f'--reason "{part}" is unknown: use {", ".join(REASONS)}')
+            chosen.add(part)
+    if "older-than" in chosen and older_than is None:
+        raise UsageError("--reason older-than needs --older-than DURATION")
+    if not chosen:
+        chosen = {"expired", "failed", "unused", "superseded"} | ({"older-than"} if older_than else set())
+    return frozenset(chosen)
+
+
+@click.command("prune", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--reason", "reasons", multiple=True, metavar="REASON[,REASON]",
+              help="Which reasons apply: expired, failed, unused, superseded, older-than (default: all given).")
+@click.option("--older-than", metavar="DURATION", help="Also prune caches older than this, e.g. 30d.")
+@click.option("--failed-grace", default="1h", show_default=True, metavar="DURATION",
+              help="How long a cache must have been Failed before it is pruned.")
+@click.option("--include-in-progress", is_flag=True, help="Also prune caches that are still being built.")
+@selector_flag("Only consider caches with these labels.")
+@click.option("-y", "--yes", is_flag=True, help="Delete what the preview shows, without asking.")
+@output_flag(("table", "json", "yaml"))
+@kube_flags
+def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: str, include_in_progress: bool,
+            selector: Optional[str], yes: bool, output: str, **flags: Any) -> int:
+    """Preview, then delete, the ImageCaches nobody needs any more.
+
+    Without --yes this only shows the plan (on a terminal it then asks). Caches still being built
+    are left alone unless --include-in-progress.
+
+    \b
+    Examples:
+      kubectl imagecache prune
+      kubectl imagecache prune --reason expired,failed --yes
+      kubectl imagecache prune --older-than 30d -o json
+    """
+    from ..durations import format_duration, parse_duration
+    from ..printers import print_structured, print_table
+    from ..prunerules import PruneOptions, plan_prune, pod_images
+    from .delete import confirm, interactive
+
+    opts = PruneOptions(
+        reasons=_reasons(reasons, older_than),
+        failed_grace=parse_duration(failed_grace, "--failed-grace"),
+        older_than=parse_duration(older_than, "--older-than") if older_than else None,
+        include_in_progress=include_in_progress,
+    )
+    cluster = kube_settings(flags).connect()
+    caches = cluster.list_imagecaches(selector)
+    # Pods are read page by page into sets of image names: memory grows with distinct images, not pods.
+    pods = pod_images(cluster.list_pods()) if "unused" in opts.reasons and caches else None
+    plan = plan_prune(caches, pods, dt.datetime.now(dt.timezone.utc), opts)
+    total = sum(c.size_gib for c in plan)
+    if output != "table":
+        print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total, "deleted": bool(yes)},
+                         output)
+    elif plan:
+        print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)] for c in plan],
+                    ["NAME", "REASONS", "SIZE", "AGE"])
+        click.echo(f"\n{len(plan)} ImageCache(s), {total} GiB to reclaim.")
+    else:
+        click.echo("Nothing to prune.", err=True)
+    if not plan:
+        return 0
+    if not yes:
+        if not interactive():
+            click.echo("Preview only: run again with --yes to delete these.", err=True)
+            return 0
+        if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
+            raise Cancelled("nothing deleted")
+    from ..errors import ClusterNotFound
+
+    for c in plan:
+        try:
+            cluster.delete_imagecache(c.name)
+        except ClusterNotFound:
+            continue  # someone else removed it meanwhile: the goal is met
+        click.echo(f'imagecache.eci.alibabacloud.com "{c.name}" deleted', err=output != "table")
+    return 0

@@ -1,0 +1,118 @@
+"""How ImageCaches are shown: list rows and describe text. Pure: objects and a clock in, text out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Mapping, Optional
+
+from .durations import format_duration
+from .prunerules import parse_time
+from .warmplan import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
+
+__all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "describe", "expires_text", "as_list"]
+
+LIST_HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
+WIDE_HEADERS = LIST_HEADERS + ["IMAGE-LIST", "PULL-SECRETS"]
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def expires_text(obj: Mapping[str, Any], now: dt.datetime) -> str:
+    status, spec = obj.get("status") or {}, obj.get("spec") or {}
+    expires = parse_time(status.get("expireDateTime"))
+    if expires is None:
+        created = parse_time(_meta(obj).get("creationTimestamp"))
+        days = spec.get("retentionDays")
+        if created is None or not isinstance(days, int):
+            return "never"
+        expires = created + dt.timedelta(days=days)
+    delta = (expires - now).total_seconds()
+    return f"in {format_duration(delta)}" if delta > 0 else f"{format_duration(-delta)} ago"
+
+
+def _age(obj: Mapping[str, Any], now: dt.datetime) -> str:
+    created = parse_time(_meta(obj).get("creationTimestamp"))
+    return format_duration((now - created).total_seconds()) if created else "<unknown>"
+
+
+def list_row(obj: Mapping[str, Any], now: dt.datetime, wide: bool = False) -> list[str]:
+    status, spec = obj.get("status") or {}, obj.get("spec") or {}
+    images = [str(i) for i in spec.get("images") or []]
+    size = spec.get("imageCacheSize")
+    row = [
+        str(_meta(obj).get("name", "")),
+        str(status.get("phase") or "Pending"),
+        str(status.get("progress") or "0%"),
+        str(status.get("imageCacheId") or "<none>"),
+        f"{size}Gi" if size is not None else "<default>",
+        str(len(images)),
+        expires_text(obj, now),
+        _age(obj, now),
+    ]
+    if wide:
+        row += [",".join(images), ",".join(str(s) for s in spec.get("imagePullSecrets") or []) or "<none>"]
+    return row
+
+
+def as_list(items: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """kubectl's shape for several objects in -o json|yaml."""
+    return {"apiVersion": "v1", "kind": "List", "items": list(items), "metadata": {"resourceVersion": ""}}
+
+
+def _json(raw: Optional[str]) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def describe(obj: Mapping[str, Any], now: dt.datetime) -> str:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    ann = meta.get("annotations") or {}
+    lines = [f"Name:           {meta.get('name')}"]
+    labels = meta.get("labels") or {}
+    lines.append("Labels:         " + (", ".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"))
+    others = {k: v for k, v in ann.items() if not k.startswith(ANNOTATION_PREFIX)}
+    lines.append("Annotations:    " + (", ".join(f"{k}={v}" for k, v in sorted(others.items())) or "<none>"))
+    lines.append(f"Created:        {meta.get('creationTimestamp', '<unknown>')} ({_age(obj, now)} ago)")
+    lines.append("Spec:")
+    lines.append(f"  Size:         {spec.get('imageCacheSize', '<default>')} GiB")
+    days = spec.get("retentionDays")
+    lines.append(f"  Retention:    {f'{days} days' if days else 'none (kept until deleted)'}")
+    lines.append("  Pull secrets: " + (", ".join(spec.get("imagePullSecrets") or []) or "<none>"))
+    digests = _json(ann.get(ANN_DIGESTS)) or {}
+    lines.append("  Images:")
+    for image in spec.get("images") or []:
+        pinned = next((d for i, d in digests.items() if i == image or i.endswith("/" + str(image))), None)
+        lines.append(f"    {image}" + (f"  ({pinned})" if pinned else ""))
+    lines.append("Status:")
+    lines.append(f"  Phase:        {status.get('phase') or 'Pending'}")
+    lines.append(f"  Progress:     {status.get('progress') or '0%'}")
+    lines.append(f"  Id:           {status.get('imageCacheId') or '<none>'}")
+    if status.get("reason"):
+        lines.append(f"  Reason:       {status['reason']}")
+    lines.append(f"  Started:      {status.get('startTime') or '<not yet>'}")
+    lines.append(f"  Last updated: {status.get('lastUpdatedTime') or '<never>'}")
+    lines.append(f"  Expires:      {expires_text(obj, now)}" + (f" ({status['expireDateTime']})"
+                                                               if status.get("expireDateTime") else ""))
+    if ANN_DIGESTS in ann or ANN_WORKLOADS in ann:
+        lines.append("Provenance (kubectl-imagecache):")
+        workloads = _json(ann.get(ANN_WORKLOADS)) or []
+        lines.append("  Workloads:    " + (", ".join(workloads) or "<none: images given directly>"))
+        lines.append(f"  Platform:     {ann.get(ANN_PLATFORM, '<unknown>')}")
+        if ann.get(ANN_BYTES, "").isdigit():
+            lines.append(f"  Images size:  {int(ann[ANN_BYTES])} bytes (estimated when created)")
+        for image, digest in sorted(digests.items()):
+            lines.append(f"  {image} -> {digest}")
+    events = status.get("events") or []
+    lines.append("Events:" + ("" if events else "         <none>"))
+    if events:
+        from tabulate import tabulate
+
+        rows = [[e.get("type", ""), e.get("name", ""), e.get("timestamp", ""), e.get("message", "")] for e in events]
+        table = tabulate(rows, headers=["TYPE", "REASON", "TIME", "MESSAGE"], tablefmt="plain", disable_numparse=True)
+        lines.extend("  " + line for line in table.splitlines())
+    return "\n".join(lines) + "\n"

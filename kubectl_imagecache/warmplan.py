@@ -1,0 +1,174 @@
+"""Planning `warm`: which caches to create from which images. Pure: no I/O.
+
+Pods match a cache as a whole, so a workload's images always land in one cache; caches hold at
+most 20 images (the ECI limit), so image sets are packed first-fit-decreasing into as few caches
+as that allows. Names are NAME (NAME-1, NAME-2... when split) or derived from the image set, so
+the same request always plans the same objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+from . import __version__
+from .errors import UsageError
+from .imagesource import Workload
+from .reference import parse_reference
+from .sizing import MAX_GIB, MIN_GIB, recommend_gib
+
+__all__ = [
+    "MAX_IMAGES", "ANNOTATION_PREFIX", "ImageGroup", "PlannedCache", "plan_caches", "derive_name",
+    "imagecache_object", "matching_cache", "validate_size", "LIVE_PHASES",
+]
+
+MAX_IMAGES = 20
+ANNOTATION_PREFIX = "kubectl-imagecache.io/"
+ANN_DIGESTS = ANNOTATION_PREFIX + "digests"
+ANN_WORKLOADS = ANNOTATION_PREFIX + "workloads"
+ANN_PLATFORM = ANNOTATION_PREFIX + "platform"
+ANN_BYTES = ANNOTATION_PREFIX + "images-bytes"
+ANN_VERSION = ANNOTATION_PREFIX + "version"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-imagecache"}
+LIVE_PHASES = frozenset({"Ready", "Creating", "Pending", "Preparing"})  # a cache that is or will be usable
+
+
+@dataclass(frozen=True)
+class ImageGroup:
+    """Images that must share a cache: one workload's, or a single image given on its own."""
+
+    images: tuple[str, ...]  # normalized references, deduplicated
+    workload: Optional[Workload] = None
+
+    @property
+    def label(self) -> str:
+        return str(self.workload) if self.workload else self.images[0]
+
+
+@dataclass
+class PlannedCache:
+    name: str
+    images: list[str] = field(default_factory=list)  # normalized references
+    workloads: list[str] = field(default_factory=list)
+
+
+def derive_name(images: Sequence[str]) -> str:
+    digest = hashlib.sha256("\n".join(sorted(images)).encode()).hexdigest()
+    return f"imc-{digest[:12]}"
+
+
+def plan_caches(groups: Sequence[ImageGroup], name: Optional[str] = None) -> list[PlannedCache]:
+    """Pack groups into caches of at most 20 images, never splitting a group."""
+    for g in groups:
+        if len(g.images) > MAX_IMAGES:
+            raise UsageError(
+                f"{g.label} uses {len(g.images)} images but one ImageCache holds at most {MAX_IMAGES}, and a "
+                "workload's images must share one cache for its pods to match; cache fewer of its images"
+            )
+    # Merge identical groups, then first-fit decreasing: the largest groups placed first.
+    merged: dict[frozenset[str], list[str]] = {}
+    order: list[frozenset[str]] = []
+    for g in groups:
+        key = frozenset(g.images)
+        if key not in merged:
+            merged[key] = []
+            order.append(key)
+        if g.workload and str(g.workload) not in merged[key]:
+            merged[key].append(str(g.workload))
+    keys = sorted(order, key=lambda k: (-len(k), sorted(k)))
+    bins: list[tuple[set[str], list[str], list[str]]] = []  # (image set, images in order, workloads)
+    for key in keys:
+        images = sorted(key)
+        for imgs, ordered, workloads in bins:
+            if key <= imgs or len(imgs | key) <= MAX_IMAGES:
+                ordered.extend(i for i in images if i not in imgs)
+                imgs.update(key)
+                workloads.extend(w for w in merged[key] if w not in workloads)
+                break
+        else:
+            bins.append((set(key), list(images), list(merged[key])))
+    planned = []
+    for i, (_, ordered, workloads) in enumerate(bins, start=1):
+        if name:
+            n = name if len(bins) == 1 else f"{name}-{i}"
+        else:
+            n = derive_name(ordered)
+        planned.append(PlannedCache(n, ordered, sorted(workloads)))
+    return planned
+
+
+def validate_size(size: int, needed_bytes: int, headroom: float, force: bool, cache: str) -> None:
+    if not MIN_GIB <= size <= MAX_GIB:
+        raise UsageError(f"--size {size} is out of range: an ImageCache is {MIN_GIB} to {MAX_GIB} GiB")
+    minimum = recommend_gib(needed_bytes, 2.0)
+    if size < minimum and not force:
+        raise UsageError(
+            f"--size {size} GiB is less than twice the images of {cache} ({minimum} GiB needed); ECI would fail "
+            f"to build it: use --size {max(minimum, recommend_gib(needed_bytes, headroom))} or --force"
+        )
+
+
+def imagecache_object(
+    planned: PlannedCache,
+    *,
+    size_gib: int,
+    digests: Mapping[str, str],
+    image_bytes: int,
+    platform: str,
+    pull_secrets: Sequence[str] = (),
+    retention_days: Optional[int] = None,
+    reuse: bool = False,
+    flash: bool = False,
+    annotations: Mapping[str, str] = {},
+    labels: Mapping[str, str] = {},
+) -> dict[str, Any]:
+    ann: dict[str, str] = dict(annotations)
+    if reuse:
+        ann["k8s.aliyun.com/imc-enable-reuse"] = "true"
+    if flash:
+        ann["k8s.aliyun.com/imc-enable-flash"] = "true"
+    arch = platform.split("/")[1] if "/" in platform else None
+    if arch and arch != "amd64":
+        ann["k8s.aliyun.com/imc-cpu-arch"] = arch  # ECI builds one architecture per cache
+    ann[ANN_DIGESTS] = json.dumps({i: digests[i] for i in planned.images if i in digests}, sort_keys=True)
+    ann[ANN_WORKLOADS] = json.dumps(planned.workloads)
+    ann[ANN_PLATFORM] = platform
+    ann[ANN_BYTES] = str(image_bytes)
+    ann[ANN_VERSION] = __version__
+    spec: dict[str, Any] = {"images": list(planned.images), "imageCacheSize": size_gib}
+    if pull_secrets:
+        spec["imagePullSecrets"] = sorted(set(pull_secrets))
+    if retention_days is not None:
+        spec["retentionDays"] = retention_days
+    return {
+        "apiVersion": "eci.alibabacloud.com/v1",
+        "kind": "ImageCache",
+        "metadata": {"name": planned.name, "labels": {**MANAGED_BY, **labels}, "annotations": ann},
+        "spec": spec,
+    }
+
+
+def normalized_images(obj: Mapping[str, Any]) -> frozenset[str]:
+    out = set()
+    for text in ((obj.get("spec") or {}).get("images") or []):
+        try:
+            out.add(str(parse_reference(str(text))))
+        except UsageError:
+            out.add(str(text))
+    return frozenset(out)
+
+
+def matching_cache(existing: Sequence[Mapping[str, Any]], images: Sequence[str], size_gib: int) -> Optional[str]:
+    """The name of a live cache that already holds exactly these images with enough room."""
+    want = frozenset(images)
+    for obj in existing:
+        phase = (obj.get("status") or {}).get("phase") or "Pending"
+        size = (obj.get("spec") or {}).get("imageCacheSize") or 0
+        if phase in LIVE_PHASES and normalized_images(obj) == want and int(size) >= size_gib:
+            return str((obj.get("metadata") or {}).get("name"))
+    return None
+
+
+__all__ += ["normalized_images", "ANN_DIGESTS", "ANN_WORKLOADS", "ANN_PLATFORM", "ANN_BYTES", "MANAGED_BY"]

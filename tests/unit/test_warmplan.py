@@ -1,0 +1,123 @@
+"""Planning warm: packing, naming, size checks, idempotency, the object. Pure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubectl_imagecache.errors import UsageError
+from kubectl_imagecache.imagesource import Workload
+from kubectl_imagecache.reference import normalize
+from kubectl_imagecache.sizing import GIB
+from kubectl_imagecache.warmplan import (
+    ANN_DIGESTS,
+    ANN_WORKLOADS,
+    ImageGroup,
+    PlannedCache,
+    derive_name,
+    imagecache_object,
+    matching_cache,
+    plan_caches,
+    validate_size,
+)
+
+
+def imgs(prefix: str, n: int) -> tuple[str, ...]:
+    return tuple(normalize(f"reg.example.com/{prefix}/img{i}:1") for i in range(n))
+
+
+def wl(name: str) -> Workload:
+    return Workload("Deployment", "shop", name)
+
+
+def test_one_small_set_is_one_cache_with_a_stable_name() -> None:
+    groups = [ImageGroup(imgs("a", 3), wl("web")), ImageGroup(imgs("b", 2))]
+    plan = plan_caches(groups)
+    assert len(plan) == 1
+    assert sorted(plan[0].images) == sorted(imgs("a", 3) + imgs("b", 2))
+    assert plan[0].workloads == ["deployment/shop/web"]
+    assert plan_caches(list(reversed(groups)))[0].name == plan[0].name  # order does not matter
+    assert plan[0].name.startswith("imc-") and len(plan[0].name) == 16
+
+
+def test_split_above_twenty_never_splits_a_workload() -> None:
+    groups = [ImageGroup(imgs(f"w{i}", 6), wl(f"w{i}")) for i in range(5)]  # 30 images
+    plan = plan_caches(groups, "shop")
+    assert [p.name for p in plan] == ["shop-1", "shop-2"]
+    assert all(len(p.images) <= 20 for p in plan)
+    for g in groups:
+        holders = [p for p in plan if set(g.images) <= set(p.images)]
+        assert len(holders) == 1, g.workload
+
+
+def test_shared_images_do_not_count_twice() -> None:
+    shared = imgs("s", 15)
+    groups = [ImageGroup(shared + imgs("x", 3), wl("x")), ImageGroup(shared + imgs("y", 2), wl("y"))]
+    plan = plan_caches(groups)
+    assert len(plan) == 1 and len(plan[0].images) == 20
+
+
+def test_a_workload_with_more_than_twenty_images_is_an_error() -> None:
+    with pytest.raises(UsageError, match=r"deployment/shop/big uses 21 images.*at most 20"):
+        plan_caches([ImageGroup(imgs("big", 21), wl("big"))])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=12))
+def test_packing_invariants(sizes: list[int]) -> None:
+    groups = [ImageGroup(imgs(f"g{i}", n), wl(f"g{i}")) for i, n in enumerate(sizes)]
+    plan = plan_caches(groups)
+    assert all(1 <= len(p.images) <= 20 for p in plan)
+    assert all(len(set(p.images)) == len(p.images) for p in plan)
+    for g in groups:
+        assert any(set(g.images) <= set(p.images) for p in plan)
+    assert len({p.name for p in plan}) == len(plan)
+
+
+def test_derive_name_is_dns1123_and_depends_on_the_set_only() -> None:
+    a = derive_name(["b", "a"])
+    assert a == derive_name(["a", "b"]) and a != derive_name(["a"])
+
+
+def test_size_validation() -> None:
+    validate_size(20, 10 * GIB, 2.0, False, "c")
+    with pytest.raises(UsageError, match="out of range"):
+        validate_size(19, 0, 2.0, False, "c")
+    with pytest.raises(UsageError, match="less than twice.*--size 30 or --force"):
+        validate_size(20, 15 * GIB, 2.0, False, "c")
+    validate_size(20, 15 * GIB, 2.0, True, "c")  # --force
+
+
+def test_object_shape() -> None:
+    p = PlannedCache("c1", ["docker.io/library/nginx:1"], ["deployment/shop/web"])
+    obj = imagecache_object(p, size_gib=30, digests={"docker.io/library/nginx:1": "sha256:" + "a" * 64},
+                            image_bytes=123, platform="linux/arm64", pull_secrets=["shop:b", "shop:a", "shop:a"],
+                            retention_days=7, reuse=True, flash=True, annotations={"x/y": "z"}, labels={"t": "1"})
+    assert obj["apiVersion"] == "eci.alibabacloud.com/v1" and obj["kind"] == "ImageCache"
+    assert obj["spec"] == {"images": ["docker.io/library/nginx:1"], "imageCacheSize": 30,
+                           "imagePullSecrets": ["shop:a", "shop:b"], "retentionDays": 7}
+    ann = obj["metadata"]["annotations"]
+    assert ann["k8s.aliyun.com/imc-enable-reuse"] == "true" and ann["k8s.aliyun.com/imc-enable-flash"] == "true"
+    assert ann["k8s.aliyun.com/imc-cpu-arch"] == "arm64"
+    assert json.loads(ann[ANN_DIGESTS]) == {"docker.io/library/nginx:1": "sha256:" + "a" * 64}
+    assert json.loads(ann[ANN_WORKLOADS]) == ["deployment/shop/web"]
+    assert ann["x/y"] == "z"
+    assert obj["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-imagecache", "t": "1"}
+
+
+def existing(name: str, images: list[str], size: int, phase: str) -> dict:
+    return {"metadata": {"name": name}, "spec": {"images": images, "imageCacheSize": size},
+            "status": {"phase": phase}}
+
+
+def test_matching_cache_needs_same_images_enough_size_and_a_live_phase() -> None:
+    want = [normalize("nginx:1"), normalize("redis:7")]
+    caches = [existing("failed", ["nginx:1", "redis:7"], 40, "Failed"),
+              existing("small", ["nginx:1", "redis:7"], 20, "Ready"),
+              existing("more", ["nginx:1", "redis:7", "x:1"], 40, "Ready"),
+              existing("ok", ["docker.io/library/redis:7", "nginx:1"], 30, "Creating")]
+    assert matching_cache(caches, want, 30) == "ok"
+    assert matching_cache(caches, want, 31) is None
