@@ -1,0 +1,124 @@
+"""The control plane harness itself: builds once, starts, stops, and never leaks a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import controlplane
+from tests.support.controlplane import BIN_DIR_ENV, BUILD_SCRIPT, ControlPlane, ControlPlaneError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"  # a zombie has already exited
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes() and _alive(int(entry.name)):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _wait_gone(pids: list[int], timeout: float = 15.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = [p for p in pids if _alive(p)]
+        if not left:
+            return []
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)]
+
+
+def test_session_control_plane_is_ready(control_plane: ControlPlane) -> None:
+    assert control_plane.kubectl("get", "--raw", "/readyz").stdout.strip() == "ok"
+    assert control_plane.kubectl("get", "crd", "imagecaches.eci.alibabacloud.com", "-o", "name").stdout.strip() \
+        == "customresourcedefinition.apiextensions.k8s.io/imagecaches.eci.alibabacloud.com"
+    assert set(control_plane.timings) >= {"etcd", "kube-apiserver", "crd", "total"}
+
+
+def test_second_build_is_a_no_op(control_plane: ControlPlane) -> None:
+    if os.environ.get(BIN_DIR_ENV):
+        pytest.fail(f"unset {BIN_DIR_ENV} to exercise build.sh's cache; the binaries came from {BIN_DIR_ENV}")
+    t = time.monotonic()
+    out = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True, check=True).stdout
+    elapsed = time.monotonic() - t
+    assert Path(out.strip().splitlines()[-1]) == control_plane.bin_dir
+    assert elapsed < 1.0, f"cached build.sh took {elapsed:.2f} s"
+    assert subprocess.run([str(BUILD_SCRIPT), "--print-dir"], capture_output=True, text=True,
+                          check=True).stdout.strip() == str(control_plane.bin_dir)
+
+
+def test_start_and_stop_leave_no_process(control_plane: ControlPlane) -> None:
+    cp = controlplane.start(bin_dir=control_plane.bin_dir)
+    pids, workdir = cp.pids(), cp.workdir
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    assert cp.kubectl("get", "imagecaches").returncode == 0
+    cp.stop()
+    cp.stop()  # idempotent
+    assert not [p for p in pids if _alive(p)]
+    assert not _processes_mentioning(str(workdir))
+    assert not workdir.exists()
+
+
+def test_missing_binaries_fail_with_build_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BIN_DIR_ENV, str(tmp_path))
+    with pytest.raises(ControlPlaneError) as exc:
+        controlplane.start()
+    assert "etcd, kube-apiserver not found" in str(exc.value)
+    assert "make controlplane" in str(exc.value)
+
+
+def test_binary_that_dies_fails_with_its_log(tmp_path: Path, control_plane: ControlPlane) -> None:
+    bins = tmp_path / "bin"
+    bins.mkdir()
+    (bins / "etcd").symlink_to(control_plane.bin_dir / "etcd")
+    fake = bins / "kube-apiserver"
+    fake.write_text("#!/bin/sh\necho 'cannot start: simulated failure' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    workdir = tmp_path / "work"
+    with pytest.raises(ControlPlaneError) as exc:
+        controlplane.start(bin_dir=bins, workdir=workdir)
+    assert "kube-apiserver exited with 3" in str(exc.value)
+    assert "simulated failure" in str(exc.value)
+    assert not _wait_gone(_processes_mentioning(str(workdir)), timeout=5)
+
+
+def test_killed_owner_takes_the_control_plane_down(tmp_path: Path, control_plane: ControlPlane) -> None:
+    """Even a SIGKILLed test runner (no atexit, no finalizer) leaves no etcd/apiserver behind."""
+    workdir = tmp_path / "orphan"
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(controlplane.REPO_ROOT)!r})
+        from pathlib import Path
+        from tests.support import controlplane
+        cp = controlplane.start(bin_dir=Path({str(control_plane.bin_dir)!r}), workdir=Path({str(workdir)!r}),
+                                install_crd=False)
+        print(" ".join(map(str, cp.pids())), flush=True)
+        time.sleep(120)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        pids = [int(p) for p in owner.stdout.readline().split()]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+    finally:
+        owner.kill()
+        owner.wait()
+    assert not _wait_gone(pids), "control plane survived its owner"
+
