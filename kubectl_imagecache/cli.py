@@ -8,7 +8,6 @@ from typing import Any, Optional, Sequence
 
 import click
 
-from . import __version__
 from .errors import EXIT_USAGE, ImageCacheError
 
 # name -> (module, one-line help); aliases map to the same module. Help is kept here so listing
@@ -22,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "delete": ("delete", "Delete ImageCaches, confirmed first."),
     "prune": ("prune", "Preview, then delete, expired, failed, unused and superseded caches."),
     "cache": ("cache", "Inspect or empty the local cache of registry metadata."),
+    "version": ("version", "Print the plugin, Python and client library versions."),
 }
 ALIASES: dict[str, str] = {"estimate-size": "estimate", "get": "list", "ls": "list"}
 
@@ -43,8 +43,19 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    # --version prints exactly what the version command prints (imported only when asked).
+    if not value or ctx.resilient_parsing:
+        return
+    from .commands.version import print_version
+
+    print_version()
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="kubectl-imagecache")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Print the plugin, Python and client library versions, and exit.")
 def cli() -> None:
     """Size, warm and prune Alibaba Cloud ECI ImageCaches.
 

@@ -1,0 +1,80 @@
+"""`kubectl imagecache version` (and `--version`): what is running, for bug reports.
+
+Library versions come from the installed distributions' metadata (importlib.metadata), never by
+importing them: importing the Kubernetes client alone costs ~0.9 s. In the zipapp the
+dist-info folders are kept for this.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..printers import print_structured
+
+# Distributions whose versions matter when something misbehaves (registry I/O, cluster I/O, CLI).
+LIBRARIES = ("click", "kubernetes", "requests", "urllib3", "diskcache", "PyYAML", "tabulate")
+
+
+def _installed_as() -> str:
+    """'zipapp' when running from the single-file release, else 'package' (pip install)."""
+    import os
+
+    here = os.path.abspath(__file__)
+    for parent in (os.path.dirname(here), os.path.dirname(os.path.dirname(here)),
+                   os.path.dirname(os.path.dirname(os.path.dirname(here)))):
+        if os.path.isfile(parent):  # a path through a file is a path inside an archive
+            return "zipapp"
+    return "package"
+
+
+def version_info() -> dict[str, Any]:
+    from importlib import metadata
+
+    libraries: dict[str, Any] = {}
+    for name in LIBRARIES:
+        try:
+            libraries[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libraries[name] = None
+    return {
+        "version": f"v{__version__}",
+        "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
+                   "executable": sys.executable},
+        "installedAs": _installed_as(),
+        "libraries": libraries,
+    }
+
+
+def print_version(output: str = "table") -> None:
+    info = version_info()
+    if output != "table":
+        print_structured(info, output)
+        return
+    py = info["python"]
+    click.echo(f"kubectl-imagecache {info['version']} ({info['installedAs']})")
+    click.echo(f"Python {py['version']} ({py['implementation']}, {py['executable']})")
+    for name, version in info["libraries"].items():
+        click.echo(f"{name} {version or 'not installed'}")
+
+
+@click.command("version", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True,
+              help="Output format.")
+def command(output: str) -> int:
+    """Print the plugin, Python and client library versions.
+
+    \b
+    Examples:
+      kubectl imagecache version
+      kubectl imagecache version -o json
+    """
+    print_version(output)
+    return 0
+
+
+__all__ = ["command", "version_info", "print_version"]
