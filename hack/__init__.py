@@ -1,0 +1,1 @@
+"""Developer tooling (control-plane build, cloud emulator); not part of the shipped plugin."""
