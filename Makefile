@@ -5,8 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE_BUILD := hack/controlplane/build.sh
+KREW_BUILD := hack/krew/build.sh
+# Where plugin.yaml says the release archive is downloaded from (/vX.Y.Z/ARCHIVE is appended).
+RELEASE_BASE_URL ?= https://github.com/kubectl-imagecache/kubectl-imagecache/releases/download
 
-.PHONY: all venv controlplane test test-unit test-registry test-cluster lint bench demo clean
+.PHONY: all venv controlplane krew dist test test-unit test-registry test-cluster test-release lint bench demo clean
 
 all: test
 
@@ -23,11 +26,21 @@ venv: $(VENV)/.installed
 controlplane:
 	$(CONTROLPLANE_BUILD)
 
+# validate-krew-manifest and kubectl-krew from the sigs.k8s.io/krew module, into
+# ~/.cache/kubectl-imagecache/krew/<version>; a no-op once built.
+krew:
+	$(KREW_BUILD)
+
+# dist/kubectl-imagecache-vX.Y.Z.tar.gz (zipapp, completion helper, LICENSE), reproducible; writes its
+# sha256 and uri into plugin.yaml.
+dist: venv
+	$(PY) hack/dist/release.py --base-url '$(RELEASE_BASE_URL)'
+
 lint: venv
 	$(VENV)/bin/ruff check kubectl_imagecache tests bench hack
 
 # Every tier: unit, a real registry, a real API server. Nothing is skipped: a missing component fails.
-test: venv controlplane lint
+test: venv controlplane krew dist lint
 	$(PY) -m pytest -q
 
 test-unit: venv
@@ -38,6 +51,10 @@ test-registry: venv
 
 test-cluster: venv controlplane
 	$(PY) -m pytest -q tests/cluster
+
+# The release through the real tools: krew's validator, krew install, kubectl, completion.
+test-release: venv krew dist
+	$(PY) -m pytest -q tests/release
 
 bench: venv
 	$(PY) bench/estimate.py
