@@ -105,6 +105,15 @@ def clean_env(home: Path, path: list[Path], **extra: str) -> dict[str, str]:
     return env
 
 
+def isolated_bin(exe: Path, scratch: Path) -> Path:
+    """A folder holding only a link to exe."""
+    folder = scratch / f".{exe.name}-only"
+    if not folder.is_dir():
+        folder.mkdir()
+        (folder / exe.name).symlink_to(exe)
+    return folder
+
+
 @dataclass
 class Krew:
     """A krew root in a temp folder, driven through the real kubectl and kubectl-krew."""
@@ -114,8 +123,18 @@ class Krew:
     tools: Tools
 
     def env(self, **extra: str) -> dict[str, str]:
-        return clean_env(self.home, [self.root / "bin", self.tools.krew_dir, self.tools.kubectl.parent],
-                         KREW_ROOT=str(self.root), **extra)
+        # kubectl from its own folder: the virtualenv's bin also holds the pip-installed plugin,
+        # which must not answer for the one krew installed.
+        kubectl_dir = isolated_bin(self.tools.kubectl, self.home)
+        return clean_env(self.home, [self.root / "bin", self.tools.krew_dir, kubectl_dir], KREW_ROOT=str(self.root),
+                         **extra)
+
+    def offline_index(self) -> None:
+        """An empty local git repository as krew's default index: `krew uninstall` insists on an
+        index, and `krew update` would clone github.com/kubernetes-sigs/krew-index."""
+        index = self.root / "index" / "default"
+        index.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "--quiet", str(index)], check=True, capture_output=True, timeout=60)
 
     def kubectl(self, *args: str, env: Optional[dict[str, str]] = None, timeout: float = 120,
                 ) -> subprocess.CompletedProcess:
