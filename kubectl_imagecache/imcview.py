@@ -10,7 +10,7 @@ from .durations import format_duration
 from .prunerules import parse_time
 from .warmplan import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
 
-__all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "describe", "expires_text", "as_list"]
+__all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "describe", "expires_text", "as_list", "for_output"]
 
 LIST_HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
 WIDE_HEADERS = LIST_HEADERS + ["IMAGE-LIST", "PULL-SECRETS"]
@@ -57,9 +57,18 @@ def list_row(obj: Mapping[str, Any], now: dt.datetime, wide: bool = False) -> li
     return row
 
 
+def for_output(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The object as kubectl prints it: without managedFields (kubectl's --show-managed-fields=false)."""
+    out = dict(obj)
+    if isinstance(out.get("metadata"), Mapping):
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k != "managedFields"}
+    return out
+
+
 def as_list(items: list[Mapping[str, Any]]) -> dict[str, Any]:
     """kubectl's shape for several objects in -o json|yaml."""
-    return {"apiVersion": "v1", "kind": "List", "items": list(items), "metadata": {"resourceVersion": ""}}
+    return {"apiVersion": "v1", "kind": "List", "items": [for_output(i) for i in items],
+            "metadata": {"resourceVersion": ""}}
 
 
 def _json(raw: Optional[str]) -> Any:

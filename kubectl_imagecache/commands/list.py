@@ -35,9 +35,9 @@ def command(names: tuple[str, ...], selector: Optional[str], output: str, **flag
         items = cluster.list_imagecaches(selector)
     items.sort(key=lambda o: str((o.get("metadata") or {}).get("name")))
     if output in ("json", "yaml"):
-        from ..imcview import as_list
+        from ..imcview import as_list, for_output
 
-        print_structured(items[0] if len(names) == 1 else as_list(items), output)
+        print_structured(for_output(items[0]) if len(names) == 1 else as_list(items), output)
     elif output == "name":
         for o in items:
             click.echo(f"imagecache.eci.alibabacloud.com/{o['metadata']['name']}")

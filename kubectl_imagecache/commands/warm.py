@@ -323,9 +323,9 @@ def _print_objects(objects: list[dict], output: str) -> None:
         for o in objects:
             click.echo(f"imagecache.eci.alibabacloud.com/{o['metadata']['name']}")
         return
-    from ..imcview import as_list
+    from ..imcview import as_list, for_output
 
-    print_structured(objects[0] if len(objects) == 1 else as_list(objects), output)
+    print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(objects), output)
 
 
 def _wait(names: list[str], seconds: float, timeout: str, cluster: Any) -> int:
