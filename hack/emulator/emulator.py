@@ -311,7 +311,8 @@ class _CacheBuild:
         if not self.status.get("phase"):
             self.patch(phase="Pending", progress="0%")
             self.em.sleep_step(self.build)
-        start = now()
+        # A build resumed after an emulator restart keeps its id and start time, as the cloud's would.
+        start = parse_time(self.status.get("startTime")) or now()
         cache_id = self.status.get("imageCacheId") or new_cache_id()
         self.event("ImageCacheCreating", f"creating image cache {cache_id} with {len(self.spec['images'])} image(s)")
         self.patch(phase="Creating", imageCacheId=cache_id, startTime=rfc3339(start), progress="0%")

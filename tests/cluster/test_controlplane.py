@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -52,16 +53,24 @@ def test_session_control_plane_is_ready(control_plane: ControlPlane) -> None:
     assert set(control_plane.timings) >= {"etcd", "kube-apiserver", "crd", "total"}
 
 
-def test_second_build_is_a_no_op(control_plane: ControlPlane) -> None:
-    if os.environ.get(BIN_DIR_ENV):
-        pytest.fail(f"unset {BIN_DIR_ENV} to exercise build.sh's cache; the binaries came from {BIN_DIR_ENV}")
+def test_second_build_is_a_no_op(tmp_path: Path) -> None:
+    """With both binaries in the cache folder, build.sh answers at once without running Go."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}  # no `go` on PATH
+    bin_dir = Path(subprocess.run([str(BUILD_SCRIPT), "--print-dir"], env=env, capture_output=True, text=True,
+                                  check=True).stdout.strip())
+    assert bin_dir.parent == tmp_path / "kubectl-imagecache" / "controlplane"
+    assert re.fullmatch(r"v1\.\d+\.\d+-etcdv3\.6\.\d+", bin_dir.name), bin_dir.name
+    assert subprocess.run([str(BUILD_SCRIPT), "--check"], env=env).returncode == 1
+    bin_dir.mkdir(parents=True)
+    for name in ("etcd", "kube-apiserver"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
     t = time.monotonic()
-    out = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([str(BUILD_SCRIPT)], env=env, capture_output=True, text=True, check=True).stdout
     elapsed = time.monotonic() - t
-    assert Path(out.strip().splitlines()[-1]) == control_plane.bin_dir
+    assert out.strip().splitlines()[-1] == str(bin_dir)
     assert elapsed < 1.0, f"cached build.sh took {elapsed:.2f} s"
-    assert subprocess.run([str(BUILD_SCRIPT), "--print-dir"], capture_output=True, text=True,
-                          check=True).stdout.strip() == str(control_plane.bin_dir)
+    assert subprocess.run([str(BUILD_SCRIPT), "--check"], env=env).returncode == 0
 
 
 def test_start_and_stop_leave_no_process(control_plane: ControlPlane) -> None:

@@ -138,9 +138,13 @@ def test_phases_and_progress_rise(custom_api: Any, start_emulator: Callable[...,
     stream = watch.Watch()
     done = threading.Event()
 
+    # Watching from a list's resourceVersion delivers every change after it, Pending included.
+    since = custom_api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["metadata"]["resourceVersion"]
+
     def observe() -> None:
         for event in stream.stream(custom_api.list_cluster_custom_object, GROUP, VERSION, PLURAL,
-                                   field_selector=f"metadata.name={name}", timeout_seconds=30):
+                                   field_selector=f"metadata.name={name}", resource_version=since,
+                                   timeout_seconds=30):
             st = event["raw_object"].get("status") or {}
             if st.get("phase") and (not seen or seen[-1] != (st["phase"], st.get("progress"))):
                 seen.append((st["phase"], st.get("progress", "")))
@@ -150,7 +154,6 @@ def test_phases_and_progress_rise(custom_api: Any, start_emulator: Callable[...,
 
     t = threading.Thread(target=observe, daemon=True)
     t.start()
-    time.sleep(0.3)  # the watch is open before the object exists
     custom_api.create_cluster_custom_object(GROUP, VERSION, PLURAL, imagecache(name, [
         samples.ref("sample/docker-single:1.0"), samples.ref("a/b/c/nested:1.0")]))
     assert done.wait(30), seen

@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import yaml
 
@@ -91,12 +91,22 @@ def find_kubectl() -> Optional[str]:
     return str(beside) if beside.exists() else shutil.which("kubectl")
 
 
-def _die_with_parent() -> None:
-    """Run in the child before exec: a SIGKILLed test runner must not leave etcd behind."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:  # not glibc/Linux: the atexit and finalizer paths still stop the processes
-        pass
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """Run in the child before exec: a SIGKILLed owner must not leave etcd/apiserver behind.
+
+    SIGKILL, not SIGTERM: with its owner and etcd gone, kube-apiserver's graceful shutdown can
+    hang; there is nothing left to be graceful for.
+    """
+
+    def set_pdeathsig() -> None:
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except OSError:  # not glibc/Linux: the atexit and finalizer paths still stop the processes
+            return
+        if os.getppid() != parent:  # the owner died before prctl took effect
+            os._exit(1)
+
+    return set_pdeathsig
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -138,8 +148,8 @@ class ControlPlane:
     etcd_url: str = ""
     kubeconfig: Path = Path()
     ca_file: Path = Path()
-    admin_token: str = ""
-    restricted_token: str = ""
+    admin_token: str = field(default="", repr=False)
+    restricted_token: str = field(default="", repr=False)
     timings: dict[str, float] = field(default_factory=dict)
     keep_workdir: bool = False
     _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
@@ -228,7 +238,8 @@ class ControlPlane:
         log = open(self.log_path(name), "wb")  # noqa: SIM115 - owned by the child for its lifetime
         try:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, preexec_fn=_die_with_parent, cwd=self.workdir)
+                                    start_new_session=True, preexec_fn=_die_with_parent(os.getpid()),
+                                    cwd=self.workdir)
         except OSError as e:
             raise ControlPlaneError(f"cannot run {argv[0]}: {e}; {BUILD_HINT}") from e
         finally:
