@@ -85,6 +85,8 @@ esac
 
 if built; then echo "$bin_dir"; exit 0; fi
 
+# Non-login shells (CI, make) may not have the toolchain's default install dir on PATH.
+command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && PATH="/usr/local/go/bin:$PATH"; }
 command -v go >/dev/null || { echo "build.sh: the go command is required (Go >= 1.26)" >&2; exit 1; }
 mkdir -p "$bin_dir"
 # One build at a time per version: parallel test sessions would otherwise race on the outputs.
