@@ -9,7 +9,11 @@ KREW_BUILD := hack/krew/build.sh
 # Where plugin.yaml says the release archive is downloaded from (/vX.Y.Z/ARCHIVE is appended).
 RELEASE_BASE_URL ?= https://github.com/kubectl-imagecache/kubectl-imagecache/releases/download
 
-.PHONY: all venv controlplane krew dist test test-unit test-registry test-cluster test-release lint bench demo clean
+.PHONY: all deps venv controlplane krew dist test test-unit test-registry test-cluster test-release lint bench \
+	bench-estimate bench-cluster demo clean
+# Debian packages the tests and the demo run: the real registry (distribution 2.8), htpasswd for its
+# Basic-auth mode, openssl for the API server's certificates; skopeo only for the benchmark.
+DEB_PACKAGES := docker-registry apache2-utils openssl
 
 all: test
 
@@ -20,6 +24,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+# Installs only what is missing (needs root then); a no-op on a machine that has everything.
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES) $(EXTRA_DEB); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 # kube-apiserver and etcd from Go modules, into ~/.cache/kubectl-imagecache/controlplane/<versions>;
 # a no-op once built.
@@ -40,24 +52,35 @@ lint: venv
 	$(VENV)/bin/ruff check kubectl_imagecache tests bench hack
 
 # Every tier: unit, a real registry, a real API server. Nothing is skipped: a missing component fails.
-test: venv controlplane krew dist lint
+test: deps venv controlplane krew dist lint
 	$(PY) -m pytest -q
 
 test-unit: venv
 	$(PY) -m pytest -q tests/unit
 
-test-registry: venv
+test-registry: deps venv
 	$(PY) -m pytest -q tests/registry
 
-test-cluster: venv controlplane
+test-cluster: deps venv controlplane
 	$(PY) -m pytest -q tests/cluster
 
 # The release through the real tools: krew's validator, krew install, kubectl, completion.
 test-release: venv krew dist
 	$(PY) -m pytest -q tests/release
 
-bench: venv
+bench: bench-estimate bench-cluster
+
+bench-estimate: venv
+	$(MAKE) deps EXTRA_DEB=skopeo
 	$(PY) bench/estimate.py
+
+bench-cluster: deps venv controlplane
+	$(PY) bench/cluster.py
+
+# A registry, a control plane, the emulated cloud controller, and the plugin's main job through the
+# real kubectl. KEEP=1 stays up (prints the kubeconfig) until Ctrl-C.
+demo: deps venv controlplane
+	$(PY) hack/demo.py $(if $(KEEP),--keep)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
