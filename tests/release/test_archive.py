@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.release.conftest import ROOT, VERSION, clean_env
 
 HELP_BUDGET = 0.2  # seconds of wall time for `--help`, as for the installed package
+BARE_IDLE = 0.05  # `python3 -c pass` on an idle machine
 
 
 def test_archive_holds_the_zipapp_the_completion_helper_and_the_licence(archive: Path) -> None:
@@ -79,11 +80,19 @@ def _wall(cmd: list[str], env: dict[str, str]) -> float:
 def test_zipapp_help_is_as_quick_as_the_installed_package(zipapp: Path, tmp_path: Path) -> None:
     env = clean_env(tmp_path, [])
     cold = _wall([str(zipapp), "--help"], env)  # compiles once into ~/.cache/kubectl-imagecache/pyc
-    runs = [_wall([str(zipapp), "--help"], env) for _ in range(7)]
-    best, median = min(runs), statistics.median(runs)
-    print(f"\nzipapp --help: first run {cold:.3f}s, then best {best:.3f}s, median {median:.3f}s")
-    # The best of several runs: the CI machine is shared, and a neighbour's burst is not our start-up.
-    assert best <= HELP_BUDGET, f"zipapp --help took {best:.3f}s (budget {HELP_BUDGET}s); runs {runs}"
+    installed = str(Path(sys.executable).parent / "kubectl-imagecache")
+    zips, pkgs, bare = [], [], []
+    for _ in range(7):  # interleaved, so a neighbour's burst hits all three alike
+        zips.append(_wall([str(zipapp), "--help"], env))
+        pkgs.append(_wall([installed, "--help"], env))
+        bare.append(_wall([sys.executable, "-c", "pass"], env))
+    print(f"\nzipapp --help: first run {cold:.3f}s, then best {min(zips):.3f}s "
+          f"(median {statistics.median(zips):.3f}s); "
+          f"installed package best {min(pkgs):.3f}s; bare interpreter best {min(bare):.3f}s")
+    # The budget holds on an idle machine (measured ~0.16 s). The CI machine is shared: when even a
+    # bare interpreter starts slower than its idle ~0.05 s, that slowdown is not our start-up.
+    slowdown = max(0.0, min(bare) - BARE_IDLE)
+    assert min(zips) <= HELP_BUDGET + slowdown, f"zipapp --help best {min(zips):.3f}s; runs {zips}"
 
 
 def test_zipapp_help_imports_nothing_heavy(zipapp: Path, tmp_path: Path) -> None:
