@@ -15,6 +15,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/gobuild.sh
+source "$here/../lib/gobuild.sh"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-imagecache/controlplane"
 
 # Read a required module's version from a go.mod without running the go command (keeps the
@@ -85,28 +87,11 @@ esac
 
 if built; then echo "$bin_dir"; exit 0; fi
 
-# Non-login shells (CI, make) may not have the toolchain's default install dir on PATH.
-command -v go >/dev/null || { [ -x /usr/local/go/bin/go ] && PATH="/usr/local/go/bin:$PATH"; }
-command -v go >/dev/null || { echo "build.sh: the go command is required (Go >= 1.26)" >&2; exit 1; }
-mkdir -p "$bin_dir"
-# One build at a time per version: parallel test sessions would otherwise race on the outputs.
-exec 9>"$bin_dir/.lock"
-flock 9
+gobuild_require_go
+gobuild_lock
 if built; then echo "$bin_dir"; exit 0; fi
-
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
-export CGO_ENABLED=0   # static binaries; no C toolchain needed
 start=$SECONDS
-build() { # MODULE_DIR PACKAGE OUTPUT
-  local t=$SECONDS
-  echo "build.sh: building $3 (${2}) ..." >&2
-  # -trimpath -s -w: smaller binaries and no local paths in them; output renamed into place so a
-  # killed build never leaves a half-written binary that looks built.
-  (cd "$1" && go build -trimpath -ldflags='-s -w' -o "$bin_dir/.$3.tmp" "$2")
-  mv -f "$bin_dir/.$3.tmp" "$bin_dir/$3"
-  echo "build.sh: $3 built in $((SECONDS - t)) s, $(du -h "$bin_dir/$3" | cut -f1)" >&2
-}
-[ -x "$bin_dir/etcd" ] || build "$here/etcd" . etcd
-[ -x "$bin_dir/kube-apiserver" ] || build "$here/apiserver" k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver
+[ -x "$bin_dir/etcd" ] || gobuild "$here/etcd" . etcd
+[ -x "$bin_dir/kube-apiserver" ] || gobuild "$here/apiserver" k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver
 echo "build.sh: control plane ready in $((SECONDS - start)) s" >&2
 echo "$bin_dir"

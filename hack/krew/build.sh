@@ -16,6 +16,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../lib/gobuild.sh
+source "$here/../lib/gobuild.sh"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-imagecache/krew"
 
 # Read the version from go.mod without starting the go command: the cached path stays instant.
@@ -46,26 +48,11 @@ esac
 
 if built; then echo "$bin_dir"; exit 0; fi
 
-command -v go >/dev/null || { echo "build.sh: the go command is required (Go >= 1.24)" >&2; exit 1; }
-mkdir -p "$bin_dir"
-# One build at a time per version: parallel test sessions would otherwise race on the outputs.
-exec 9>"$bin_dir/.lock"
-flock 9
+gobuild_require_go
+gobuild_lock
 if built; then echo "$bin_dir"; exit 0; fi
-
-export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
-export CGO_ENABLED=0   # static binaries; no C toolchain needed
 start=$SECONDS
-build() { # PACKAGE OUTPUT
-  local t=$SECONDS
-  echo "build.sh: building $2 ($1@$version) ..." >&2
-  # -trimpath -s -w: smaller binaries, no local paths; renamed into place so a killed build never
-  # leaves a half-written binary that looks built.
-  (cd "$here" && go build -trimpath -ldflags='-s -w' -o "$bin_dir/.$2.tmp" "$1")
-  mv -f "$bin_dir/.$2.tmp" "$bin_dir/$2"
-  echo "build.sh: $2 built in $((SECONDS - t)) s, $(du -h "$bin_dir/$2" | cut -f1)" >&2
-}
-[ -x "$bin_dir/validate-krew-manifest" ] || build sigs.k8s.io/krew/cmd/validate-krew-manifest validate-krew-manifest
-[ -x "$bin_dir/kubectl-krew" ] || build sigs.k8s.io/krew/cmd/krew kubectl-krew
+[ -x "$bin_dir/validate-krew-manifest" ] || gobuild "$here" sigs.k8s.io/krew/cmd/validate-krew-manifest validate-krew-manifest
+[ -x "$bin_dir/kubectl-krew" ] || gobuild "$here" sigs.k8s.io/krew/cmd/krew kubectl-krew
 echo "build.sh: krew ${version} ready in $((SECONDS - start)) s" >&2
 echo "$bin_dir"
