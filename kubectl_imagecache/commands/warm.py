@@ -296,8 +296,10 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
     # -- run ----------------------------------------------------------------------------------------------
     if not objects:
         return 0
+    if dry_run != "none":
+        output = output or "yaml"  # a dry run prints the objects it would create, as the help says
     if dry_run == "client":
-        _print_objects(objects, output or "yaml")
+        _print_objects(objects, output)
         return 0
     created = []
     for obj in objects:
