@@ -49,6 +49,7 @@ def command(names: tuple[str, ...], for_: str, timeout: str, **flags: Any) -> in
             click.echo(f"error: {failure_text(o)}", err=True)
             code = EXIT_FAILURE
         else:
-            raise WaitTimeout(f"timed out after {timeout} waiting for {n} to be {target}: it is {o.phase} "
+            goal = "deleted" if target == "delete" else target
+            raise WaitTimeout(f"timed out after {timeout} waiting for {n} to be {goal}: it is {o.phase} "
                               f"at {o.progress}; wait longer with --timeout")
     return code

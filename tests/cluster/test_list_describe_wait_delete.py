@@ -151,7 +151,7 @@ def test_wait_for_ready_and_for_delete(imc: Plugin, custom_api: Any, plain_regis
     # Still there: waiting for its deletion times out, saying where it stood.
     early = imc("wait", "wait-me", "--for=delete", "--timeout", "1s")
     assert early.code == 6, early
-    assert "timed out after 1s waiting for wait-me to be delete: it is Ready" in early.stderr
+    assert "timed out after 1s waiting for wait-me to be deleted: it is Ready" in early.stderr
 
     results: list[cli.Result] = []
     waiter = threading.Thread(target=lambda: results.append(imc("wait", "wait-me", "--for=delete",
