@@ -42,7 +42,8 @@ def run(args: Sequence[str], *, home: Path, env: Optional[dict[str, str]] = None
         timeout: float = 120) -> Result:
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("KUBECTL_IMAGECACHE_", "DOCKER_CONFIG", "XDG_", "KUBECONFIG"))}
-    base.update({"HOME": str(home), "NO_PROXY": "127.0.0.1,127.0.0.2,localhost", "no_proxy": "127.0.0.1,127.0.0.2,localhost"})
+    loopback = "127.0.0.1,127.0.0.2,localhost"  # a proxy from the environment must not see test traffic
+    base.update({"HOME": str(home), "NO_PROXY": loopback, "no_proxy": loopback})
     if env:
         base.update(env)
     proc = subprocess.run([plugin_executable(), *args], input=stdin, capture_output=True, text=True,
