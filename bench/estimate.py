@@ -2,7 +2,8 @@
 """Speed of `kubectl imagecache estimate` beside a sequential `skopeo inspect` loop.
 
 One run: a real docker-registry on loopback filled with N images (half multi-platform), a
-counting proxy in front of it, then for the plugin: a cold cache, a warm cache within the TTL and
+counting proxy in front of it (bench/latencyproxy, in Go so that its own cost stays out of the
+figures), then for the plugin: a cold cache, a warm cache within the TTL and
 an expired TTL; for skopeo: one `skopeo inspect` per image, in sequence (how people script it).
 Prints wall times and the requests the registry saw. Figures, not assertions: tests never time.
 
@@ -16,6 +17,7 @@ network would.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -23,12 +25,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.support.cli import plugin_executable  # noqa: E402
-from tests.support.faultproxy import FaultProxy, proxy_for  # noqa: E402
 from tests.support.oci import fill_many  # noqa: E402
 from tests.support.registry import start_registry  # noqa: E402
 
@@ -44,17 +46,47 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
+class LatencyProxy:
+    """bench/latencyproxy: counts requests by method and holds every answer back by `delay`."""
+
+    def __init__(self, upstream: str, work: Path) -> None:
+        go = shutil.which("go") or "/usr/local/go/bin/go"
+        exe = work / "latencyproxy"
+        subprocess.run([go, "build", "-trimpath", "-o", str(exe), "."], cwd=Path(__file__).parent / "latencyproxy",
+                       check=True, env={**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"})
+        self.proc = subprocess.Popen([str(exe), "-upstream", upstream], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.host = self.proc.stdout.readline().split()[-1]
+
+    def _call(self, path: str, method: str = "POST") -> bytes:
+        req = urllib.request.Request(f"http://{self.host}{path}", method=method)
+        with urllib.request.urlopen(req) as resp:
+            return resp.read()
+
+    def reset(self) -> None:
+        self._call("/__reset")
+
+    def set_delay(self, seconds: float) -> None:
+        self._call(f"/__delay?d={seconds * 1000:g}ms")
+
+    def counts_by_method(self) -> dict[str, int]:
+        return dict(json.loads(self._call("/__counts", "GET")))
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 class Bench:
-    def __init__(self, proxy: FaultProxy, images: list[str], repeat: int, work: Path) -> None:
+    def __init__(self, proxy: LatencyProxy, images: list[str], repeat: int, work: Path) -> None:
         self.proxy, self.images, self.repeat, self.work = proxy, images, repeat, work
         self.exe = plugin_executable()
         self.env = {**os.environ, "HOME": str(work), "NO_PROXY": "*"}
         self.rtt = 0.0
 
     def reset(self) -> None:
-        self.proxy.reset()  # forgets counts and faults: put the latency back
-        if self.rtt:
-            self.proxy.delay("", seconds=self.rtt, times=None)
+        self.proxy.reset()
+        self.proxy.set_delay(self.rtt)
 
     def plugin(self, label: str, *flags: str, prefill: bool = False) -> Row:
         walls, counts = [], {}
@@ -105,11 +137,11 @@ def main() -> int:
         t0 = time.perf_counter()
         samples = fill_many(reg.client, args.images)
         fill = time.perf_counter() - t0
-        proxy = proxy_for(reg)
+        proxy = LatencyProxy(reg.url, work)
         images = samples.refs(host=proxy.host)
         multi = sum(1 for p in samples.images.values() if hasattr(p, "manifests"))
         single = len(images) - multi
-        print(f"registry: docker-registry 2.8 on loopback behind a counting proxy; {len(images)} images "
+        print(f"registry: docker-registry 2.8 on loopback behind bench/latencyproxy; {len(images)} images "
               f"({single} single-platform, {multi} multi-platform), filled in {fill:.1f}s")
         bench = Bench(proxy, images, args.repeat, work)
         for rtt_ms in [int(x) for x in args.rtt.split(",") if x.strip()]:

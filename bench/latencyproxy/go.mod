@@ -1,0 +1,3 @@
+module kubectl-imagecache/bench/latencyproxy
+
+go 1.22
