@@ -64,7 +64,10 @@ class KubeSettings:
     def connect(self) -> Cluster:
         from .kube import api_client
 
-        return Cluster(api_client(self.kubeconfig, self.context, self.cluster, self.user), self.request_timeout)
+        # With a timeout, no urllib3 retries: each retry would wait the whole timeout again.
+        retries = 0 if self.request_timeout else None
+        return Cluster(api_client(self.kubeconfig, self.context, self.cluster, self.user, retries),
+                       self.request_timeout)
 
 
 class Cluster:
@@ -93,7 +96,9 @@ class Cluster:
             raise self._translate(exc, verb, resource, name) from None
         except Urllib3Error as exc:
             raise ClusterUnreachable(
-                f"cannot reach the API server at {self.server} ({exc.__class__.__name__}); check the "
+                # MaxRetryError wraps the cause (a timeout, a refused connection): name the cause.
+                f"cannot reach the API server at {self.server} "
+                f"({(getattr(exc, 'reason', None) or exc).__class__.__name__}); check the "
                 "kubeconfig context and the network, or raise --request-timeout"
             ) from None
         except Exception as exc:  # exec credential plugins and token refresh fail with their own types

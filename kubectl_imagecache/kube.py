@@ -6,8 +6,10 @@ and commands that never talk to a cluster (and `--help`) must not pay for it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
 
 from kubectl_imagecache.errors import UsageError
 
@@ -94,11 +96,15 @@ def api_client(
     context: Optional[str],
     cluster: Optional[str] = None,
     user: Optional[str] = None,
+    retries: Optional[int] = None,
 ) -> ApiClient:
     """An ApiClient for `context` (default: the current context) of the kubeconfig kubectl would use.
 
-    Uses `new_client_from_config(..., persist_config=False)`: never `load_config` (it prints to stdout
-    and falls back to in-cluster config) and never writes back to a kubeconfig file.
+    `retries` replaces urllib3's default (3 retries): with --request-timeout, 0, so the timeout bounds
+    the request as kubectl's does instead of being paid four times.
+
+    Uses `load_kube_config(..., persist_config=False)` into its own Configuration: never `load_config`
+    (it prints to stdout and falls back to in-cluster config) and never writes back to a kubeconfig.
 
     With several files in $KUBECONFIG the client merges clusters/users/contexts first-file-wins as
     kubectl does, but takes `current-context` from the LAST file that sets it; kubectl takes it from
@@ -108,20 +114,64 @@ def api_client(
     docs = [(p, _read_kubeconfig(p)) for p in paths]
     context = _choose_context(docs, context, label)
 
-    from kubernetes import config
+    from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
     try:
-        if cluster or user:
-            return _client_with_overrides(docs, context, cluster, user, label)
-        return config.new_client_from_config(config_file=_SEPARATOR.join(paths), context=context, persist_config=False)
+        with _exec_failures() as failures:
+            if cluster or user:
+                api = _client_with_overrides(docs, context, cluster, user, label, retries)
+            else:
+                configuration = client.Configuration()
+                configuration.retries = retries
+                config.load_kube_config(config_file=_SEPARATOR.join(paths), context=context,
+                                        client_configuration=configuration, persist_config=False)
+                api = client.ApiClient(configuration=configuration)
     except ConfigException as e:
         # The client's messages name keys and files (e.g. a missing cluster or certificate file).
         raise UsageError(f'kubeconfig {label}, context "{context}": {e}') from None
+    if failures:
+        # The client logs a failed exec credential plugin and goes on without credentials, so the
+        # server would answer as to an anonymous user ("forbidden"): say what really went wrong.
+        from .errors import ClusterUnauthorized
+
+        raise ClusterUnauthorized(
+            f'cannot get credentials for context "{context}" from its exec plugin ({failures[0]}); '
+            "log in again or fix the plugin"
+        )
+    return api
+
+
+class _ExecFailureLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: List[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("exec:"):
+            self.messages.append(message)
+
+
+@contextlib.contextmanager
+def _exec_failures() -> Iterator[List[str]]:
+    """Messages of exec plugin failures the client logs (on the root logger) while it loads a config.
+
+    Our handler on the root logger also keeps `logging.error` from calling basicConfig, which would
+    print "ERROR:root:..." lines on stderr.
+    """
+    handler = _ExecFailureLog()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield handler.messages
+    finally:
+        root.removeHandler(handler)
 
 
 def _client_with_overrides(
-    docs: List[Tuple[str, Any]], context: str, cluster: Optional[str], user: Optional[str], label: str
+    docs: List[Tuple[str, Any]], context: str, cluster: Optional[str], user: Optional[str], label: str,
+    retries: Optional[int] = None,
 ) -> ApiClient:
     """--cluster/--user replace the context's cluster or user, as kubectl's flags do."""
     import copy
@@ -142,6 +192,7 @@ def _client_with_overrides(
                 ctx["user"] = user
             entry["context"] = ctx
     configuration = client.Configuration()
+    configuration.retries = retries
     # Relative certificate paths resolve against the first file's folder, as the client does.
     config.load_kube_config_from_dict(merged, context=context, client_configuration=configuration,
                                       persist_config=False, temp_file_path=os.path.dirname(docs[0][0]))
