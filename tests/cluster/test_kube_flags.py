@@ -5,23 +5,30 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+import re
 import socket
 import stat
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
 
+from hack.emulator.emulator import Emulator
 from tests.cluster.commands_support import (
     Plugin,
     closed_port,
+    create_deployment,
     create_imagecache,
+    created_names,
     docker_secret,
+    get_imagecache,
+    many_ref,
     opaque_secret,
     unique,
 )
@@ -253,3 +260,97 @@ def test_estimate_with_pull_secret(imc: Plugin, admin_api: Any, namespace: str, 
     for p in files:
         data = p.read_bytes()
         assert reg.password.encode() not in data and basic not in data, p
+
+
+# -- warm: manifests, -A with -l, and a --wait that runs out of time -----------------------------------------
+
+ANN_WORKLOADS = "kubectl-imagecache.io/workloads"
+
+
+def manifest(deploy_images: list[str], cron_images: list[str]) -> str:
+    """A Deployment (namespaced, first image as an init container) and a CronJob (no namespace)."""
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
+              "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+                  "metadata": {"labels": {"app": "web"}},
+                  "spec": {"initContainers": [{"name": "init", "image": deploy_images[0]}],
+                           "containers": [{"name": f"c{i}", "image": im}
+                                          for i, im in enumerate(deploy_images[1:])]}}}}
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": f"c{i}", "image": im} for i, im in enumerate(cron_images)]}}}}}}
+    return yaml.safe_dump_all([deploy, cron], sort_keys=False)
+
+
+def test_warm_from_a_multi_document_manifest(imc: Plugin, custom_api: Any, plain_registry: LiveRegistry,
+                                             tmp_path: Path) -> None:
+    reg = plain_registry
+    shared = reg.ref("sample/oci-single:1.0")
+    small = tmp_path / "small.yaml"
+    small.write_text(manifest([reg.ref("sample/docker-single:1.0"), shared], [shared, reg.ref("a/b/c/nested:1.0")]))
+    r = imc("warm", "-f", str(small), "--name", unique("mf"))
+    assert r.code == 0, r
+    [name] = created_names(r.stdout)  # 3 distinct images of both workloads: one cache
+    obj = get_imagecache(custom_api, name)
+    assert sorted(obj["spec"]["images"]) == sorted([reg.ref("sample/docker-single:1.0"), shared,
+                                                    reg.ref("a/b/c/nested:1.0")])
+    assert json.loads(obj["metadata"]["annotations"][ANN_WORKLOADS]) == ["cronjob/nightly", "deployment/shop/web"]
+
+    # 12 + 12 images cannot share one cache (at most 20): one cache per workload, neither split.
+    deploy_images, cron_images = [many_ref(reg, i) for i in range(12)], [many_ref(reg, i) for i in range(12, 24)]
+    large = tmp_path / "large.yaml"
+    large.write_text(manifest(deploy_images, cron_images))
+    base = unique("mfl")
+    r = imc("warm", "-f", str(large), "--name", base)
+    assert r.code == 0, r
+    names = created_names(r.stdout)
+    assert sorted(names) == [f"{base}-1", f"{base}-2"], r
+    by_workloads = {}
+    for n in names:
+        o = get_imagecache(custom_api, n)
+        [wl] = json.loads(o["metadata"]["annotations"][ANN_WORKLOADS])
+        by_workloads[wl] = sorted(o["spec"]["images"])
+    assert by_workloads == {"deployment/shop/web": sorted(deploy_images), "cronjob/nightly": sorted(cron_images)}
+
+
+def test_warm_from_namespace_all_namespaces_with_selector(imc: Plugin, admin_api: Any, custom_api: Any,
+                                                          namespace: str, plain_registry: LiveRegistry) -> None:
+    from kubernetes import client
+
+    reg = plain_registry
+    core = client.CoreV1Api(admin_api)
+    other = unique("t2")
+    core.create_namespace({"metadata": {"name": other}})
+    app = unique("x")  # a label value no other test uses: -A sees every namespace of the session
+    a, b, c = reg.ref("sample/oci-single:1.0"), reg.ref("sample/docker-list:1.0"), reg.ref("a/b/c/nested:1.0")
+    try:
+        create_deployment(admin_api, namespace, "web", [a], labels={"app": app})
+        create_deployment(admin_api, other, "api", [b], labels={"app": app})
+        create_deployment(admin_api, other, "unrelated", [c])  # app=unrelated: not selected
+        r = imc("warm", "--from-namespace", "-A", "-l", f"app={app}")
+        assert r.code == 0, r
+        [name] = created_names(r.stdout)
+        obj = get_imagecache(custom_api, name)
+        assert sorted(obj["spec"]["images"]) == sorted([a, b])
+        assert json.loads(obj["metadata"]["annotations"][ANN_WORKLOADS]) == sorted(
+            [f"deployment/{namespace}/web", f"deployment/{other}/api"])
+    finally:
+        client.AppsV1Api(admin_api).delete_collection_namespaced_deployment(other)
+        core.delete_namespace(other)
+
+
+def test_warm_wait_timeout_says_where_it_stood(imc: Plugin, custom_api: Any, plain_registry: LiveRegistry,
+                                               run_emulator: Callable[..., Emulator]) -> None:
+    run_emulator(step_delay=30)  # the build takes its first step and then sits there
+    start = time.monotonic()
+    r = imc("warm", plain_registry.ref("sample/oci-single:1.0"), "--name", unique("slow"), "--wait",
+            "--timeout", "1s")
+    took = time.monotonic() - start
+    assert r.code == 6, r
+    no_traceback(r)
+    [name] = created_names(r.stdout)
+    last = r.stderr.splitlines()[-1]
+    assert re.fullmatch(rf"error: timed out after 1s waiting for {name}: it is (Pending|Creating) at \d+%; "
+                        rf"follow it with `kubectl imagecache wait {name}`", last), r
+    assert took < 10, f"--timeout 1s took {took:.1f} s"
+    assert get_imagecache(custom_api, name)["metadata"]["name"] == name  # left to finish, not deleted
