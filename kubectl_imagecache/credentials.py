@@ -17,17 +17,14 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from kubectl_imagecache.errors import (
     EXIT_NOT_FOUND,
-    EXIT_UNREACHABLE,
     CredentialError,
+    ImageCacheError,
     UsageError,
 )
-
-if TYPE_CHECKING:  # importing the Kubernetes client costs ~0.9 s: only for type checkers
-    from kubernetes.client import ApiClient
 
 __all__ = [
     "Credential",
@@ -341,52 +338,32 @@ def credentials_from_secret(
     return _auths_from_mapping(auths, label, label)
 
 
-def load_pull_secrets(specs: Sequence[str], api_client_factory: Callable[[], ApiClient]) -> List[PullSecret]:
+def load_pull_secrets(
+    specs: Sequence[str], get_secret: Callable[[str, str], Mapping[str, Any]]
+) -> List[PullSecret]:
     """Read the pull secrets named by `--pull-secret NAMESPACE:NAME` from the cluster, in order.
 
-    All specs are checked before anything is read; the API client is built only when there is
-    something to read, so commands without --pull-secret never import the Kubernetes client.
+    `get_secret(namespace, name)` returns the Secret as the API does (e.g. cluster.Cluster.get_secret,
+    which turns API failures into our typed errors: not found, forbidden, unreachable...). All specs
+    are checked before the first read, and nothing is read (nor the Kubernetes client imported)
+    when there are none.
     """
     parsed: List[Tuple[str, str]] = []
     for spec in specs:
         item = parse_pull_secret_spec(spec)
         if item not in parsed:
             parsed.append(item)
-    if not parsed:
-        return []
-
-    from kubernetes.client import CoreV1Api
-    from kubernetes.client.exceptions import ApiException
-    from urllib3.exceptions import HTTPError as Urllib3Error
-
-    core = CoreV1Api(api_client_factory())
     result: List[PullSecret] = []
     for namespace, name in parsed:
         label = f"pull secret {namespace}/{name}"
         try:
-            secret = core.read_namespaced_secret(name, namespace)
-        except ApiException as e:
-            # Never the response body: it is the API's, and a 200 is the only one with data anyway.
-            if e.status == 404:
-                raise CredentialError(f"{label} not found", exit_code=EXIT_NOT_FOUND) from None
-            if e.status == 403:
-                raise CredentialError(
-                    f"cannot read {label}: forbidden to get secrets in namespace {namespace}"
-                ) from None
-            if e.status == 401:
-                raise CredentialError(
-                    f"cannot read {label}: the API server did not accept the kubeconfig credentials"
-                ) from None
-            raise CredentialError(
-                f"cannot read {label}: API server answered {e.status} {e.reason or ''}".rstrip(),
-                exit_code=EXIT_UNREACHABLE if e.status in (None, 0) or e.status >= 500 else None,
-            ) from None
-        except Urllib3Error as e:
-            raise CredentialError(
-                f"cannot read {label}: API server unreachable ({type(e).__name__})",
-                exit_code=EXIT_UNREACHABLE,
-            ) from None
-        creds = credentials_from_secret(namespace, name, secret.type, secret.data)
+            secret = get_secret(namespace, name)
+        except ImageCacheError as e:
+            # Same error type and exit code, with the secret named the way the user gave it.
+            if e.exit_code == EXIT_NOT_FOUND:
+                raise e.__class__(f"{label} not found", exit_code=e.exit_code) from None
+            raise e.__class__(f"cannot read {label}: {e.message}", exit_code=e.exit_code) from None
+        creds = credentials_from_secret(namespace, name, secret.get("type"), secret.get("data"))
         result.append(PullSecret(namespace=namespace, name=name, credentials=creds))
     return result
 

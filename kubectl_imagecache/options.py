@@ -7,7 +7,6 @@ client only after every check has passed.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
@@ -179,11 +178,16 @@ class RegistrySettings:
         secrets: list[Any] = []
         if self.pull_secrets:
             from .cluster import KubeSettings
-            from .kube import api_client
 
-            k = self.kube or KubeSettings()
-            factory = functools.partial(api_client, k.kubeconfig, k.context, k.cluster, k.user)
-            secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.pull_secrets], factory)
+            kube = self.kube or KubeSettings()
+            clusters: list[Any] = []
+
+            def get_secret(namespace: str, name: str) -> Any:
+                if not clusters:  # connect on the first read, after every spec was checked
+                    clusters.append(kube.connect())
+                return clusters[0].get_secret(namespace, name)
+
+            secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.pull_secrets], get_secret)
         return CredentialStore(config, [*secrets, *extra_secrets], on_warning=_warn_once())
 
     def open_client(self, cache: CacheSettings, extra_secrets: Sequence[Any] = ()) -> Any:

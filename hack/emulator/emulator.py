@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
+from kubectl_imagecache.cluster import Cluster
 from kubectl_imagecache.credentials import CredentialStore, load_pull_secrets
 from kubectl_imagecache.errors import ImageCacheError, NotFound, Unauthorized
 from kubectl_imagecache.platform import DEFAULT_PLATFORM, Platform
@@ -331,16 +332,15 @@ class _CacheBuild:
         self.patch(**ready)
 
     def registry(self) -> RegistryClient:
-        from kubectl_imagecache.errors import CredentialError
-
         annotations = self.obj["metadata"].get("annotations") or {}
         insecure = frozenset(h.strip() for a in INSECURE_ANNOTATIONS for h in annotations.get(a, "").split(",")
                              if h.strip())
         arch = annotations.get(ARCH_ANNOTATION)
         platform = Platform("linux", arch) if arch else DEFAULT_PLATFORM
         try:
-            pull_secrets = load_pull_secrets(self.spec.get("imagePullSecrets") or [], lambda: self.em.api)
-        except CredentialError as e:
+            cluster = Cluster(self.em.api)
+            pull_secrets = load_pull_secrets(self.spec.get("imagePullSecrets") or [], cluster.get_secret)
+        except ImageCacheError as e:
             raise BuildFailed("PullSecretError", f"pull secret unusable: {e}") from None
         return self.em._registry_factory(CredentialStore(pull_secrets=pull_secrets),
                                          TransportOptions(insecure_hosts=insecure, retries=1), platform)

@@ -35,7 +35,14 @@ from kubectl_imagecache.credentials import (
     normalize_registry,
     parse_pull_secret_spec,
 )
-from kubectl_imagecache.errors import EXIT_AUTH, EXIT_NOT_FOUND, CredentialError, UsageError
+from kubectl_imagecache.errors import (
+    EXIT_AUTH,
+    EXIT_FORBIDDEN,
+    EXIT_NOT_FOUND,
+    CredentialError,
+    ImageCacheError,
+    UsageError,
+)
 
 # Distinctive values so "never appears" checks cannot pass by accident or fail by coincidence.
 PASSWORD = "pw-S3CRET-9f2c41"
@@ -721,7 +728,7 @@ def test_containers_never_show_secrets(tmp_path: Path) -> None:
 def test_credentials_module_does_not_import_kubernetes() -> None:
     code = (
         "import sys, kubectl_imagecache.credentials as c;"
-        "c.load_pull_secrets([], lambda: 1/0);"
+        "c.load_pull_secrets([], lambda ns, n: 1/0);"
         "assert 'kubernetes' not in sys.modules, 'kubernetes imported';"
         "import kubectl_imagecache.kube;"
         "assert 'kubernetes' not in sys.modules, 'kubernetes imported by kube'"
@@ -791,48 +798,48 @@ def fake_api() -> Iterator[str]:
         server.server_close()
 
 
-def _factory(host: str):
-    def make():
-        from kubernetes.client import ApiClient, Configuration
+def _reader(host: str):
+    """Secrets read as the plugin reads them: cluster.Cluster over the real client."""
+    from kubernetes.client import ApiClient, Configuration
 
-        configuration = Configuration(host=host)
-        return ApiClient(configuration)
+    from kubectl_imagecache.cluster import Cluster
 
-    return make
+    return Cluster(ApiClient(Configuration(host=host))).get_secret
 
 
 def test_load_pull_secrets_reads_them_in_order(fake_api: str) -> None:
-    [secret] = load_pull_secrets(["default:regcred", "default:regcred"], _factory(fake_api))
+    [secret] = load_pull_secrets(["default:regcred", "default:regcred"], _reader(fake_api))
     assert secret.label == "default/regcred"
     assert secret.credentials["r.example"].username == "k8s"
     assert_no_secret(secret)
 
 
 def test_load_pull_secrets_not_found(fake_api: str) -> None:
-    with pytest.raises(CredentialError, match="^pull secret default/missing not found$") as info:
-        load_pull_secrets(["default:missing"], _factory(fake_api))
+    with pytest.raises(ImageCacheError, match="^pull secret default/missing not found$") as info:
+        load_pull_secrets(["default:missing"], _reader(fake_api))
     assert info.value.exit_code == EXIT_NOT_FOUND
 
 
 def test_load_pull_secrets_forbidden(fake_api: str) -> None:
-    with pytest.raises(CredentialError, match="get secrets in namespace locked") as info:
-        load_pull_secrets(["locked:regcred"], _factory(fake_api))
-    assert info.value.exit_code == EXIT_AUTH
+    # The same exit code as any other forbidden read (README's table): 8, not 3.
+    with pytest.raises(ImageCacheError, match="pull secret locked/regcred: forbidden: you may not get secrets") as info:
+        load_pull_secrets(["locked:regcred"], _reader(fake_api))
+    assert info.value.exit_code == EXIT_FORBIDDEN
 
 
 def test_load_pull_secrets_wrong_type(fake_api: str) -> None:
     with pytest.raises(CredentialError, match="Opaque") as info:
-        load_pull_secrets(["default:opaque"], _factory(fake_api))
+        load_pull_secrets(["default:opaque"], _reader(fake_api))
     assert_no_secret(info.value)
 
 
 def test_load_pull_secrets_checks_all_specs_before_connecting() -> None:
-    def factory():
+    def reader(namespace: str, name: str) -> dict:
         raise AssertionError("must not connect")
 
     with pytest.raises(UsageError):
-        load_pull_secrets(["default:ok", "bad"], factory)
-    assert load_pull_secrets([], factory) == []
+        load_pull_secrets(["default:ok", "bad"], reader)
+    assert load_pull_secrets([], reader) == []
 
 
 # --------------------------------------------------------------------------------------------------
