@@ -78,18 +78,7 @@ bin_dir="${cache_root}/${k8s_version}-etcd${etcd_version}"
 
 built() { [ -x "$bin_dir/kube-apiserver" ] && [ -x "$bin_dir/etcd" ]; }
 
-case "${1:-}" in
-  --print-dir) echo "$bin_dir"; exit 0 ;;
-  --check) built; exit $? ;;
-  "") ;;
-  *) echo "usage: build.sh [--print-dir|--check|--update K8S ETCD]" >&2; exit 2 ;;
-esac
-
-if built; then echo "$bin_dir"; exit 0; fi
-
-gobuild_require_go
-gobuild_lock
-if built; then echo "$bin_dir"; exit 0; fi
+gobuild_start "build.sh [--print-dir|--check|--update K8S ETCD]" "$@"
 start=$SECONDS
 [ -x "$bin_dir/etcd" ] || gobuild "$here/etcd" . etcd
 [ -x "$bin_dir/kube-apiserver" ] || gobuild "$here/apiserver" k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver

@@ -39,18 +39,7 @@ bin_dir="${cache_root}/${version}"
 
 built() { [ -x "$bin_dir/validate-krew-manifest" ] && [ -x "$bin_dir/kubectl-krew" ]; }
 
-case "${1:-}" in
-  --print-dir) echo "$bin_dir"; exit 0 ;;
-  --check) built; exit $? ;;
-  "") ;;
-  *) echo "usage: build.sh [--print-dir|--check|--update VERSION]" >&2; exit 2 ;;
-esac
-
-if built; then echo "$bin_dir"; exit 0; fi
-
-gobuild_require_go
-gobuild_lock
-if built; then echo "$bin_dir"; exit 0; fi
+gobuild_start "build.sh [--print-dir|--check|--update VERSION]" "$@"
 start=$SECONDS
 [ -x "$bin_dir/validate-krew-manifest" ] || gobuild "$here" sigs.k8s.io/krew/cmd/validate-krew-manifest validate-krew-manifest
 [ -x "$bin_dir/kubectl-krew" ] || gobuild "$here" sigs.k8s.io/krew/cmd/krew kubectl-krew

@@ -26,3 +26,19 @@ gobuild() { # MODULE_DIR PACKAGE OUTPUT
   mv -f "$bin_dir/.$3.tmp" "$bin_dir/$3"
   echo "build.sh: $3 built in $((SECONDS - t)) s, $(du -h "$bin_dir/$3" | cut -f1)" >&2
 }
+
+# The common start of a build script, after it has set $bin_dir and defined `built`:
+# --print-dir and --check answer at once; a built cache prints $bin_dir and exits (no Go needed);
+# otherwise Go is found and the lock taken (exiting if another process built it meanwhile).
+gobuild_start() { # USAGE [ARG]
+  case "${2:-}" in
+    --print-dir) echo "$bin_dir"; exit 0 ;;
+    --check) built; exit $? ;;
+    "") ;;
+    *) echo "usage: $1" >&2; exit 2 ;;
+  esac
+  if built; then echo "$bin_dir"; exit 0; fi
+  gobuild_require_go
+  gobuild_lock
+  if built; then echo "$bin_dir"; exit 0; fi
+}
