@@ -157,12 +157,18 @@ class Cluster:
             return exc.status != 404
         return True
 
-    def _pages(self, path: str, query: Mapping[str, Any], verb: str, resource: str) -> Iterator[dict]:
-        """Items of a list, page by page (limit/continue), so memory stays bounded."""
+    def _pages(self, path: str, query: Mapping[str, Any], verb: str, resource: str,
+               versions: Optional[list[str]] = None) -> Iterator[dict]:
+        """Items of a list, page by page (limit/continue), so memory stays bounded.
+
+        `versions` receives the first page's resourceVersion: the snapshot a later watch starts from.
+        """
         q = dict(query)
         q["limit"] = PAGE
         while True:
             doc = self._call("GET", path, query=q, verb=verb, resource=resource)
+            if versions is not None and not versions:
+                versions.append(str((doc.get("metadata") or {}).get("resourceVersion") or ""))
             yield from doc.get("items") or []
             token = (doc.get("metadata") or {}).get("continue")
             if not token:
@@ -175,17 +181,9 @@ class Cluster:
 
     def list_imagecaches_at(self, selector: Optional[str] = None) -> tuple[list[dict], str]:
         """Items and the list's resourceVersion, where a watch for later changes starts."""
-        q: dict[str, Any] = {"labelSelector": selector, "limit": PAGE}
-        items: list[dict] = []
-        version = ""
-        while True:
-            doc = self._call("GET", _IMC, query=q, verb="list", resource=CRD_NAME)
-            items.extend(doc.get("items") or [])
-            meta = doc.get("metadata") or {}
-            version = version or str(meta.get("resourceVersion") or "")
-            if not meta.get("continue"):
-                return items, version
-            q["continue"] = meta["continue"]
+        versions: list[str] = []
+        items = list(self._pages(_IMC, {"labelSelector": selector}, "list", CRD_NAME, versions))
+        return items, versions[0] if versions else ""
 
     def get_imagecache(self, name: str) -> dict:
         return self._call("GET", f"{_IMC}/{quote(name)}", verb="get", resource=CRD_NAME, name=name)

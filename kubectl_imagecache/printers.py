@@ -6,7 +6,10 @@ import json
 import sys
 from typing import Any, Sequence
 
-__all__ = ["OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "print_structured", "warn", "info"]
+__all__ = [
+    "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "print_structured", "warn", "info",
+    "interactive", "confirm",
+]
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
 
@@ -38,3 +41,14 @@ def warn(message: str) -> None:
 
 def info(message: str) -> None:
     sys.stderr.write(f"{message}\n")
+
+
+def interactive() -> bool:
+    """A person at a terminal can answer: destructive commands ask only then."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def confirm(question: str) -> bool:
+    import click
+
+    return click.confirm(question, default=False, err=True)

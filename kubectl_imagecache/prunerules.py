@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from .errors import UsageError
-from .reference import parse_reference
-from .warmplan import ANN_DIGESTS
+from .reference import normalize_or_keep, parse_reference
+from .warmplan import ANN_DIGESTS, normalized_images
 
 __all__ = ["REASONS", "IN_PROGRESS", "PruneOptions", "Candidate", "PodImages", "plan_prune", "parse_time"]
 
@@ -101,16 +101,6 @@ def _images(obj: Mapping[str, Any]) -> list[str]:
     return [str(i) for i in ((obj.get("spec") or {}).get("images") or [])]
 
 
-def _normalized(obj: Mapping[str, Any]) -> frozenset[str]:
-    out = set()
-    for text in _images(obj):
-        try:
-            out.add(str(parse_reference(text)))
-        except UsageError:
-            out.add(text)
-    return frozenset(out)
-
-
 def _digests(obj: Mapping[str, Any]) -> dict[str, str]:
     raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANN_DIGESTS)
     try:
@@ -153,14 +143,14 @@ def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], n
                 reasons.append("failed")
         if "unused" in opts.reasons and pods is not None:
             digests = _digests(obj)
-            if not any(pods.uses(i, digests.get(_norm(i))) for i in _images(obj)):
+            if not any(pods.uses(i, digests.get(normalize_or_keep(i))) for i in _images(obj)):
                 reasons.append("unused")
         if "superseded" in opts.reasons and created is not None:
-            mine = _normalized(obj)
+            mine = normalized_images(obj)
             for t, other in ready:
                 if other is obj or t is None or t <= created:
                     continue
-                if mine and mine <= _normalized(other):
+                if mine and mine <= normalized_images(other):
                     reasons.append("superseded")
                     break
         if "older-than" in opts.reasons and opts.older_than is not None and age > opts.older_than:
@@ -168,13 +158,6 @@ def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], n
         if reasons:
             out.append(Candidate(name, tuple(reasons), int(spec.get("imageCacheSize") or 0), age, phase))
     return sorted(out, key=lambda c: (-c.age_seconds, c.name))
-
-
-def _norm(text: str) -> str:
-    try:
-        return str(parse_reference(text))
-    except UsageError:
-        return text
 
 
 def pod_images(pods: Iterable[Mapping[str, Any]]) -> PodImages:

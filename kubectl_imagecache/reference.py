@@ -42,6 +42,7 @@ __all__ = [
     "Reference",
     "parse_reference",
     "normalize",
+    "normalize_or_keep",
     "is_valid_reference",
 ]
 
@@ -324,6 +325,18 @@ def _split_registry(name: str) -> tuple[Optional[str], str]:
 def normalize(text: str) -> str:
     """The fully normalized form of ``text``, e.g. ``docker.io/library/nginx:latest``."""
     return str(parse_reference(text))
+
+
+def normalize_or_keep(text: str) -> str:
+    """normalize(text), or the stripped text itself when it is no valid reference.
+
+    For comparing image lists read from the cluster, where an odd entry must stay comparable
+    (to itself) rather than stop the command.
+    """
+    try:
+        return normalize(text)
+    except InvalidReference:
+        return text.strip()
 
 
 def is_valid_reference(text: str) -> bool:

@@ -140,8 +140,17 @@ class RegistryClient:
             resp.close()
 
     def close(self) -> None:
+        """Close every connection and the local cache the client was given."""
         for t in self._transports.values():
             t.close()
+        if self.cache is not None:
+            self.cache.close()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- internals -----------------------------------------------------------------------------------
     def _transport(self, ref: Reference) -> RegistryTransport:

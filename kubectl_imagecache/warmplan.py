@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional, Sequence
 from . import __version__
 from .errors import UsageError
 from .imagesource import Workload
-from .reference import parse_reference
+from .reference import normalize_or_keep
 from .sizing import MAX_GIB, MIN_GIB, recommend_gib
 
 __all__ = [
@@ -151,13 +151,8 @@ def imagecache_object(
 
 
 def normalized_images(obj: Mapping[str, Any]) -> frozenset[str]:
-    out = set()
-    for text in ((obj.get("spec") or {}).get("images") or []):
-        try:
-            out.add(str(parse_reference(str(text))))
-        except UsageError:
-            out.add(str(text))
-    return frozenset(out)
+    """The normalized references an ImageCache object's spec lists."""
+    return frozenset(normalize_or_keep(str(text)) for text in ((obj.get("spec") or {}).get("images") or []))
 
 
 def matching_cache(existing: Sequence[Mapping[str, Any]], images: Sequence[str], size_gib: int) -> Optional[str]:

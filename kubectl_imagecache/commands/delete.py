@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 import click
 
 from ..errors import Cancelled, ClusterNotFound, UsageError
 from ..options import kube_flags, kube_settings, selector_flag
-
-
-def confirm(question: str) -> bool:
-    """Ask on a terminal; the caller decides what no terminal means."""
-    return click.confirm(question, default=False, err=True)
-
-
-def interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
+from ..printers import confirm, interactive
 
 
 @click.command("delete", context_settings={"help_option_names": ["-h", "--help"]})

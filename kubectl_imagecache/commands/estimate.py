@@ -57,14 +57,8 @@ class EstimateOptions:
     def run(self) -> int:
         from ..estimate import build_report
 
-        client = self.registry.open_client(self.cache)
-        try:
-            with _progress(len(self.images)) as step:
-                results = client.inspect_many(self.images, progress=step)
-        finally:
-            client.close()
-            if client.cache is not None:
-                client.cache.close()
+        with self.registry.open_client(self.cache) as client, _progress(len(self.images)) as step:
+            results = client.inspect_many(self.images, progress=step)
         report = build_report(results, self.headroom)
         for e in report.errors:
             click.echo(f"error: {e['image']}: {e['error']}", err=True)

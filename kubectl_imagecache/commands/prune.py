@@ -53,9 +53,8 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
       kubectl imagecache prune --older-than 30d -o json
     """
     from ..durations import format_duration, parse_duration
-    from ..printers import print_structured, print_table
+    from ..printers import confirm, interactive, print_structured, print_table
     from ..prunerules import PruneOptions, plan_prune, pod_images
-    from .delete import confirm, interactive
 
     opts = PruneOptions(
         reasons=_reasons(reasons, older_than),

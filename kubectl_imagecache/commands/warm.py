@@ -48,6 +48,7 @@ class Sources:
 
     groups: list[Any] = field(default_factory=list)  # warmplan.ImageGroup
     written: dict[str, str] = field(default_factory=dict)  # normalized -> first spelling seen
+    refs: dict[str, Any] = field(default_factory=dict)  # normalized -> parsed Reference
     workloads: list[dict] = field(default_factory=list)  # objects read from the cluster
 
     def add(self, uses: Sequence[Any]) -> None:
@@ -57,10 +58,12 @@ class Sources:
         by_workload: dict[Any, list[str]] = {}
         for use in uses:
             try:
-                norm = str(parse_reference(use.image))
+                ref = parse_reference(use.image)
             except ImageCacheError as exc:
                 where = f"{use.origin}: " if getattr(use, "origin", None) else ""
                 raise UsageError(f"{where}{exc.message}") from None
+            norm = str(ref)
+            self.refs.setdefault(norm, ref)
             self.written.setdefault(norm, use.image.strip())
             if use.workload is None:
                 self.groups.append(ImageGroup((norm,)))
@@ -245,13 +248,8 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
         import dataclasses
 
         registry = dataclasses.replace(registry, pull_secrets=())
-    client = registry.open_client(cache, secret_creds)
-    try:
-        results = client.inspect_many([(i, _ref(i)) for i in unique])
-    finally:
-        client.close()
-        if client.cache is not None:
-            client.cache.close()
+    with registry.open_client(cache, secret_creds) as client:
+        results = client.inspect_many([(i, src.refs[i]) for i in unique])
     failed = [r for r in results if r.error is not None]
     if failed:
         for r in failed:
@@ -312,12 +310,6 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
     if wait:
         return _wait([o["metadata"]["name"] for o in created], wait_seconds, timeout, cluster())
     return 0
-
-
-def _ref(text: str) -> Any:
-    from ..reference import parse_reference
-
-    return parse_reference(text)
 
 
 def _print_objects(objects: list[dict], output: str) -> None:
