@@ -44,6 +44,12 @@ class InvalidReference(UsageError):
     """An image reference that breaks the Docker reference grammar; the message names the rule."""
 
 
+class TooLarge(UsageError):
+    """No single cache can hold these images (exit 1: the input was valid, the work cannot be done)."""
+
+    exit_code = EXIT_FAILURE
+
+
 class RegistryError(ImageCacheError):
     """A registry answered with something we cannot use, or could not be reached."""
 

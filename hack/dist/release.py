@@ -57,7 +57,7 @@ def command_lines() -> list[str]:
     """`  kubectl imagecache NAME  help` for every command and subcommand, from the click tree."""
     import click
 
-    from kubectl_imagecache.cli import cli
+    from kubectl_imagecache.cli.main import cli
 
     lines: list[str] = []
 

@@ -83,13 +83,13 @@ def _main():
     # argument `__complete` (what the shipped kubectl_complete-imagecache passes), or when run
     # under kubectl's completion name (a symlink called kubectl_complete-imagecache).
     if sys.argv[1:2] == ["__complete"]:
-        from kubectl_imagecache.completion import main
+        from kubectl_imagecache.cli.completion import main
 
         sys.exit(main(sys.argv[2:]))
     if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
-        from kubectl_imagecache.completion import main
+        from kubectl_imagecache.cli.completion import main
     else:
-        from kubectl_imagecache.cli import main
+        from kubectl_imagecache.cli.main import main
     sys.exit(main())
 
 

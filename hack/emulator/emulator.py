@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from kubectl_imagecache.cluster import Cluster
-from kubectl_imagecache.credentials import CredentialStore, load_pull_secrets
 from kubectl_imagecache.errors import ImageCacheError, NotFound, Unauthorized
-from kubectl_imagecache.platform import DEFAULT_PLATFORM, Platform
-from kubectl_imagecache.reference import parse_reference
-from kubectl_imagecache.registry import ClientOptions, ImageInfo, RegistryClient
-from kubectl_imagecache.transport import TransportOptions
+from kubectl_imagecache.kube.api import Cluster
+from kubectl_imagecache.registry.client import ClientOptions, ImageInfo, RegistryClient
+from kubectl_imagecache.registry.credentials import CredentialStore, load_pull_secrets
+from kubectl_imagecache.registry.platform import DEFAULT_PLATFORM, Platform
+from kubectl_imagecache.registry.reference import parse_reference
+from kubectl_imagecache.registry.transport import TransportOptions
 
 GROUP, VERSION, PLURAL = "eci.alibabacloud.com", "v1", "imagecaches"
 GIB = 1 << 30

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pytest
 
 from hack.emulator.emulator import Emulator, EmulatorOptions, parse_time
-from kubectl_imagecache.registry import ClientOptions, RegistryClient
+from kubectl_imagecache.registry.client import ClientOptions, RegistryClient
 from tests.support import oci
 from tests.support.controlplane import GROUP, PLURAL, VERSION, imagecache, unique_name
 from tests.support.registry import RegistryServer

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectl_imagecache.metacache import MetadataCache
+from kubectl_imagecache.registry.cache import MetadataCache
 from tests.support.cli import Result, run
 from tests.support.faultproxy import FaultProxy
 from tests.support.registry import LiveRegistry

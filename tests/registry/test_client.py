@@ -12,19 +12,19 @@ from typing import Optional
 
 import pytest
 
-from kubectl_imagecache.credentials import CredentialStore, load_docker_config
 from kubectl_imagecache.errors import (
     DigestMismatch,
     NotFound,
     PlatformNotFound,
     UnsupportedManifest,
 )
-from kubectl_imagecache.manifest import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
-from kubectl_imagecache.metacache import DEFAULT_TTL, MetadataCache
-from kubectl_imagecache.platform import Platform, parse_platform
-from kubectl_imagecache.reference import parse_reference
-from kubectl_imagecache.registry import ClientOptions, ImageInfo, RegistryClient
-from kubectl_imagecache.transport import TransportOptions
+from kubectl_imagecache.registry.cache import DEFAULT_TTL, MetadataCache
+from kubectl_imagecache.registry.client import ClientOptions, ImageInfo, RegistryClient
+from kubectl_imagecache.registry.credentials import CredentialStore, load_docker_config
+from kubectl_imagecache.registry.manifest import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from kubectl_imagecache.registry.platform import Platform, parse_platform
+from kubectl_imagecache.registry.reference import parse_reference
+from kubectl_imagecache.registry.transport import TransportOptions
 from tests.support.faultproxy import FaultProxy
 from tests.support.oci import (
     KIB,

@@ -165,7 +165,7 @@ def test_bad_input_changes_nothing(tmp_path: Path, fault_proxy: FaultProxy, plai
 
 
 def test_too_large_for_one_cache(tmp_path: Path, fault_proxy: FaultProxy, plain_registry: LiveRegistry) -> None:
-    from kubectl_imagecache.manifest import compute_digest
+    from kubectl_imagecache.registry.manifest import compute_digest
 
     layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + "1" * 64,
              "size": 17000 * GIB}

@@ -15,12 +15,12 @@ from typing import Callable, Optional
 
 import pytest
 
-from kubectl_imagecache.credentials import CredentialStore, load_docker_config
 from kubectl_imagecache.errors import RegistryError, Unauthorized, Unreachable
-from kubectl_imagecache.metacache import MetadataCache
-from kubectl_imagecache.reference import parse_reference
-from kubectl_imagecache.registry import ClientOptions, ImageInfo, RegistryClient
-from kubectl_imagecache.transport import TransportOptions
+from kubectl_imagecache.registry.cache import MetadataCache
+from kubectl_imagecache.registry.client import ClientOptions, ImageInfo, RegistryClient
+from kubectl_imagecache.registry.credentials import CredentialStore, load_docker_config
+from kubectl_imagecache.registry.reference import parse_reference
+from kubectl_imagecache.registry.transport import TransportOptions
 from tests.support.faultproxy import FaultProxy
 from tests.support.oci import PushedIndex
 from tests.support.registry import LiveRegistry

@@ -40,7 +40,7 @@ def test_zipapp_is_pure_python_with_metadata_and_a_portable_shebang(zipapp: Path
     compiled = [n for n in names if n.endswith((".so", ".pyd", ".dylib", ".dll"))]
     assert compiled == []
     assert not any(n.endswith(".pyc") for n in names)
-    assert "__main__.py" in names and "kubectl_imagecache/cli.py" in names
+    assert "__main__.py" in names and "kubectl_imagecache/cli/main.py" in names
     for dist in ("click-", "kubernetes-", "requests-", "urllib3-", "diskcache-", "pyyaml-", "kubectl_imagecache-"):
         assert any(n.startswith(dist) and n.endswith(".dist-info/METADATA") for n in names), dist
     assert not any(n.startswith("kubernetes/aio/") for n in names), "the asyncio client needs aiohttp (compiled)"

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import pytest
 
-from kubectl_imagecache.cli import cli
+from kubectl_imagecache.cli.main import cli
 from tests.release.conftest import Tools, clean_env, isolated_bin
 from tests.support import controlplane
 from tests.support.controlplane import ControlPlane
@@ -91,7 +91,7 @@ def test_answers_quickly_without_the_kubernetes_client(tools: Tools, tmp_path: P
             runs.append(time.perf_counter() - t)
         print(f"\ncompletion {words}: best {min(runs):.3f}s")
         assert min(runs) <= BUDGET, (words, runs)
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kubectl_imagecache.completion", "warm", "--"],
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kubectl_imagecache.cli.completion", "warm", "--"],
                           capture_output=True, text=True, env=env, timeout=60, check=True)
     assert "kubernetes" not in {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
 

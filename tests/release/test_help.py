@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import click
 from click.testing import CliRunner
 
-from kubectl_imagecache.cli import cli
+from kubectl_imagecache.cli.main import cli
 
 
 def walk(group: click.Group, path: list[str]) -> Iterator[list[str]]:

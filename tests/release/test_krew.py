@@ -49,7 +49,7 @@ def test_manifest_fields(archive_sha256: str) -> None:
 
 
 def test_manifest_describes_every_command_of_the_click_tree() -> None:
-    from kubectl_imagecache.cli import cli
+    from kubectl_imagecache.cli.main import cli
 
     description = yaml.safe_load(MANIFEST.read_text())["spec"]["description"]
     ctx = click.Context(cli)

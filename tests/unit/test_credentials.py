@@ -22,7 +22,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kubectl_imagecache.credentials import (
+from kubectl_imagecache.errors import (
+    EXIT_AUTH,
+    EXIT_FORBIDDEN,
+    EXIT_NOT_FOUND,
+    CredentialError,
+    ImageCacheError,
+    UsageError,
+)
+from kubectl_imagecache.registry.credentials import (
     DOCKERCFG,
     DOCKERCONFIGJSON,
     Credential,
@@ -34,14 +42,6 @@ from kubectl_imagecache.credentials import (
     load_pull_secrets,
     normalize_registry,
     parse_pull_secret_spec,
-)
-from kubectl_imagecache.errors import (
-    EXIT_AUTH,
-    EXIT_FORBIDDEN,
-    EXIT_NOT_FOUND,
-    CredentialError,
-    ImageCacheError,
-    UsageError,
 )
 
 # Distinctive values so "never appears" checks cannot pass by accident or fail by coincidence.
@@ -727,10 +727,10 @@ def test_containers_never_show_secrets(tmp_path: Path) -> None:
 
 def test_credentials_module_does_not_import_kubernetes() -> None:
     code = (
-        "import sys, kubectl_imagecache.credentials as c;"
+        "import sys, kubectl_imagecache.registry.credentials as c;"
         "c.load_pull_secrets([], lambda ns, n: 1/0);"
         "assert 'kubernetes' not in sys.modules, 'kubernetes imported';"
-        "import kubectl_imagecache.kube;"
+        "import kubectl_imagecache.kube.kubeconfig;"
         "assert 'kubernetes' not in sys.modules, 'kubernetes imported by kube'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
@@ -802,7 +802,7 @@ def _reader(host: str):
     """Secrets read as the plugin reads them: cluster.Cluster over the real client."""
     from kubernetes.client import ApiClient, Configuration
 
-    from kubectl_imagecache.cluster import Cluster
+    from kubectl_imagecache.kube.api import Cluster
 
     return Cluster(ApiClient(Configuration(host=host))).get_secret
 
@@ -872,7 +872,7 @@ def _kubeconfig(path: Path, current: Optional[str], contexts: Dict[str, str], to
 
 
 def test_api_client_explicit_file_and_context(tmp_path: Path) -> None:
-    from kubectl_imagecache.kube import api_client
+    from kubectl_imagecache.kube.kubeconfig import api_client
 
     path = _kubeconfig(tmp_path / "kc", "one", {"one": "https://127.0.0.1:1001", "two": "https://127.0.0.1:1002"})
     before = path.read_bytes()
@@ -882,7 +882,7 @@ def test_api_client_explicit_file_and_context(tmp_path: Path) -> None:
 
 
 def test_api_client_kubeconfig_list_first_current_context_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubectl_imagecache.kube import api_client
+    from kubectl_imagecache.kube.kubeconfig import api_client
 
     a = _kubeconfig(tmp_path / "a", "first", {"first": "https://127.0.0.1:2001"})
     b = _kubeconfig(tmp_path / "b", "second", {"second": "https://127.0.0.1:2002"})
@@ -892,7 +892,7 @@ def test_api_client_kubeconfig_list_first_current_context_wins(tmp_path: Path, m
 
 
 def test_api_client_default_location(isolated_home: Path) -> None:
-    from kubectl_imagecache.kube import api_client
+    from kubectl_imagecache.kube.kubeconfig import api_client
 
     (isolated_home / ".kube").mkdir()
     _kubeconfig(isolated_home / ".kube" / "config", "home", {"home": "https://127.0.0.1:3001"})
@@ -900,7 +900,7 @@ def test_api_client_default_location(isolated_home: Path) -> None:
 
 
 def test_api_client_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
-    from kubectl_imagecache.kube import api_client
+    from kubectl_imagecache.kube.kubeconfig import api_client
 
     with pytest.raises(UsageError, match="no kubeconfig found"):
         api_client(None, None)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubectl_imagecache.errors import UsageError
-from kubectl_imagecache.imagesource import (
+from kubectl_imagecache.imagecache.sources import (
     ImageUse,
     Workload,
     images_from_objects,
@@ -25,7 +25,7 @@ from kubectl_imagecache.imagesource import (
     workload_pull_secrets,
     workload_service_account,
 )
-from kubectl_imagecache.reference import normalize
+from kubectl_imagecache.registry.reference import normalize
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubectl_imagecache.errors import DigestMismatch, PlatformNotFound, UnsupportedManifest
-from kubectl_imagecache.manifest import (
+from kubectl_imagecache.registry.manifest import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -20,7 +20,7 @@ from kubectl_imagecache.manifest import (
     parse_manifest,
     verify_digest,
 )
-from kubectl_imagecache.platform import Platform, parse_platform
+from kubectl_imagecache.registry.platform import Platform, parse_platform
 
 D = "sha256:" + "a" * 64
 

@@ -6,8 +6,8 @@ import datetime as dt
 import json
 from typing import Any, Optional
 
-from kubectl_imagecache.prunerules import PodImages, PruneOptions, plan_prune, pod_images
-from kubectl_imagecache.warmplan import ANN_DIGESTS
+from kubectl_imagecache.imagecache.plan import ANN_DIGESTS
+from kubectl_imagecache.imagecache.prune import PodImages, PruneOptions, plan_prune, pod_images
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 D = "sha256:" + "d" * 64

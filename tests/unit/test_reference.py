@@ -7,7 +7,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from kubectl_imagecache.errors import InvalidReference, UsageError
-from kubectl_imagecache.reference import (
+from kubectl_imagecache.registry.reference import (
     DEFAULT_REGISTRY,
     DEFAULT_TAG,
     DOCKER_HUB_ENDPOINT,

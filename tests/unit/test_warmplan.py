@@ -9,10 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubectl_imagecache.errors import UsageError
-from kubectl_imagecache.imagesource import Workload
-from kubectl_imagecache.reference import normalize
-from kubectl_imagecache.sizing import GIB
-from kubectl_imagecache.warmplan import (
+from kubectl_imagecache.imagecache.plan import (
     ANN_DIGESTS,
     ANN_WORKLOADS,
     ImageGroup,
@@ -23,6 +20,9 @@ from kubectl_imagecache.warmplan import (
     plan_caches,
     validate_size,
 )
+from kubectl_imagecache.imagecache.sources import Workload
+from kubectl_imagecache.registry.reference import normalize
+from kubectl_imagecache.sizing import GIB
 
 
 def imgs(prefix: str, n: int) -> tuple[str, ...]:

@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 import click
 
-from ..errors import Cancelled, ClusterNotFound, UsageError
+from ...errors import Cancelled, ClusterNotFound, UsageError
 from ..options import kube_flags, kube_settings, selector_flag
 from ..printers import confirm, interactive
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .. import __version__
+from ... import __version__
 from ..printers import print_structured
 
 # Distributions whose versions matter when something misbehaves (registry I/O, cluster I/O, CLI).

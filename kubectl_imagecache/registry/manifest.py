@@ -10,12 +10,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
-from .errors import DigestMismatch, PlatformNotFound, UnsupportedManifest
+from ..errors import DigestMismatch, ImageCacheError, PlatformNotFound, UnsupportedManifest
 from .platform import Platform, is_attestation, platform_of
+from .reference import Reference
 
 __all__ = [
     "OCI_MANIFEST", "OCI_INDEX", "DOCKER_MANIFEST", "DOCKER_LIST", "ACCEPT",
-    "Descriptor", "ImageManifest", "ImageIndex", "parse_manifest", "compute_digest", "verify_digest",
+    "Descriptor", "ImageManifest", "ImageIndex", "ImageInfo", "InspectResult",
+    "parse_manifest", "compute_digest", "verify_digest",
 ]
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -147,3 +149,30 @@ def parse_manifest(body: bytes, content_type: str = "") -> Manifest:
     raise UnsupportedManifest(
         f'unsupported manifest media type "{media_type or "none"}": not an OCI or Docker image manifest or index'
     )
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    reference: Reference
+    digest: str  # what the tag resolves to (for an index, the index's digest)
+    media_type: str
+    platform_digest: str  # the selected platform manifest's digest
+    platform: Platform
+    manifest: ImageManifest
+
+    @property
+    def size_bytes(self) -> int:
+        return self.manifest.size_bytes
+
+    @property
+    def blobs(self) -> list[tuple[str, int]]:
+        """(digest, size) of config and layers, for counting shared layers once."""
+        m = self.manifest
+        return [(m.config.digest, m.config.size)] + [(layer.digest, layer.size) for layer in m.layers]
+
+
+@dataclass(frozen=True)
+class InspectResult:
+    image: str  # as given
+    info: Optional[ImageInfo] = None
+    error: Optional[ImageCacheError] = None

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Union
 import yaml
 
 from kubectl_imagecache.errors import InvalidReference, UsageError
-from kubectl_imagecache.reference import parse_reference
+from kubectl_imagecache.registry.reference import parse_reference
 
 __all__ = [
     "POD_SPEC_PATHS",

@@ -6,9 +6,9 @@ from typing import Optional
 
 import click
 
+from ...sizing import human_bytes
 from ..options import output_flag
 from ..printers import print_structured
-from ..sizing import human_bytes
 
 _CACHE_DIR = click.option("--cache-dir", metavar="DIR", help="The cache folder (default as for estimate).")
 
@@ -25,7 +25,7 @@ def command() -> None:
 
 
 def _open(cache_dir: Optional[str]):  # type: ignore[no-untyped-def]
-    from ..metacache import MetadataCache, default_cache_dir
+    from ...registry.cache import MetadataCache, default_cache_dir
     from ..printers import warn
 
     return MetadataCache(default_cache_dir(cache_dir), warn=warn)

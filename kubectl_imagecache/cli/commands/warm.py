@@ -13,7 +13,8 @@ from typing import Any, Optional, Sequence
 
 import click
 
-from ..errors import ClusterNotFound, ImageCacheError, UsageError
+from ...errors import ClusterNotFound, ImageCacheError, UsageError
+from ...sizing import DEFAULT_HEADROOM, validate_headroom
 from ..options import (
     CacheSettings,
     RegistrySettings,
@@ -25,7 +26,6 @@ from ..options import (
     selector_flag,
 )
 from ..printers import info, print_structured, warn
-from ..sizing import DEFAULT_HEADROOM, validate_headroom
 
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -52,8 +52,8 @@ class Sources:
     workloads: list[dict] = field(default_factory=list)  # objects read from the cluster
 
     def add(self, uses: Sequence[Any]) -> None:
-        from ..reference import parse_reference
-        from ..warmplan import ImageGroup
+        from ...imagecache.plan import ImageGroup
+        from ...registry.reference import parse_reference
 
         by_workload: dict[Any, list[str]] = {}
         for use in uses:
@@ -77,8 +77,8 @@ class Sources:
 
 def _read_sources(images: Sequence[str], files: Sequence[str], froms: Sequence[str], from_namespace: bool,
                   namespace: str, all_namespaces: bool, selector: Optional[str], cluster_fn: Any) -> Sources:
-    from ..cluster import WORKLOAD_KINDS
-    from ..imagesource import ImageUse, images_from_objects, read_image_file
+    from ...imagecache.sources import ImageUse, images_from_objects, read_image_file
+    from ...kube.api import WORKLOAD_KINDS
 
     src = Sources()
     src.add([ImageUse(i) for i in images])
@@ -111,8 +111,8 @@ def _read_sources(images: Sequence[str], files: Sequence[str], froms: Sequence[s
 
 def _pull_secrets(src: Sources, explicit: Sequence[tuple[str, str]], cluster: Any) -> tuple[list[str], list[Any]]:
     """namespace:name of every usable pull secret, and their registry credentials."""
-    from ..credentials import PullSecret, credentials_from_secret
-    from ..imagesource import workload_pull_secrets, workload_service_account
+    from ...imagecache.sources import workload_pull_secrets, workload_service_account
+    from ...registry.credentials import PullSecret, credentials_from_secret
 
     wanted: dict[tuple[str, str], bool] = {(ns, n): True for ns, n in explicit}  # value: given explicitly
     for obj in src.workloads:
@@ -200,10 +200,10 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
       kubectl imagecache warm --from-namespace -n shop -l tier=frontend --dry-run=client
       kubectl imagecache warm -f deploy.yaml --name shop-web --size 40
     """
-    from ..durations import parse_duration
-    from ..kube import context_namespace
-    from ..sizing import recommend_gib
-    from ..warmplan import imagecache_object, matching_cache, plan_caches, validate_size
+    from ...durations import parse_duration
+    from ...imagecache.plan import imagecache_object, matching_cache, plan_caches, validate_size
+    from ...kube.kubeconfig import context_namespace
+    from ...sizing import recommend_gib
 
     # -- complete and validate the flags: no request yet -------------------------------------------------
     cache = CacheSettings.from_flags(flags.pop("cache_dir"), flags.pop("cache_ttl"), flags.pop("refresh"),
@@ -317,15 +317,15 @@ def _print_objects(objects: list[dict], output: str) -> None:
         for o in objects:
             click.echo(f"imagecache.eci.alibabacloud.com/{o['metadata']['name']}")
         return
-    from ..imcview import as_list, for_output
+    from ...imagecache.view import as_list, for_output
 
     print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(objects), output)
 
 
 def _wait(names: list[str], seconds: float, timeout: str, cluster: Any) -> int:
-    from ..errors import EXIT_FAILURE, WaitTimeout
+    from ...errors import EXIT_FAILURE, WaitTimeout
+    from ...kube.waiting import wait_for
     from ..progress import BuildProgress, failure_text
-    from ..waiting import wait_for
 
     progress = BuildProgress(len(names))
     try:

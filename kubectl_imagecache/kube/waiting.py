@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["Outcome", "parse_for", "judge", "wait_for", "FAILED_PHASES"]
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
-from .errors import Unauthorized, Unreachable
+from ..errors import Unauthorized, Unreachable
 
 if TYPE_CHECKING:
     import requests

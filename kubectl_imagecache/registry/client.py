@@ -12,16 +12,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Sequence
 
+from ..errors import ImageCacheError, OfflineMiss, RegistryError
 from .auth import RegistryAuth
+from .cache import DEFAULT_TTL, MetadataCache
 from .credentials import CredentialStore
-from .errors import ImageCacheError, OfflineMiss, RegistryError
-from .manifest import ACCEPT, ImageIndex, ImageManifest, compute_digest, parse_manifest, verify_digest
-from .metacache import DEFAULT_TTL, MetadataCache
+from .manifest import (
+    ACCEPT,
+    ImageIndex,
+    ImageInfo,
+    ImageManifest,
+    InspectResult,
+    compute_digest,
+    parse_manifest,
+    verify_digest,
+)
 from .platform import DEFAULT_PLATFORM, Platform
 from .reference import Reference
 from .transport import RegistryTransport, TransportOptions
 
-__all__ = ["ClientOptions", "ImageInfo", "RegistryClient", "InspectResult", "NeedsNetwork"]
+__all__ = ["ClientOptions", "RegistryClient", "NeedsNetwork"]
 
 
 class NeedsNetwork(Exception):
@@ -35,33 +44,6 @@ class ClientOptions:
     refresh: bool = False  # revalidate every tag now, whatever its age
     offline: bool = False  # no request at all; only what the cache holds
     transport: TransportOptions = TransportOptions()
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    reference: Reference
-    digest: str  # what the tag resolves to (for an index, the index's digest)
-    media_type: str
-    platform_digest: str  # the selected platform manifest's digest
-    platform: Platform
-    manifest: ImageManifest
-
-    @property
-    def size_bytes(self) -> int:
-        return self.manifest.size_bytes
-
-    @property
-    def blobs(self) -> list[tuple[str, int]]:
-        """(digest, size) of config and layers, for counting shared layers once."""
-        m = self.manifest
-        return [(m.config.digest, m.config.size)] + [(layer.digest, layer.size) for layer in m.layers]
-
-
-@dataclass(frozen=True)
-class InspectResult:
-    image: str  # as given
-    info: Optional[ImageInfo] = None
-    error: Optional[ImageCacheError] = None
 
 
 class RegistryClient:

@@ -20,7 +20,7 @@ def command(names: tuple[str, ...], **flags: Any) -> int:
     Example:
       kubectl imagecache describe imc-3f2a9c81d0b4
     """
-    from ..imcview import describe
+    from ...imagecache.view import describe
 
     cluster = kube_settings(flags).connect()
     objs = [cluster.get_imagecache(n) for n in dict.fromkeys(names)]  # all fetched before printing any

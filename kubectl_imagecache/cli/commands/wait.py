@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT_FAILURE, EXIT_OK, WaitTimeout
+from ...errors import EXIT_FAILURE, EXIT_OK, WaitTimeout
 from ..options import kube_flags, kube_settings
 
 
@@ -24,9 +24,9 @@ def command(names: tuple[str, ...], for_: str, timeout: str, **flags: Any) -> in
       kubectl imagecache wait imc-3f2a9c81d0b4 --for=Ready --timeout=20m
       kubectl imagecache wait old-cache --for=delete
     """
-    from ..durations import parse_duration
+    from ...durations import parse_duration
+    from ...kube.waiting import parse_for, wait_for
     from ..progress import BuildProgress, failure_text
-    from ..waiting import parse_for, wait_for
 
     target = parse_for(for_)
     seconds = parse_duration(timeout, "--timeout")

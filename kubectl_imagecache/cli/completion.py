@@ -133,7 +133,7 @@ def _get(state: Parsed, path: str, query: Optional[dict[str, Any]] = None) -> li
     """Items of one list request (raw JSON), with the connection flags found in the words."""
     import json
 
-    from .kube import api_client
+    from ..kube.kubeconfig import api_client
 
     k = _kube(state)
     api = api_client(k["kubeconfig"], k["context"], k["cluster"], k["user"])
@@ -152,7 +152,7 @@ def _names(items: Iterable[dict]) -> list[str]:
 
 
 def _imagecaches(state: Parsed, partial: str) -> list[Candidate]:
-    from .cluster import GROUP, PLURAL, VERSION
+    from ..kube.api import GROUP, PLURAL, VERSION
 
     given = set(state.args)
     return [(n, "") for n in _names(_get(state, f"/apis/{GROUP}/{VERSION}/{PLURAL}"))
@@ -167,14 +167,14 @@ def _namespace(state: Parsed) -> str:
     k = _kube(state)
     if k["namespace"]:
         return k["namespace"]
-    from .kube import context_namespace
+    from ..kube.kubeconfig import context_namespace
 
     return context_namespace(k["kubeconfig"], k["context"])
 
 
 def _workloads(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
     """KIND/NAME for --from: kinds first (no space after the slash), then names of that kind in -n."""
-    from .cluster import WORKLOAD_KINDS
+    from ..kube.api import WORKLOAD_KINDS
 
     kind, slash, name = partial.partition("/")
     if not slash:
@@ -192,7 +192,7 @@ def _kubeconfig_entries(state: Parsed, key: str, partial: str) -> list[Candidate
     """Context, cluster or user names: read from the kubeconfig files, no API request."""
     import yaml
 
-    from .kube import kubeconfig_paths
+    from ..kube.kubeconfig import kubeconfig_paths
 
     paths, _ = kubeconfig_paths(_kube(state)["kubeconfig"])
     names: list[str] = []
@@ -274,7 +274,7 @@ def write(candidates: Iterable[Candidate], directive: int, out: Callable[[str], 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console script `kubectl_complete-imagecache`; always exits 0 so the shell shows what we have."""
-    from .cli import cli
+    from .main import cli
 
     words = list(sys.argv[1:] if argv is None else argv)
     try:

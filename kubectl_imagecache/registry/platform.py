@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from .errors import UsageError
+from ..errors import UsageError
 
 __all__ = ["Platform", "DEFAULT_PLATFORM", "parse_platform", "platform_of", "is_attestation"]
 

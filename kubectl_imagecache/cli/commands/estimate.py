@@ -8,7 +8,8 @@ from typing import Any, Optional, Sequence
 
 import click
 
-from ..errors import UsageError
+from ...errors import UsageError
+from ...sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
 from ..options import (
     CacheSettings,
     RegistrySettings,
@@ -19,7 +20,6 @@ from ..options import (
     registry_flags,
 )
 from ..printers import print_structured, print_table
-from ..sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
 
 PROGRESS_MIN_IMAGES = 10  # below this a bar only flickers
 
@@ -35,12 +35,12 @@ class EstimateOptions:
     @classmethod
     def complete(cls, args: Sequence[str], files: Sequence[str], headroom: float, output: str,
                  registry: RegistrySettings, cache: CacheSettings) -> EstimateOptions:
-        from ..errors import InvalidReference
-        from ..reference import parse_reference
+        from ...errors import InvalidReference
+        from ...registry.reference import parse_reference
 
         texts: list[tuple[str, Optional[str]]] = [(a, None) for a in args]  # (image, where it was read)
         for path in files:
-            from ..imagesource import read_image_file
+            from ...imagecache.sources import read_image_file
 
             texts.extend((use.image, use.origin) for use in read_image_file(path))
         if not texts:
@@ -55,7 +55,7 @@ class EstimateOptions:
         return cls(list(seen.values()), validate_headroom(headroom), output, registry, cache)
 
     def run(self) -> int:
-        from ..estimate import build_report
+        from ...sizing import build_report
 
         with self.registry.open_client(self.cache) as client, _progress(len(self.images)) as step:
             results = client.inspect_many(self.images, progress=step)

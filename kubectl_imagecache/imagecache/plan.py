@@ -13,11 +13,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from . import __version__
-from .errors import UsageError
-from .imagesource import Workload
-from .reference import normalize_or_keep
-from .sizing import MAX_GIB, MIN_GIB, recommend_gib
+from .. import __version__
+from ..errors import UsageError
+from ..registry.reference import normalize_or_keep
+from ..sizing import MAX_GIB, MIN_GIB, recommend_gib
+from .sources import Workload
 
 __all__ = [
     "MAX_IMAGES", "ANNOTATION_PREFIX", "ImageGroup", "PlannedCache", "plan_caches", "derive_name",

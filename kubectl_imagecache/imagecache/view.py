@@ -6,9 +6,9 @@ import datetime as dt
 import json
 from typing import Any, Mapping, Optional
 
-from .durations import format_duration
-from .prunerules import parse_time
-from .warmplan import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
+from ..durations import format_duration
+from .plan import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
+from .prune import parse_time
 
 __all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "describe", "expires_text", "as_list", "for_output"]
 

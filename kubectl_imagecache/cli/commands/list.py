@@ -35,7 +35,7 @@ def command(names: tuple[str, ...], selector: Optional[str], output: str, **flag
         items = cluster.list_imagecaches(selector)
     items.sort(key=lambda o: str((o.get("metadata") or {}).get("name")))
     if output in ("json", "yaml"):
-        from ..imcview import as_list, for_output
+        from ...imagecache.view import as_list, for_output
 
         print_structured(for_output(items[0]) if len(names) == 1 else as_list(items), output)
     elif output == "name":
@@ -44,7 +44,7 @@ def command(names: tuple[str, ...], selector: Optional[str], output: str, **flag
     elif not items:
         click.echo("No ImageCaches found.", err=True)
     else:
-        from ..imcview import LIST_HEADERS, WIDE_HEADERS, list_row
+        from ...imagecache.view import LIST_HEADERS, WIDE_HEADERS, list_row
 
         now = dt.datetime.now(dt.timezone.utc)
         wide = output == "wide"

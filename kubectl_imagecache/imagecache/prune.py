@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from .errors import UsageError
-from .reference import normalize_or_keep, parse_reference
-from .warmplan import ANN_DIGESTS, normalized_images
+from ..errors import UsageError
+from ..registry.reference import normalize_or_keep, parse_reference
+from .plan import ANN_DIGESTS, normalized_images
 
 __all__ = ["REASONS", "IN_PROGRESS", "PruneOptions", "Candidate", "PodImages", "plan_prune", "parse_time"]
 

@@ -13,9 +13,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
-from . import __version__
+from .. import __version__
+from ..errors import Forbidden, NotFound, RegistryError, Unreachable
 from .auth import RegistryAuth, scope_for
-from .errors import Forbidden, NotFound, RegistryError, Unreachable
 
 if TYPE_CHECKING:
     import requests

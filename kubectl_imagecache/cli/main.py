@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence
 
 import click
 
-from .errors import EXIT_USAGE, ImageCacheError
+from ..errors import EXIT_USAGE, ImageCacheError
 
 # name -> (module, one-line help); aliases map to the same module. Help is kept here so listing
 # commands imports none of them.

@@ -133,7 +133,7 @@ def api_client(
     if failures:
         # The client logs a failed exec credential plugin and goes on without credentials, so the
         # server would answer as to an anonymous user ("forbidden"): say what really went wrong.
-        from .errors import ClusterUnauthorized
+        from ..errors import ClusterUnauthorized
 
         raise ClusterUnauthorized(
             f'cannot get credentials for context "{context}" from its exec plugin ({failures[0]}); '

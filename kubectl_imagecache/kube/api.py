@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 from urllib.parse import quote
 
-from .errors import (
+from ..errors import (
     AlreadyExists,
     ClusterError,
     ClusterNotFound,
@@ -62,7 +62,7 @@ class KubeSettings:
     request_timeout: Optional[float] = None  # seconds; None = no client-side limit
 
     def connect(self) -> Cluster:
-        from .kube import api_client
+        from .kubeconfig import api_client
 
         # With a timeout, no urllib3 retries: each retry would wait the whole timeout again.
         retries = 0 if self.request_timeout else None

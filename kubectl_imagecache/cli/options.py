@@ -12,8 +12,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import click
 
-from .errors import UsageError
-from .platform import DEFAULT_PLATFORM, Platform, parse_platform
+from ..errors import UsageError
+from ..registry.platform import DEFAULT_PLATFORM, Platform, parse_platform
 from .printers import OUTPUT_FORMATS, warn
 
 __all__ = [
@@ -57,8 +57,8 @@ def selector_flag(help_text: str) -> Callable[[F], F]:
 
 def kube_settings(flags: dict[str, Any]) -> Any:
     """Pops the connection flags out of a command's keyword arguments and validates them."""
-    from .cluster import KubeSettings
-    from .durations import parse_duration
+    from ..durations import parse_duration
+    from ..kube.api import KubeSettings
 
     timeout = parse_duration(flags.pop("request_timeout", "0") or "0", "--request-timeout")
     return KubeSettings(flags.pop("kubeconfig", None), flags.pop("kube_context", None),
@@ -111,8 +111,8 @@ class CacheSettings:
     @classmethod
     def from_flags(cls, cache_dir: Optional[str], cache_ttl: str, refresh: bool, offline: bool,
                    no_cache: bool) -> CacheSettings:
-        from .durations import parse_duration
-        from .metacache import default_cache_dir
+        from ..durations import parse_duration
+        from ..registry.cache import default_cache_dir
 
         if offline and no_cache:
             raise UsageError("--offline needs the local cache: drop --no-cache")
@@ -122,7 +122,7 @@ class CacheSettings:
                    not no_cache)
 
     def open(self) -> Any:
-        from .metacache import MetadataCache
+        from ..registry.cache import MetadataCache
 
         return MetadataCache(self.directory, warn=_warn_once()) if self.enabled else None
 
@@ -152,7 +152,7 @@ class RegistrySettings:
     def from_flags(cls, platform: str, concurrency: int, insecure_registries: Sequence[str],
                    registry_config: Optional[str], pull_secrets: Sequence[str], registry_timeout: float,
                    kube: Any = None) -> RegistrySettings:
-        from .credentials import parse_pull_secret_spec
+        from ..registry.credentials import parse_pull_secret_spec
 
         hosts = []
         for host in insecure_registries:
@@ -172,12 +172,12 @@ class RegistrySettings:
 
     def credential_store(self, extra_secrets: Sequence[Any] = ()) -> Any:
         """Reads the docker config and, when asked, pull secrets from the cluster (reads only)."""
-        from .credentials import CredentialStore, load_docker_config, load_pull_secrets
+        from ..registry.credentials import CredentialStore, load_docker_config, load_pull_secrets
 
         config = load_docker_config(self.registry_config)
         secrets: list[Any] = []
         if self.pull_secrets:
-            from .cluster import KubeSettings
+            from ..kube.api import KubeSettings
 
             kube = self.kube or KubeSettings()
             clusters: list[Any] = []
@@ -191,8 +191,8 @@ class RegistrySettings:
         return CredentialStore(config, [*secrets, *extra_secrets], on_warning=_warn_once())
 
     def open_client(self, cache: CacheSettings, extra_secrets: Sequence[Any] = ()) -> Any:
-        from .registry import ClientOptions, RegistryClient
-        from .transport import TransportOptions
+        from ..registry.client import ClientOptions, RegistryClient
+        from ..registry.transport import TransportOptions
 
         opts = ClientOptions(
             platform=self.platform,

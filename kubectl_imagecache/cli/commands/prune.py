@@ -7,12 +7,12 @@ from typing import Any, Optional
 
 import click
 
-from ..errors import Cancelled, UsageError
+from ...errors import Cancelled, UsageError
 from ..options import kube_flags, kube_settings, output_flag, selector_flag
 
 
 def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:
-    from ..prunerules import REASONS
+    from ...imagecache.prune import REASONS
 
     chosen: set[str] = set()
     for v in values:
@@ -52,9 +52,9 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
       kubectl imagecache prune --reason expired,failed --yes
       kubectl imagecache prune --older-than 30d -o json
     """
-    from ..durations import format_duration, parse_duration
+    from ...durations import format_duration, parse_duration
+    from ...imagecache.prune import PruneOptions, plan_prune, pod_images
     from ..printers import confirm, interactive, print_structured, print_table
-    from ..prunerules import PruneOptions, plan_prune, pod_images
 
     opts = PruneOptions(
         reasons=_reasons(reasons, older_than),
@@ -85,7 +85,7 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
             return 0
         if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
             raise Cancelled("nothing deleted")
-    from ..errors import ClusterNotFound
+    from ...errors import ClusterNotFound
 
     for c in plan:
         try:
