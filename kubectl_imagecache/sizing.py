@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from .errors import EXIT_FAILURE, EXIT_OK, ImageCacheError, TooLarge, UsageError
+from .imagecache.resource import MAX_GIB, MIN_GIB
 
 if TYPE_CHECKING:  # the report reads these types only; sizing never imports the client
     from .registry.manifest import InspectResult
@@ -21,8 +22,6 @@ __all__ = [
 ]
 
 GIB = 1 << 30
-MIN_GIB = 20
-MAX_GIB = 32768
 DEFAULT_HEADROOM = 2.0
 MIN_HEADROOM = 2.0  # ECI refuses caches smaller than twice their images
 

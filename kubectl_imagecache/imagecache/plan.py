@@ -16,7 +16,21 @@ from typing import Any, Mapping, Optional, Sequence
 from .. import __version__
 from ..errors import UsageError
 from ..registry.reference import normalize_or_keep
-from ..sizing import MAX_GIB, MIN_GIB, recommend_gib
+from ..sizing import recommend_gib
+from . import resource as imc
+from .resource import (
+    ANN_BYTES,
+    ANN_DIGESTS,
+    ANN_PLATFORM,
+    ANN_VERSION,
+    ANN_WORKLOADS,
+    ANNOTATION_PREFIX,
+    LIVE_PHASES,
+    MANAGED_BY,
+    MAX_GIB,
+    MAX_IMAGES,
+    MIN_GIB,
+)
 from .sources import Workload
 
 __all__ = [
@@ -24,15 +38,6 @@ __all__ = [
     "imagecache_object", "matching_cache", "validate_size", "LIVE_PHASES",
 ]
 
-MAX_IMAGES = 20
-ANNOTATION_PREFIX = "kubectl-imagecache.io/"
-ANN_DIGESTS = ANNOTATION_PREFIX + "digests"
-ANN_WORKLOADS = ANNOTATION_PREFIX + "workloads"
-ANN_PLATFORM = ANNOTATION_PREFIX + "platform"
-ANN_BYTES = ANNOTATION_PREFIX + "images-bytes"
-ANN_VERSION = ANNOTATION_PREFIX + "version"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-imagecache"}
-LIVE_PHASES = frozenset({"Ready", "Creating", "Pending", "Preparing"})  # a cache that is or will be usable
 
 
 @dataclass(frozen=True)
@@ -126,12 +131,12 @@ def imagecache_object(
 ) -> dict[str, Any]:
     ann: dict[str, str] = dict(annotations)
     if reuse:
-        ann["k8s.aliyun.com/imc-enable-reuse"] = "true"
+        ann[imc.ANN_REUSE] = "true"
     if flash:
-        ann["k8s.aliyun.com/imc-enable-flash"] = "true"
+        ann[imc.ANN_FLASH] = "true"
     arch = platform.split("/")[1] if "/" in platform else None
     if arch and arch != "amd64":
-        ann["k8s.aliyun.com/imc-cpu-arch"] = arch  # ECI builds one architecture per cache
+        ann[imc.ANN_CPU_ARCH] = arch  # ECI builds one architecture per cache
     ann[ANN_DIGESTS] = json.dumps({i: digests[i] for i in planned.images if i in digests}, sort_keys=True)
     ann[ANN_WORKLOADS] = json.dumps(planned.workloads)
     ann[ANN_PLATFORM] = platform
@@ -143,8 +148,8 @@ def imagecache_object(
     if retention_days is not None:
         spec["retentionDays"] = retention_days
     return {
-        "apiVersion": "eci.alibabacloud.com/v1",
-        "kind": "ImageCache",
+        "apiVersion": imc.API_VERSION,
+        "kind": imc.KIND,
         "metadata": {"name": planned.name, "labels": {**MANAGED_BY, **labels}, "annotations": ann},
         "spec": spec,
     }
@@ -152,17 +157,15 @@ def imagecache_object(
 
 def normalized_images(obj: Mapping[str, Any]) -> frozenset[str]:
     """The normalized references an ImageCache object's spec lists."""
-    return frozenset(normalize_or_keep(str(text)) for text in ((obj.get("spec") or {}).get("images") or []))
+    return frozenset(normalize_or_keep(text) for text in imc.images(obj))
 
 
 def matching_cache(existing: Sequence[Mapping[str, Any]], images: Sequence[str], size_gib: int) -> Optional[str]:
     """The name of a live cache that already holds exactly these images with enough room."""
     want = frozenset(images)
     for obj in existing:
-        phase = (obj.get("status") or {}).get("phase") or "Pending"
-        size = (obj.get("spec") or {}).get("imageCacheSize") or 0
-        if phase in LIVE_PHASES and normalized_images(obj) == want and int(size) >= size_gib:
-            return str((obj.get("metadata") or {}).get("name"))
+        if imc.phase(obj) in LIVE_PHASES and normalized_images(obj) == want and imc.effective_size_gib(obj) >= size_gib:
+            return imc.name(obj)
     return None
 
 

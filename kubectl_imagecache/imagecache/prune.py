@@ -9,29 +9,17 @@ unless asked, since deleting one mid-build wastes what it cost.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..errors import UsageError
 from ..registry.reference import normalize_or_keep, parse_reference
-from .plan import ANN_DIGESTS, normalized_images
+from . import resource as imc
+from .plan import normalized_images
 
-__all__ = ["REASONS", "IN_PROGRESS", "PruneOptions", "Candidate", "PodImages", "plan_prune", "parse_time"]
+__all__ = ["REASONS", "PruneOptions", "Candidate", "PodImages", "plan_prune"]
 
 REASONS = ("expired", "failed", "unused", "superseded", "older-than")
-IN_PROGRESS = frozenset({"Pending", "Preparing", "Creating", "Updating"})
-FAILED = frozenset({"Failed", "UpdateFailed"})
-
-
-def parse_time(value: Any) -> Optional[dt.datetime]:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        t = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -97,53 +85,33 @@ class Candidate:
                 "ageSeconds": int(self.age_seconds), "phase": self.phase}
 
 
-def _images(obj: Mapping[str, Any]) -> list[str]:
-    return [str(i) for i in ((obj.get("spec") or {}).get("images") or [])]
-
-
-def _digests(obj: Mapping[str, Any]) -> dict[str, str]:
-    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(ANN_DIGESTS)
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-def _expired(obj: Mapping[str, Any], created: Optional[dt.datetime], now: dt.datetime) -> bool:
-    status, spec = obj.get("status") or {}, obj.get("spec") or {}
-    expires = parse_time(status.get("expireDateTime"))
-    if expires is None and created is not None and isinstance(spec.get("retentionDays"), int):
-        expires = created + dt.timedelta(days=spec["retentionDays"])
-    return expires is not None and expires <= now
-
-
 def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], now: dt.datetime,
                opts: PruneOptions) -> list[Candidate]:
     """Caches to delete, each with every reason that applies, oldest first."""
     ready = []
     for obj in caches:
-        if (obj.get("status") or {}).get("phase") == "Ready":
-            ready.append((parse_time((obj.get("metadata") or {}).get("creationTimestamp")), obj))
+        if imc.phase(obj) == imc.READY:
+            ready.append((imc.created_at(obj), obj))
     out = []
     for obj in caches:
-        meta, status, spec = obj.get("metadata") or {}, obj.get("status") or {}, obj.get("spec") or {}
-        name = str(meta.get("name"))
-        phase = str(status.get("phase") or "Pending")
-        if phase in IN_PROGRESS and not opts.include_in_progress:
+        status = obj.get("status") or {}
+        phase = imc.phase(obj)
+        if phase in imc.IN_PROGRESS_PHASES and not opts.include_in_progress:
             continue
-        created = parse_time(meta.get("creationTimestamp"))
+        created = imc.created_at(obj)
         age = (now - created).total_seconds() if created else 0.0
         reasons: list[str] = []
-        if "expired" in opts.reasons and _expired(obj, created, now):
+        expires = imc.expires_at(obj)
+        if "expired" in opts.reasons and expires is not None and expires <= now:
             reasons.append("expired")
-        if "failed" in opts.reasons and phase in FAILED:
-            since = parse_time(status.get("lastUpdatedTime")) or parse_time(status.get("startTime")) or created
+        if "failed" in opts.reasons and phase in imc.FAILED_PHASES:
+            since = imc.parse_time(status.get("lastUpdatedTime")) or imc.parse_time(status.get("startTime")) \
+                or created
             if since is None or (now - since).total_seconds() >= opts.failed_grace:
                 reasons.append("failed")
         if "unused" in opts.reasons and pods is not None:
-            digests = _digests(obj)
-            if not any(pods.uses(i, digests.get(normalize_or_keep(i))) for i in _images(obj)):
+            digests = imc.digests(obj)
+            if not any(pods.uses(i, digests.get(normalize_or_keep(i))) for i in imc.images(obj)):
                 reasons.append("unused")
         if "superseded" in opts.reasons and created is not None:
             mine = normalized_images(obj)
@@ -156,7 +124,7 @@ def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], n
         if "older-than" in opts.reasons and opts.older_than is not None and age > opts.older_than:
             reasons.append("older-than")
         if reasons:
-            out.append(Candidate(name, tuple(reasons), int(spec.get("imageCacheSize") or 0), age, phase))
+            out.append(Candidate(imc.name(obj), tuple(reasons), imc.effective_size_gib(obj), age, phase))
     return sorted(out, key=lambda c: (-c.age_seconds, c.name))
 
 

@@ -7,8 +7,8 @@ import json
 from typing import Any, Mapping, Optional
 
 from ..durations import format_duration
-from .plan import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
-from .prune import parse_time
+from . import resource as imc
+from .resource import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
 
 __all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "describe", "expires_text", "as_list", "for_output"]
 
@@ -21,39 +21,33 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def expires_text(obj: Mapping[str, Any], now: dt.datetime) -> str:
-    status, spec = obj.get("status") or {}, obj.get("spec") or {}
-    expires = parse_time(status.get("expireDateTime"))
+    expires = imc.expires_at(obj)
     if expires is None:
-        created = parse_time(_meta(obj).get("creationTimestamp"))
-        days = spec.get("retentionDays")
-        if created is None or not isinstance(days, int):
-            return "never"
-        expires = created + dt.timedelta(days=days)
+        return "never"
     delta = (expires - now).total_seconds()
     return f"in {format_duration(delta)}" if delta > 0 else f"{format_duration(-delta)} ago"
 
 
 def _age(obj: Mapping[str, Any], now: dt.datetime) -> str:
-    created = parse_time(_meta(obj).get("creationTimestamp"))
+    created = imc.created_at(obj)
     return format_duration((now - created).total_seconds()) if created else "<unknown>"
 
 
 def list_row(obj: Mapping[str, Any], now: dt.datetime, wide: bool = False) -> list[str]:
-    status, spec = obj.get("status") or {}, obj.get("spec") or {}
-    images = [str(i) for i in spec.get("images") or []]
-    size = spec.get("imageCacheSize")
+    images = imc.images(obj)
+    size = imc.size_gib(obj)
     row = [
-        str(_meta(obj).get("name", "")),
-        str(status.get("phase") or "Pending"),
-        str(status.get("progress") or "0%"),
-        str(status.get("imageCacheId") or "<none>"),
+        imc.name(obj),
+        imc.phase(obj),
+        imc.progress(obj),
+        imc.cache_id(obj) or "<none>",
         f"{size}Gi" if size is not None else "<default>",
         str(len(images)),
         expires_text(obj, now),
         _age(obj, now),
     ]
     if wide:
-        row += [",".join(images), ",".join(str(s) for s in spec.get("imagePullSecrets") or []) or "<none>"]
+        row += [",".join(images), ",".join(imc.pull_secrets(obj)) or "<none>"]
     return row
 
 
@@ -88,19 +82,21 @@ def describe(obj: Mapping[str, Any], now: dt.datetime) -> str:
     lines.append("Annotations:    " + (", ".join(f"{k}={v}" for k, v in sorted(others.items())) or "<none>"))
     lines.append(f"Created:        {meta.get('creationTimestamp', '<unknown>')} ({_age(obj, now)} ago)")
     lines.append("Spec:")
-    lines.append(f"  Size:         {spec.get('imageCacheSize', '<default>')} GiB")
+    size = imc.size_gib(obj)
+    lines.append(f"  Size:         {size} GiB" if size is not None
+                 else f"  Size:         {imc.DEFAULT_SIZE_GIB} GiB (the cloud's default: imageCacheSize is not set)")
     days = spec.get("retentionDays")
     lines.append(f"  Retention:    {f'{days} days' if days else 'none (kept until deleted)'}")
-    lines.append("  Pull secrets: " + (", ".join(spec.get("imagePullSecrets") or []) or "<none>"))
+    lines.append("  Pull secrets: " + (", ".join(imc.pull_secrets(obj)) or "<none>"))
     digests = _json(ann.get(ANN_DIGESTS)) or {}
     lines.append("  Images:")
-    for image in spec.get("images") or []:
+    for image in imc.images(obj):
         pinned = next((d for i, d in digests.items() if i == image or i.endswith("/" + str(image))), None)
         lines.append(f"    {image}" + (f"  ({pinned})" if pinned else ""))
     lines.append("Status:")
-    lines.append(f"  Phase:        {status.get('phase') or 'Pending'}")
-    lines.append(f"  Progress:     {status.get('progress') or '0%'}")
-    lines.append(f"  Id:           {status.get('imageCacheId') or '<none>'}")
+    lines.append(f"  Phase:        {imc.phase(obj)}")
+    lines.append(f"  Progress:     {imc.progress(obj)}")
+    lines.append(f"  Id:           {imc.cache_id(obj) or '<none>'}")
     if status.get("reason"):
         lines.append(f"  Reason:       {status['reason']}")
     lines.append(f"  Started:      {status.get('startTime') or '<not yet>'}")

@@ -23,13 +23,10 @@ from ..errors import (
     ImageCacheError,
     UsageError,
 )
+from ..imagecache.resource import CRD_NAME, GROUP, PLURAL, VERSION
 
 __all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", "WORKLOAD_KINDS"]
 
-GROUP = "eci.alibabacloud.com"
-VERSION = "v1"
-PLURAL = "imagecaches"
-CRD_NAME = f"{PLURAL}.{GROUP}"
 _IMC = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 PAGE = 500  # items per list page: bounded memory and API-server load on large clusters
 

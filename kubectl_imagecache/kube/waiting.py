@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..errors import UsageError
+from ..imagecache import resource as imc
+from ..imagecache.resource import FAILED_PHASES, PHASES
 
 __all__ = ["Outcome", "parse_for", "judge", "wait_for", "FAILED_PHASES"]
 
-FAILED_PHASES = frozenset({"Failed", "UpdateFailed"})
-_PHASES = ("Ready", "Failed", "Creating", "Pending", "Preparing", "Updating", "UpdateFailed")
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Outcome:
     name: str
     done: bool = False
     ok: bool = False
-    phase: str = "Pending"
+    phase: str = imc.PENDING
     progress: str = "0%"
     reason: str = ""
     events: Sequence[Mapping[str, Any]] = ()
@@ -35,7 +35,7 @@ def parse_for(text: str) -> str:
         else text
     if value.lower() == "delete":
         return "delete"
-    for phase in _PHASES:
+    for phase in PHASES:
         if value.lower() == phase.lower():
             return phase
     raise UsageError(f'--for "{text}" is not supported: use --for=Ready, --for=phase=Failed or --for=delete')
@@ -46,10 +46,10 @@ def judge(name: str, obj: Optional[Mapping[str, Any]], target: str) -> Outcome:
         if target == "delete":
             return Outcome(name, done=True, ok=True, phase="Deleted")
         return Outcome(name, done=True, ok=False, phase="Deleted", reason="the ImageCache was deleted while waiting")
-    status = obj.get("status") or {}
-    phase = str(status.get("phase") or "Pending")
-    out = Outcome(name, phase=phase, progress=str(status.get("progress") or "0%"),
-                  reason=str(status.get("reason") or ""), events=status.get("events") or [])
+    phase = imc.phase(obj)
+    events = (obj.get("status") or {}).get("events")
+    out = Outcome(name, phase=phase, progress=imc.progress(obj), reason=imc.reason(obj),
+                  events=events if isinstance(events, list) else [])
     if target != "delete" and phase == target:
         out.done, out.ok = True, True
     elif target not in FAILED_PHASES and target != "delete" and phase in FAILED_PHASES:

@@ -18,7 +18,7 @@ def ts(hours_ago: float) -> str:
 
 
 def cache(name: str, images: list[str], *, phase: str = "Ready", age_h: float = 10, expire_h: Optional[float] = None,
-          updated_h: Optional[float] = None, digests: Optional[dict[str, str]] = None, size: int = 20,
+          updated_h: Optional[float] = None, digests: Optional[dict[str, str]] = None, size: Optional[int] = 20,
           retention: Optional[int] = None) -> dict[str, Any]:
     status: dict[str, Any] = {"phase": phase}
     if expire_h is not None:
@@ -28,7 +28,9 @@ def cache(name: str, images: list[str], *, phase: str = "Ready", age_h: float = 
     meta: dict[str, Any] = {"name": name, "creationTimestamp": ts(age_h)}
     if digests:
         meta["annotations"] = {ANN_DIGESTS: json.dumps(digests)}
-    spec: dict[str, Any] = {"images": images, "imageCacheSize": size}
+    spec: dict[str, Any] = {"images": images}
+    if size is not None:  # Alibaba's CRD has no default: the field may be absent
+        spec["imageCacheSize"] = size
     if retention:
         spec["retentionDays"] = retention
     return {"metadata": meta, "spec": spec, "status": status}
@@ -92,3 +94,10 @@ def test_in_progress_untouched_unless_asked() -> None:
     assert plan_prune(caches, PodImages(), NOW, PruneOptions()) == []
     plan = plan_prune(caches, PodImages(), NOW, PruneOptions(include_in_progress=True))
     assert sorted(names(plan)) == ["creating", "pending", "updating"]
+
+
+def test_a_cache_without_a_size_counts_as_the_clouds_default() -> None:
+    # Alibaba's permissive CRD sets no default; the cloud builds 20 GiB, so prune reclaims 20, not 0.
+    plan = plan_prune([cache("sizeless", ["a:1"], size=None, expire_h=-1)], None, NOW,
+                      PruneOptions(reasons=frozenset({"expired"})))
+    assert [(c.name, c.size_gib) for c in plan] == [("sizeless", 20)]

@@ -121,3 +121,12 @@ def test_matching_cache_needs_same_images_enough_size_and_a_live_phase() -> None
               existing("ok", ["docker.io/library/redis:7", "nginx:1"], 30, "Creating")]
     assert matching_cache(caches, want, 30) == "ok"
     assert matching_cache(caches, want, 31) is None
+
+
+def test_an_updating_or_sizeless_cache_is_live() -> None:
+    # The cloud writes Updating while a Ready cache is rebuilt: it is still (and will be) usable.
+    want = [normalize("nginx:1")]
+    assert matching_cache([existing("upd", ["nginx:1"], 20, "Updating")], want, 20) == "upd"
+    sizeless = {"metadata": {"name": "bare"}, "spec": {"images": ["nginx:1"]}}  # no status, no size yet
+    assert matching_cache([sizeless], want, 20) == "bare"
+    assert matching_cache([sizeless], want, 21) is None
