@@ -51,6 +51,7 @@ dist: venv
 
 lint: venv
 	$(VENV)/bin/ruff check kubectl_imagecache tests bench hack
+	$(VENV)/bin/mypy
 
 # Every tier: unit, a real registry, a real API server. Nothing is skipped: a missing component fails.
 test: deps venv controlplane krew dist lint

@@ -6,8 +6,6 @@ allows it to look: `spec.imageCacheSize` may be absent, `status` absent, partial
 Pure: objects in, values out.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import json
 import re

@@ -175,7 +175,8 @@ def _walk(obj: Any, path: str, item_kind: Optional[str]) -> Iterator[ImageUse]:
 
 
 def _images_of_pod_spec(obj: Mapping[str, Any], kind: str, spec: Mapping[str, Any], path: str) -> Iterator[ImageUse]:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), Mapping) else {}
+    raw_meta = obj.get("metadata")
+    metadata: Mapping[str, Any] = raw_meta if isinstance(raw_meta, Mapping) else {}
     name = metadata.get("name") or metadata.get("generateName") or ""
     namespace = metadata.get("namespace") or None
     whole = {**obj, "kind": kind}
@@ -288,6 +289,8 @@ def _load_documents(text: str, source: str) -> Iterator[tuple[int, int, Any]]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said one follows
+                break
             number += 1
             yield number, node.start_mark.line + 1, loader.construct_document(node)
     except yaml.MarkedYAMLError as error:

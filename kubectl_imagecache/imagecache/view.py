@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from ..durations import format_duration
 from . import resource as imc
@@ -59,7 +59,7 @@ def for_output(obj: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def as_list(items: list[Mapping[str, Any]]) -> dict[str, Any]:
+def as_list(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """kubectl's shape for several objects in -o json|yaml."""
     return {"apiVersion": "v1", "kind": "List", "items": [for_output(i) for i in items],
             "metadata": {"resourceVersion": ""}}
