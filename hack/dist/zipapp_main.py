@@ -4,7 +4,8 @@
 import sys
 
 if sys.version_info < (3, 10):
-    sys.stderr.write(f"kubectl-imagecache needs Python >= 3.10 (found {sys.version.split()[0]} at {sys.executable})\n")
+    sys.stderr.write("kubectl-imagecache needs Python >= 3.10 (found {} at {}): install python3.10 or newer "
+                     "and put it first on PATH as python3\n".format(sys.version.split()[0], sys.executable))
     sys.exit(1)
 
 BUILD_ID = "@BUILD_ID@"
