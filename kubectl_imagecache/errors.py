@@ -10,8 +10,8 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the command ran but some work failed (e.g. an image could not be sized)
 EXIT_USAGE = 2  # bad flags, arguments or input files; nothing was done
-EXIT_AUTH = 3  # unauthorized or forbidden (registry or cluster)
-EXIT_NOT_FOUND = 4  # image, repository, cache or CRD not found
+EXIT_AUTH = 3  # unauthorized: registry credentials refused, cluster credentials expired or unusable
+EXIT_NOT_FOUND = 4  # image, repository, cache, workload or secret not found (a missing CRD is 9)
 EXIT_UNREACHABLE = 5  # registry or API server unreachable, timed out
 EXIT_TIMEOUT = 6  # --wait ran out of time
 EXIT_CANCELLED = 7  # the user declined a confirmation
