@@ -132,9 +132,9 @@ class Pins:
             holders.append(who)
 
     def pinned_by(self, cache_id: Optional[str]) -> tuple[str, ...]:
-        # Workloads before their pods: they say why a pod pins, and outlive it.
-        return tuple(sorted(self.by_id.get(cache_id, ()), key=lambda w: (w.startswith("pod/"), w))) \
-            if cache_id else ()
+        """Who pins the cache with this imageCacheId; workloads first (they say why their pods pin)."""
+        holders = self.by_id.get(cache_id, []) if cache_id else []
+        return tuple(sorted(holders, key=lambda who: (who.startswith("pod/"), who)))
 
 
 @dataclass(frozen=True)
