@@ -35,7 +35,7 @@ from .sources import Workload
 
 __all__ = [
     "MAX_IMAGES", "ANNOTATION_PREFIX", "ImageGroup", "PlannedCache", "plan_caches", "derive_name",
-    "imagecache_object", "matching_cache", "validate_size", "LIVE_PHASES",
+    "imagecache_object", "Holder", "matching_cache", "validate_size", "LIVE_PHASES",
 ]
 
 
@@ -160,13 +160,41 @@ def normalized_images(obj: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(normalize_or_keep(text) for text in imc.images(obj))
 
 
-def matching_cache(existing: Sequence[Mapping[str, Any]], images: Sequence[str], size_gib: int) -> Optional[str]:
-    """The name of a live cache that already holds exactly these images with enough room."""
+@dataclass(frozen=True)
+class Holder:
+    """A live cache with exactly the wanted images and enough room, and how its digests compare.
+
+    ECI matches pods to caches by repository and tag, so a cache whose recorded digests differ
+    from what the tags resolve to now still "matches" but serves old images: it is stale.
+    """
+
+    name: str
+    moved: tuple[str, ...] = ()  # images recorded at a digest other than the current one
+    verified: bool = True  # False: no digests recorded (made by another tool): the names match, that is all
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.moved)
+
+
+def matching_cache(existing: Sequence[Mapping[str, Any]], images: Sequence[str], size_gib: int,
+                   digests: Mapping[str, str]) -> Optional[Holder]:
+    """The live cache holding exactly these images (normalized) with enough room, at these digests.
+
+    A current holder wins over one that cannot be verified, which wins over a stale one. An image
+    whose digest was not recorded (or is not known now) counts as current: nothing says it moved.
+    """
     want = frozenset(images)
+    found: list[tuple[int, Holder]] = []
     for obj in existing:
-        if imc.phase(obj) in LIVE_PHASES and normalized_images(obj) == want and imc.effective_size_gib(obj) >= size_gib:
-            return imc.name(obj)
-    return None
+        if imc.phase(obj) not in LIVE_PHASES or normalized_images(obj) != want or \
+                imc.effective_size_gib(obj) < size_gib:
+            continue
+        recorded = imc.digests(obj)
+        moved = tuple(sorted(i for i in want if recorded.get(i) and digests.get(i) and recorded[i] != digests[i]))
+        holder = Holder(imc.name(obj), moved, verified=bool(recorded))
+        found.append((2 if holder.stale else 0 if holder.verified else 1, holder))
+    return min(found, key=lambda pair: pair[0])[1] if found else None
 
 
 __all__ += ["normalized_images", "ANN_DIGESTS", "ANN_WORKLOADS", "ANN_PLATFORM", "ANN_BYTES", "MANAGED_BY"]

@@ -1,9 +1,19 @@
-"""Which ImageCaches `prune` removes, and why. Pure: caches, pod images and a clock in; a plan out.
+"""Which ImageCaches `prune` removes, and why. Pure: caches, pod images, pins and a clock in; a plan out.
 
 Reasons: expired (its expiry passed), failed (Failed/UpdateFailed for longer than a grace),
-unused (no running or pending pod uses any of its images), superseded (a newer Ready cache holds
-all of its images), older-than (age above a limit). Caches still being built are never touched
-unless asked, since deleting one mid-build wastes what it cost.
+unused (no running or pending pod uses any of its images), superseded (a newer cache that stays
+holds all of its images), older-than (age above a limit). Caches still being built are never
+touched unless asked, since deleting one mid-build wastes what it cost.
+
+Never harm running pods:
+- A cache pinned by a pod or a pod template (k8s.aliyun.com/eci-imc-id = its status.imageCacheId)
+  is never a candidate: ECI fails to create a pod whose pinned cache is not Ready. The plan lists
+  it under `kept` with who pins it, when it would otherwise have been pruned.
+- Only a cache that stays can supersede: Ready, not expired, not expiring before the cache it
+  replaces, and not itself deleted by the same plan for any reason. Supersession only looks at
+  strictly newer caches, so deciding newest first reaches the fixpoint in one pass: in a chain
+  A < B < C of the same images where C is expired, C goes, B stays (nothing newer that stays holds
+  it) and A goes (superseded by B).
 """
 
 from __future__ import annotations
@@ -16,8 +26,9 @@ from ..errors import UsageError
 from ..registry.reference import normalize_or_keep, parse_reference
 from . import resource as imc
 from .plan import normalized_images
+from .sources import POD_SPEC_PATHS
 
-__all__ = ["REASONS", "PruneOptions", "Candidate", "PodImages", "plan_prune"]
+__all__ = ["REASONS", "PruneOptions", "Candidate", "Kept", "PrunePlan", "PodImages", "Pins", "plan_prune"]
 
 REASONS = ("expired", "failed", "unused", "superseded", "older-than")
 
@@ -72,6 +83,60 @@ class PodImages:
         return bool(pinned) and f"{ref.name}@{pinned}" in self.repo_digests
 
 
+_TERMINAL_POD_PHASES = frozenset({"Succeeded", "Failed"})  # such a pod never starts a container again
+# Where a kind keeps its pod template's metadata: beside the pod spec (for a Pod, its own metadata).
+_TEMPLATE_META_PATHS = {kind: path[:-1] + ("metadata",) for kind, path in POD_SPEC_PATHS.items()}
+_GENERIC_TEMPLATE_META = ("spec", "template", "metadata")  # Argo Rollouts, OpenKruise...: as sources reads them
+
+
+def _dig(obj: Any, path: Sequence[str]) -> Any:
+    for key in path:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+@dataclass
+class Pins:
+    """Which caches pods pin (k8s.aliyun.com/eci-imc-id, an imageCacheId) and who pins each.
+
+    Fed with live pods (all but Succeeded/Failed ones) and with workloads, whose pod templates
+    make the pods of tomorrow: a Deployment's pin counts even while it has no pod.
+    """
+
+    by_id: dict[str, list[str]] = field(default_factory=dict)  # imageCacheId -> "deployment/shop/web", ...
+
+    def add_pod(self, pod: Mapping[str, Any]) -> None:
+        if (pod.get("status") or {}).get("phase") in _TERMINAL_POD_PHASES:
+            return
+        self._add("Pod", pod, ("metadata",))
+
+    def add_workload(self, obj: Mapping[str, Any]) -> None:
+        """A Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob (its jobTemplate) or Pod."""
+        kind = obj.get("kind")
+        if kind == "Pod":
+            self.add_pod(obj)
+        elif isinstance(kind, str):
+            self._add(kind, obj, _TEMPLATE_META_PATHS.get(kind, _GENERIC_TEMPLATE_META))
+
+    def _add(self, kind: str, obj: Mapping[str, Any], meta_path: Sequence[str]) -> None:
+        annotations = _dig(obj, (*meta_path, "annotations"))
+        value = annotations.get(imc.POD_PINNED_ID) if isinstance(annotations, Mapping) else None
+        if not isinstance(value, str) or not value.strip():
+            return
+        meta = obj.get("metadata") or {}
+        who = "/".join(str(p) for p in (kind.lower(), meta.get("namespace"), meta.get("name")) if p)
+        holders = self.by_id.setdefault(value.strip(), [])
+        if who not in holders:
+            holders.append(who)
+
+    def pinned_by(self, cache_id: Optional[str]) -> tuple[str, ...]:
+        """Who pins the cache with this imageCacheId; workloads first (they say why their pods pin)."""
+        holders = self.by_id.get(cache_id, []) if cache_id else []
+        return tuple(sorted(holders, key=lambda who: (who.startswith("pod/"), who)))
+
+
 @dataclass(frozen=True)
 class Candidate:
     name: str
@@ -85,47 +150,101 @@ class Candidate:
                 "ageSeconds": int(self.age_seconds), "phase": self.phase}
 
 
+@dataclass(frozen=True)
+class Kept:
+    """A cache the reasons would prune but pods pin, so it stays."""
+
+    name: str
+    reasons: tuple[str, ...]
+    pinned_by: tuple[str, ...]
+
+    def describe(self, most: int = 3) -> str:
+        who = ", ".join(self.pinned_by[:most])
+        if len(self.pinned_by) > most:
+            who += f" and {len(self.pinned_by) - most} more"
+        return f"kept ImageCache {self.name} ({','.join(self.reasons)}): pinned by {who}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "reasons": list(self.reasons), "pinnedBy": list(self.pinned_by)}
+
+
+@dataclass(frozen=True)
+class PrunePlan:
+    candidates: list[Candidate]  # to delete, oldest first
+    kept: list[Kept]  # would be pruned, but pinned by pods; oldest first
+
+
+def _outlives(newer: Mapping[str, Any], older: Mapping[str, Any], now: dt.datetime) -> bool:
+    """The newer cache is there now and still when the older one would have expired (None: never)."""
+    theirs, mine = imc.expires_at(newer), imc.expires_at(older)
+    if theirs is None:
+        return True
+    return theirs > now and mine is not None and theirs >= mine
+
+
+def _own_reasons(obj: Mapping[str, Any], pods: Optional[PodImages], now: dt.datetime,
+                 opts: PruneOptions) -> list[str]:
+    """Every reason but superseded, which depends on the other caches."""
+    status = obj.get("status") or {}
+    phase = imc.phase(obj)
+    created = imc.created_at(obj)
+    out: list[str] = []
+    expires = imc.expires_at(obj)
+    if "expired" in opts.reasons and expires is not None and expires <= now:
+        out.append("expired")
+    if "failed" in opts.reasons and phase in imc.FAILED_PHASES:
+        since = imc.parse_time(status.get("lastUpdatedTime")) or imc.parse_time(status.get("startTime")) or created
+        if since is None or (now - since).total_seconds() >= opts.failed_grace:
+            out.append("failed")
+    if "unused" in opts.reasons and pods is not None:
+        digests = imc.digests(obj)
+        if not any(pods.uses(i, digests.get(normalize_or_keep(i))) for i in imc.images(obj)):
+            out.append("unused")
+    if "older-than" in opts.reasons and opts.older_than is not None and created is not None \
+            and (now - created).total_seconds() > opts.older_than:
+        out.append("older-than")
+    return out
+
+
 def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], now: dt.datetime,
-               opts: PruneOptions) -> list[Candidate]:
-    """Caches to delete, each with every reason that applies, oldest first."""
-    ready = []
-    for obj in caches:
-        if imc.phase(obj) == imc.READY:
-            ready.append((imc.created_at(obj), obj))
-    out = []
-    for obj in caches:
-        status = obj.get("status") or {}
-        phase = imc.phase(obj)
-        if phase in imc.IN_PROGRESS_PHASES and not opts.include_in_progress:
+               opts: PruneOptions, pins: Optional[Pins] = None) -> PrunePlan:
+    """Caches to delete, each with every reason that applies, and the pinned ones kept; oldest first.
+
+    pods None: not known, so no cache is `unused`. pins None: nothing pinned; the command never
+    deletes without having read them.
+    """
+    pins = pins or Pins()
+    # Reasons of every cache prune may touch (in-progress ones only when asked), keyed by position.
+    reasons: dict[int, list[str]] = {
+        i: _own_reasons(obj, pods, now, opts) for i, obj in enumerate(caches)
+        if opts.include_in_progress or imc.phase(obj) not in imc.IN_PROGRESS_PHASES
+    }
+    pinned = {i: pins.pinned_by(imc.cache_id(obj)) for i, obj in enumerate(caches)}
+    created = {i: t for i, obj in enumerate(caches) if (t := imc.created_at(obj)) is not None}
+    if "superseded" in opts.reasons:
+        # Newest first: whether a cache stays depends only on strictly newer ones, all decided before it.
+        staying: list[int] = []  # Ready caches that this plan keeps, newest first
+        for i in sorted(created, key=created.__getitem__, reverse=True):
+            mine = normalized_images(caches[i])
+            if i in reasons and mine and any(created[j] > created[i] and mine <= normalized_images(caches[j])
+                                             and _outlives(caches[j], caches[i], now) for j in staying):
+                reasons[i].append("superseded")
+            if imc.phase(caches[i]) == imc.READY and (pinned[i] or not reasons.get(i)):
+                staying.append(i)
+
+    out, kept = [], []
+    for i, why in reasons.items():
+        if not why:
             continue
-        created = imc.created_at(obj)
-        age = (now - created).total_seconds() if created else 0.0
-        reasons: list[str] = []
-        expires = imc.expires_at(obj)
-        if "expired" in opts.reasons and expires is not None and expires <= now:
-            reasons.append("expired")
-        if "failed" in opts.reasons and phase in imc.FAILED_PHASES:
-            since = imc.parse_time(status.get("lastUpdatedTime")) or imc.parse_time(status.get("startTime")) \
-                or created
-            if since is None or (now - since).total_seconds() >= opts.failed_grace:
-                reasons.append("failed")
-        if "unused" in opts.reasons and pods is not None:
-            digests = imc.digests(obj)
-            if not any(pods.uses(i, digests.get(normalize_or_keep(i))) for i in imc.images(obj)):
-                reasons.append("unused")
-        if "superseded" in opts.reasons and created is not None:
-            mine = normalized_images(obj)
-            for t, other in ready:
-                if other is obj or t is None or t <= created:
-                    continue
-                if mine and mine <= normalized_images(other):
-                    reasons.append("superseded")
-                    break
-        if "older-than" in opts.reasons and opts.older_than is not None and age > opts.older_than:
-            reasons.append("older-than")
-        if reasons:
-            out.append(Candidate(imc.name(obj), tuple(reasons), imc.effective_size_gib(obj), age, phase))
-    return sorted(out, key=lambda c: (-c.age_seconds, c.name))
+        obj = caches[i]
+        age = (now - created[i]).total_seconds() if i in created else 0.0
+        ordered = tuple(sorted(why, key=REASONS.index))
+        if pinned[i]:
+            kept.append((age, Kept(imc.name(obj), ordered, pinned[i])))
+        else:
+            out.append(Candidate(imc.name(obj), ordered, imc.effective_size_gib(obj), age, imc.phase(obj)))
+    return PrunePlan(sorted(out, key=lambda c: (-c.age_seconds, c.name)),
+                     [k for _, k in sorted(kept, key=lambda pair: (-pair[0], pair[1].name))])
 
 
 def pod_images(pods: Iterable[Mapping[str, Any]]) -> PodImages:

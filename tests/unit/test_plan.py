@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Optional
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from kubectl_imagecache.errors import UsageError
 from kubectl_imagecache.imagecache.plan import (
     ANN_DIGESTS,
     ANN_WORKLOADS,
+    Holder,
     ImageGroup,
     PlannedCache,
     derive_name,
@@ -108,9 +110,12 @@ def test_object_shape() -> None:
     assert obj["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "kubectl-imagecache", "t": "1"}
 
 
-def existing(name: str, images: list[str], size: int, phase: str) -> dict:
-    return {"metadata": {"name": name}, "spec": {"images": images, "imageCacheSize": size},
-            "status": {"phase": phase}}
+def existing(name: str, images: list[str], size: int, phase: str,
+             digests: Optional[dict[str, str]] = None) -> dict:
+    meta: dict[str, Any] = {"name": name}
+    if digests is not None:
+        meta["annotations"] = {ANN_DIGESTS: json.dumps(digests)}
+    return {"metadata": meta, "spec": {"images": images, "imageCacheSize": size}, "status": {"phase": phase}}
 
 
 def test_matching_cache_needs_same_images_enough_size_and_a_live_phase() -> None:
@@ -119,14 +124,49 @@ def test_matching_cache_needs_same_images_enough_size_and_a_live_phase() -> None
               existing("small", ["nginx:1", "redis:7"], 20, "Ready"),
               existing("more", ["nginx:1", "redis:7", "x:1"], 40, "Ready"),
               existing("ok", ["docker.io/library/redis:7", "nginx:1"], 30, "Creating")]
-    assert matching_cache(caches, want, 30) == "ok"
-    assert matching_cache(caches, want, 31) is None
+    assert matching_cache(caches, want, 30, {}) == Holder("ok", verified=False)
+    assert matching_cache(caches, want, 31, {}) is None
 
 
 def test_an_updating_or_sizeless_cache_is_live() -> None:
     # The cloud writes Updating while a Ready cache is rebuilt: it is still (and will be) usable.
     want = [normalize("nginx:1")]
-    assert matching_cache([existing("upd", ["nginx:1"], 20, "Updating")], want, 20) == "upd"
+    assert matching_cache([existing("upd", ["nginx:1"], 20, "Updating")], want, 20, {}) == \
+        Holder("upd", verified=False)
     sizeless = {"metadata": {"name": "bare"}, "spec": {"images": ["nginx:1"]}}  # no status, no size yet
-    assert matching_cache([sizeless], want, 20) == "bare"
-    assert matching_cache([sizeless], want, 21) is None
+    assert matching_cache([sizeless], want, 20, {}) == Holder("bare", verified=False)
+    assert matching_cache([sizeless], want, 21, {}) is None
+
+
+OLD, NEW = "sha256:" + "0" * 64, "sha256:" + "1" * 64
+NGINX, REDIS = normalize("nginx:1"), normalize("redis:7")
+
+
+def test_a_cache_recorded_at_other_digests_is_stale_not_a_holder() -> None:
+    # The tag moved since warm recorded it: the names still match (so ECI still matches pods to it),
+    # but it serves the old image. warm --refresh used to answer "nothing to do".
+    now = {NGINX: NEW, REDIS: NEW}
+    moved = existing("moved", ["nginx:1", "redis:7"], 20, "Ready", {NGINX: OLD, REDIS: NEW})
+    holder = matching_cache([moved], [NGINX, REDIS], 20, now)
+    assert holder == Holder("moved", moved=(NGINX,))
+    assert holder.stale
+    current = existing("current", ["nginx:1", "redis:7"], 20, "Ready", {NGINX: NEW, REDIS: NEW})
+    assert not Holder("current").stale
+    # Once a replacement exists it is the holder, whichever the API lists first.
+    for order in ([moved, current], [current, moved]):
+        assert matching_cache(order, [NGINX, REDIS], 20, now) == Holder("current")
+
+
+def test_a_cache_without_recorded_digests_holds_but_unverified() -> None:
+    # Made by another tool: the names match and nothing says a tag moved, so it holds; warm says it
+    # could not check. A verified holder is preferred to it, and it to a stale one.
+    foreign = existing("foreign", ["nginx:1"], 20, "Ready")
+    partial = existing("partial", ["nginx:1", "redis:7"], 20, "Ready", {REDIS: NEW})  # nginx not recorded
+    assert matching_cache([foreign], [NGINX], 20, {NGINX: NEW}) == Holder("foreign", verified=False)
+    assert matching_cache([partial], [NGINX, REDIS], 20, {NGINX: NEW, REDIS: NEW}) == Holder("partial")
+    stale = existing("stale", ["nginx:1"], 20, "Ready", {NGINX: OLD})
+    assert matching_cache([stale, foreign], [NGINX], 20, {NGINX: NEW}) == Holder("foreign", verified=False)
+    assert matching_cache([stale], [NGINX], 20, {NGINX: NEW}) == Holder("stale", moved=(NGINX,))
+    # A malformed annotation counts as none recorded.
+    garbled = {**stale, "metadata": {"name": "garbled", "annotations": {ANN_DIGESTS: "{not json"}}}
+    assert matching_cache([garbled], [NGINX], 20, {NGINX: NEW}) == Holder("garbled", verified=False)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from ...errors import Cancelled, UsageError
+from ...errors import Cancelled, Forbidden, UsageError
 from ..options import kube_flags, kube_settings, output_flag, selector_flag
+
+if TYPE_CHECKING:
+    from ...imagecache.prune import Pins, PodImages
 
 
 def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:
@@ -28,6 +31,26 @@ def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[st
     return frozenset(chosen)
 
 
+def _pod_usage(cluster: Any) -> tuple[PodImages, Pins]:
+    """What pods use and pin, from every pod and every workload's pod template (read-only)."""
+    from ...imagecache.prune import Pins, PodImages
+    from ...imagecache.resource import POD_PINNED_ID
+
+    images, pins = PodImages(), Pins()
+    try:
+        # Page by page into sets: memory grows with distinct images and pins, not with pods.
+        for pod in cluster.list_pods():
+            images.add_pod(pod)
+            pins.add_pod(pod)
+        for obj in cluster.list_workloads(None, None):
+            pins.add_workload(obj)
+    except Forbidden as exc:
+        # Any cache could be pinned by what we cannot see: delete nothing rather than guess.
+        raise Forbidden(f"{exc.message}. prune reads every pod and pod template to keep the caches they use "
+                        f"or pin ({POD_PINNED_ID}); nothing was deleted") from None
+    return images, pins
+
+
 @click.command("prune", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--reason", "reasons", multiple=True, metavar="REASON[,REASON]",
               help="Which reasons apply: expired, failed, unused, superseded, older-than (default: all given).")
@@ -44,7 +67,8 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
     """Preview, then delete, the ImageCaches nobody needs any more.
 
     Without --yes this only shows the plan (on a terminal it then asks). Caches still being built
-    are left alone unless --include-in-progress.
+    are left alone unless --include-in-progress. Caches that pods or pod templates pin
+    (k8s.aliyun.com/eci-imc-id) are kept; prune needs to list pods and workloads in every namespace.
 
     \b
     Examples:
@@ -53,8 +77,8 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
       kubectl imagecache prune --older-than 30d -o json
     """
     from ...durations import format_duration, parse_duration
-    from ...imagecache.prune import PruneOptions, plan_prune, pod_images
-    from ..printers import confirm, interactive, print_structured, print_table
+    from ...imagecache.prune import PruneOptions, plan_prune
+    from ..printers import confirm, info, interactive, print_structured, print_table
 
     opts = PruneOptions(
         reasons=_reasons(reasons, older_than),
@@ -64,9 +88,12 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
     )
     cluster = kube_settings(flags).connect()
     caches = cluster.list_imagecaches(selector)
-    # Pods are read page by page into sets of image names: memory grows with distinct images, not pods.
-    pods = pod_images(cluster.list_pods()) if "unused" in opts.reasons and caches else None
-    plan = plan_prune(caches, pods, dt.datetime.now(dt.timezone.utc), opts)
+    pods, pins = _pod_usage(cluster) if caches else (None, None)
+    pruning = plan_prune(caches, pods if "unused" in opts.reasons else None, dt.datetime.now(dt.timezone.utc),
+                         opts, pins)
+    for kept in pruning.kept:
+        info(kept.describe())
+    plan = pruning.candidates
     total = sum(c.size_gib for c in plan)
     if output != "table":
         print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total, "deleted": bool(yes)},

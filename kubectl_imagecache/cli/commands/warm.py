@@ -268,13 +268,18 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
         gib = size if size is not None else recommend_gib(needed, headroom)
         if size is not None:
             validate_size(size, needed, headroom, force, p.name)
-        holder = matching_cache(existing, p.images, gib)
-        if holder and not force:
-            info(f"ImageCache {holder} already holds these {len(p.images)} image(s) with {gib} GiB or more: "
-                 "nothing to do (--force creates another)")
+        digests = {i: infos[i].digest for i in p.images}
+        holder = matching_cache(existing, p.images, gib, digests)
+        if holder and holder.stale:
+            info(f"ImageCache {holder.name} holds these images at older digests (stale): creating a replacement")
+        elif holder and not force:
+            unverified = "" if holder.verified else " (it records no digests, so a moved tag cannot be told)"
+            info(f"ImageCache {holder.name} already holds these {len(p.images)} image(s) with {gib} GiB or more"
+                 f"{unverified}: nothing to do (--force creates another)")
             continue
         if p.name in taken:
-            if not force and name is not None:
+            replacing = holder is not None and holder.stale and holder.name == p.name
+            if not force and name is not None and not replacing:
                 raise UsageError(f'an ImageCache named "{p.name}" already exists with other images or size; '
                                  "choose another --name, or delete it first")
             base, n = p.name, 2
@@ -284,7 +289,7 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
         taken[p.name] = {}
         spec_images = [src.written.get(i, i) for i in p.images]
         obj = imagecache_object(
-            p, size_gib=gib, digests={i: infos[i].digest for i in p.images}, image_bytes=needed,
+            p, size_gib=gib, digests=digests, image_bytes=needed,
             platform=str(registry.platform), pull_secrets=secret_names, retention_days=retention_days,
             reuse=reuse, flash=flash, annotations=extra_annotations, labels=extra_labels,
         )
