@@ -23,6 +23,7 @@ __all__ = [
     "MANAGED_BY",
     "ANN_REUSE", "ANN_FLASH", "ANN_CPU_ARCH", "ANN_OS_TYPE", "ANN_INSECURE_REGISTRY", "ANN_PLAIN_HTTP_REGISTRY",
     "POD_AUTO_MATCH", "POD_PERFECT_MATCH", "POD_MATCH_COUNT", "POD_PINNED_ID",
+    "EVENT_HIT", "EVENT_MISSED", "EVENT_AUTO_CREATED", "POD_EVENTS",
     "parse_time", "name", "phase", "progress", "reason", "cache_id", "images", "pull_secrets", "size_gib",
     "effective_size_gib", "retention_days", "created_at", "expires_at", "digests", "annotations", "labels",
 ]
@@ -75,6 +76,11 @@ POD_AUTO_MATCH = "k8s.aliyun.com/eci-auto-imc"
 POD_PERFECT_MATCH = "k8s.aliyun.com/imc-perfect-match"
 POD_MATCH_COUNT = "k8s.aliyun.com/imc-match-count-request"
 POD_PINNED_ID = "k8s.aliyun.com/eci-imc-id"
+# Events ECI records on a pod about its cache, and what each says.
+EVENT_HIT = "SuccessfulHitImageCache"
+EVENT_MISSED = "ImageCacheMissed"
+EVENT_AUTO_CREATED = "ImageCacheAutoCreated"
+POD_EVENTS = {EVENT_HIT: "hit", EVENT_MISSED: "miss", EVENT_AUTO_CREATED: "auto-created"}
 
 # -- time ---------------------------------------------------------------------------------------------------
 # RFC 3339 as Go writes it: 0 to 9 fraction digits, Z or an offset. Parsed by hand because
