@@ -33,7 +33,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from ..errors import UsageError
 from . import resource as imc
 from .freshness import ImageFreshness, image_freshness
-from .matching import Match, State, choose_cache
+from .matching import CacheIndex, Match, State, choose_cache
 from .prune import Candidate as PruneCandidate
 from .sources import POD_SPEC_PATHS, Workload, pod_spec, workload_pull_secrets, workload_service_account
 
@@ -121,6 +121,7 @@ class _Owners:
 
     def __init__(self, objects: Sequence[Mapping[str, Any]], workloads: Mapping[Key, Workload]) -> None:
         self.workloads = workloads
+        self._by_ns_name: Optional[dict[tuple[Optional[str], str], list[tuple[str, Workload]]]] = None
         self.by_key: dict[Key, Mapping[str, Any]] = {}
         self.by_uid: dict[str, Mapping[str, Any]] = {}
         for obj in objects:
@@ -160,13 +161,17 @@ class _Owners:
                              str(ref.get("uid") or "") or None, imc.labels(pod))
 
     def by_pod_name(self, ns: Optional[str], pod: str) -> Optional[Workload]:
-        best: Optional[Workload] = None
-        for (kind, wns, name), w in self.workloads.items():
-            if wns != ns or (best is not None and len(name) <= len(best.name)):
-                continue
-            if re.fullmatch(re.escape(name) + _POD_NAME_PATTERNS.get(kind, ""), pod):
-                best = w
-        return best
+        # A workload's name is a prefix of its pods' names ending before a "-": try each, longest first.
+        if self._by_ns_name is None:
+            self._by_ns_name = {}
+            for (kind, wns, name), w in self.workloads.items():
+                self._by_ns_name.setdefault((wns, name), []).append((kind, w))
+        cuts = [i for i, ch in enumerate(pod) if ch == "-"] + [len(pod)]
+        for cut in reversed(cuts):
+            for kind, w in self._by_ns_name.get((ns, pod[:cut]), ()):
+                if re.fullmatch(_POD_NAME_PATTERNS.get(kind, ""), pod[cut:]):
+                    return w
+        return None
 
 
 def workload_of_pod(pod: Mapping[str, Any], objects: Sequence[Mapping[str, Any]]) -> Optional[Workload]:
@@ -275,12 +280,13 @@ def coverage(objects: Iterable[Mapping[str, Any]], caches: Sequence[Mapping[str,
             last[w] = seen
 
     by_name = {imc.name(c): c for c in caches}
+    index = CacheIndex(caches)
     out = []
     for obj in objs:
         if not is_workload(obj):
             continue
         w = workloads[_key(obj)]
-        match = choose_cache(template_images(obj), template_annotations(obj), caches,
+        match = choose_cache(template_images(obj), template_annotations(obj), index,
                              digest_matches_recorded=digest_matches_recorded)
         fresh: tuple[ImageFreshness, ...] = ()
         state = match.state

@@ -36,8 +36,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 from ..errors import InvalidReference
 from ..registry.reference import parse_reference
@@ -45,7 +46,8 @@ from . import resource as imc
 from .resource import IN_PROGRESS_PHASES, POD_AUTO_MATCH, POD_MATCH_COUNT, POD_PERFECT_MATCH, POD_PINNED_ID, READY
 
 __all__ = [
-    "State", "PodRequest", "Candidate", "Match", "parse_request", "pod_images", "choose", "choose_cache",
+    "State", "PodRequest", "Candidate", "Match", "CacheIndex", "parse_request", "pod_images", "choose",
+    "choose_cache",
 ]
 
 
@@ -126,6 +128,7 @@ class _Key:
     digest: Optional[str] = None
 
 
+@functools.lru_cache(maxsize=65536)  # pure; the same texts recur across every workload and cache
 def _key(text: str) -> _Key:
     try:
         ref = parse_reference(text)
@@ -263,30 +266,94 @@ def _requirement_problem(count: int, n: int, request: PodRequest) -> Optional[st
     return None
 
 
-def _candidate(obj: Mapping[str, Any], pod: Sequence[_Key], by_recorded: bool) -> Candidate:
-    recorded = imc.digests(obj)
-    entries = [_key(text) for text in imc.images(obj)]
-    matched = []
-    for p in pod:
-        for e in entries:
-            if _matches(p, e, recorded.get(e.text), by_recorded):
-                matched.append((p.text, e.text))
-                break
-    return Candidate(imc.name(obj), imc.cache_id(obj), imc.phase(obj), imc.effective_size_gib(obj),
-                     imc.created_at(obj), tuple(matched), False, "")
+_Lookup = tuple[str, ...]
+
+
+def _lookups(k: _Key, rec: Optional[str]) -> list[_Lookup]:
+    """The keys under which a cache entry can be found by the pod references that may match it."""
+    if k.name is None:
+        return [("x", k.text)]
+    out: list[_Lookup] = []
+    if k.tag is not None:
+        out.append(("t", k.name, k.tag))
+    if k.digest is not None:
+        out.append(("d", k.name, k.digest))
+    elif rec is not None:
+        out.append(("r", k.name, rec))
+    return out
+
+
+def _wanted(p: _Key, by_recorded: bool) -> list[_Lookup]:
+    """The lookups a pod reference needs (the counterpart of :func:`_lookups`; :func:`_matches` decides)."""
+    if p.name is None:
+        return [("x", p.text)]
+    if p.tag is not None:
+        return [("t", p.name, p.tag)]
+    assert p.digest is not None
+    return [("d", p.name, p.digest)] + ([("r", p.name, p.digest)] if by_recorded else [])
+
+
+class CacheIndex:
+    """Caches read once for many choices: each entry parsed once and filed under what can match it,
+    so a choice costs the caches holding one of the pod's images, not every cache."""
+
+    def __init__(self, caches: Iterable[Mapping[str, Any]]) -> None:
+        self.caches = list(caches)
+        self._files: list[dict[_Lookup, list[tuple[int, _Key, Optional[str]]]]] = []
+        self._meta: list[tuple[str, Optional[str], str, int, Optional[dt.datetime]]] = []
+        self._holders: dict[_Lookup, set[int]] = {}
+        self._by_id: dict[str, set[int]] = {}
+        for i, obj in enumerate(self.caches):
+            recorded = imc.digests(obj)
+            files: dict[_Lookup, list[tuple[int, _Key, Optional[str]]]] = {}
+            for pos, text in enumerate(imc.images(obj)):
+                k = _key(text)
+                rec = recorded.get(k.text)
+                for lookup in _lookups(k, rec):
+                    files.setdefault(lookup, []).append((pos, k, rec))
+                    self._holders.setdefault(lookup, set()).add(i)
+            self._files.append(files)
+            cid = imc.cache_id(obj)
+            self._meta.append((imc.name(obj), cid, imc.phase(obj), imc.effective_size_gib(obj), imc.created_at(obj)))
+            if cid:
+                self._by_id.setdefault(cid, set()).add(i)
+
+    def candidates(self, pod: Sequence[_Key], by_recorded: bool, pinned_id: Optional[str]) -> list[Candidate]:
+        """The caches holding one of ``pod``'s images, and those with ``pinned_id``, with what they match."""
+        wanted = [_wanted(p, by_recorded) for p in pod]
+        relevant: set[int] = set(self._by_id.get(pinned_id, ())) if pinned_id else set()
+        for lookups in wanted:
+            for lookup in lookups:
+                relevant |= self._holders.get(lookup, set())
+        out = []
+        for i in sorted(relevant):
+            files = self._files[i]
+            matched = []
+            for p, lookups in zip(pod, wanted):
+                hits = [(pos, e) for lookup in lookups for pos, e, rec in files.get(lookup, ())
+                        if _matches(p, e, rec, by_recorded)]
+                if hits:
+                    matched.append((p.text, min(hits, key=lambda h: h[0])[1].text))  # the first entry, as listed
+            name, cid, phase, size, created = self._meta[i]
+            out.append(Candidate(name, cid, phase, size, created, tuple(matched), False, ""))
+        return out
 
 
 def _with(c: Candidate, eligible: bool, reason: str) -> Candidate:
     return Candidate(c.name, c.cache_id, c.phase, c.size_gib, c.created, c.matched, eligible, reason)
 
 
-def choose(images: Sequence[str], request: PodRequest, caches: Sequence[Mapping[str, Any]], *,
+def choose(images: Sequence[str], request: PodRequest, caches: Union[CacheIndex, Sequence[Mapping[str, Any]]], *,
            digest_matches_recorded: bool = False) -> Match:
-    """ECI's choice among ``caches`` for a pod with ``images`` and ``request`` (see the module doc)."""
+    """ECI's choice among ``caches`` for a pod with ``images`` and ``request`` (see the module doc).
+
+    Pass a :class:`CacheIndex` when choosing for many pods over the same caches.
+    """
+    index = caches if isinstance(caches, CacheIndex) else CacheIndex(caches)
     wanted = pod_images(images)
     keys = [_key(i) for i in wanted]
     n = len(wanted)
-    found = [_candidate(obj, keys, digest_matches_recorded) for obj in caches]
+    found = index.candidates(keys, digest_matches_recorded, request.pinned_id)
     pending = min((c for c in found if c.phase in IN_PROGRESS_PHASES and n and c.count == n), key=_rank, default=None)
 
     if request.pinned_id is not None:
@@ -336,7 +403,8 @@ def choose(images: Sequence[str], request: PodRequest, caches: Sequence[Mapping[
     return Match(state, wanted, request, ranked[0], (*ranked, *rest), why, None if state is State.FULL else pending)
 
 
-def choose_cache(images: Sequence[str], annotations: Mapping[str, Any], caches: Sequence[Mapping[str, Any]], *,
+def choose_cache(images: Sequence[str], annotations: Mapping[str, Any],
+                 caches: Union[CacheIndex, Sequence[Mapping[str, Any]]], *,
                  digest_matches_recorded: bool = False) -> Match:
     """:func:`choose` for a pod template's images and annotations."""
     return choose(images, parse_request(annotations), caches, digest_matches_recorded=digest_matches_recorded)

@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from . import resource as imc
 from .coverage import WorkloadCoverage
 from .freshness import ImageFreshness, RefreshPlan
-from .matching import State, choose
+from .matching import CacheIndex, State, choose
 from .plan import ImageGroup, PlannedCache, plan_caches
 from .prune import Candidate as PruneCandidate
 from .resource import CREATE_RATE_LIMIT, CREATE_RATE_WINDOW_SECONDS, LIVE_PHASES, MAX_IMAGES, READY
@@ -207,8 +207,9 @@ def _choices(results: Sequence[WorkloadCoverage], state: Sequence[Mapping[str, A
         cid = imc.cache_id(obj)
         if cid:
             by_id[cid].append(imc.name(obj))
+    index = CacheIndex(state)
     for r in results:
-        m = choose(r.match.images, r.match.request, state, digest_matches_recorded=by_recorded)
+        m = choose(r.match.images, r.match.request, index, digest_matches_recorded=by_recorded)
         names = [m.chosen.name] if m.chosen else []
         if m.request.pinned_id:
             names += by_id.get(m.request.pinned_id, [])
