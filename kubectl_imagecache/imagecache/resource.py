@@ -15,10 +15,13 @@ __all__ = [
     "GROUP", "VERSION", "PLURAL", "SINGULAR", "KIND", "API_VERSION", "CRD_NAME", "SHORT_NAMES", "RESOURCE",
     "PENDING", "PREPARING", "CREATING", "READY", "FAILED", "UPDATING", "UPDATE_FAILED", "PHASES",
     "LIVE_PHASES", "IN_PROGRESS_PHASES", "FAILED_PHASES",
-    "MAX_IMAGES", "MIN_GIB", "MAX_GIB", "DEFAULT_SIZE_GIB", "MAX_RETENTION_DAYS",
-    "ANNOTATION_PREFIX", "ANN_DIGESTS", "ANN_WORKLOADS", "ANN_PLATFORM", "ANN_BYTES", "ANN_VERSION", "MANAGED_BY",
+    "MAX_IMAGES", "MIN_GIB", "MAX_GIB", "DEFAULT_SIZE_GIB", "MAX_RETENTION_DAYS", "CREATE_RATE_LIMIT",
+    "CREATE_RATE_WINDOW_SECONDS",
+    "ANNOTATION_PREFIX", "ANN_DIGESTS", "ANN_WORKLOADS", "ANN_PLATFORM", "ANN_BYTES", "ANN_VERSION", "ANN_REPLACES",
+    "MANAGED_BY",
     "ANN_REUSE", "ANN_FLASH", "ANN_CPU_ARCH", "ANN_OS_TYPE", "ANN_INSECURE_REGISTRY", "ANN_PLAIN_HTTP_REGISTRY",
     "POD_AUTO_MATCH", "POD_PERFECT_MATCH", "POD_MATCH_COUNT", "POD_PINNED_ID",
+    "EVENT_HIT", "EVENT_MISSED", "EVENT_AUTO_CREATED", "POD_EVENTS",
     "parse_time", "name", "phase", "progress", "reason", "cache_id", "images", "pull_secrets", "size_gib",
     "effective_size_gib", "retention_days", "created_at", "expires_at", "digests", "annotations", "labels",
 ]
@@ -48,6 +51,8 @@ MIN_GIB = 20
 MAX_GIB = 32768
 DEFAULT_SIZE_GIB = 20  # what the cloud uses when spec.imageCacheSize is absent
 MAX_RETENTION_DAYS = 65536
+CREATE_RATE_LIMIT = 200  # CreateImageCache calls ...
+CREATE_RATE_WINDOW_SECONDS = 60.0  # ... per minute
 
 # -- annotations ----------------------------------------------------------------------------------------
 ANNOTATION_PREFIX = "kubectl-imagecache.io/"  # our provenance
@@ -56,6 +61,7 @@ ANN_WORKLOADS = ANNOTATION_PREFIX + "workloads"
 ANN_PLATFORM = ANNOTATION_PREFIX + "platform"
 ANN_BYTES = ANNOTATION_PREFIX + "images-bytes"
 ANN_VERSION = ANNOTATION_PREFIX + "version"
+ANN_REPLACES = ANNOTATION_PREFIX + "replaces"  # on a refresh's replacement: the cache it takes over from
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-imagecache"}
 ANN_REUSE = "k8s.aliyun.com/imc-enable-reuse"
 ANN_FLASH = "k8s.aliyun.com/imc-enable-flash"
@@ -68,6 +74,11 @@ POD_AUTO_MATCH = "k8s.aliyun.com/eci-auto-imc"
 POD_PERFECT_MATCH = "k8s.aliyun.com/imc-perfect-match"
 POD_MATCH_COUNT = "k8s.aliyun.com/imc-match-count-request"
 POD_PINNED_ID = "k8s.aliyun.com/eci-imc-id"
+# Events ECI records on a pod about its cache, and what each says.
+EVENT_HIT = "SuccessfulHitImageCache"
+EVENT_MISSED = "ImageCacheMissed"
+EVENT_AUTO_CREATED = "ImageCacheAutoCreated"
+POD_EVENTS = {EVENT_HIT: "hit", EVENT_MISSED: "miss", EVENT_AUTO_CREATED: "auto-created"}
 
 # -- time ---------------------------------------------------------------------------------------------------
 # RFC 3339 as Go writes it: 0 to 9 fraction digits, Z or an offset. Parsed by hand because
