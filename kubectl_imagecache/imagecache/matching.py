@@ -290,7 +290,10 @@ def _wanted(p: _Key, by_recorded: bool) -> list[_Lookup]:
     if p.tag is not None:
         return [("t", p.name, p.tag)]
     assert p.digest is not None
-    return [("d", p.name, p.digest)] + ([("r", p.name, p.digest)] if by_recorded else [])
+    out: list[_Lookup] = [("d", p.name, p.digest)]
+    if by_recorded:
+        out.append(("r", p.name, p.digest))
+    return out
 
 
 class CacheIndex:
