@@ -32,7 +32,7 @@ from .coverage import WorkloadCoverage
 from .freshness import ImageFreshness, RefreshPlan
 from .matching import CacheIndex, State, choose
 from .plan import ImageGroup, PlannedCache, plan_caches
-from .prune import Candidate as PruneCandidate
+from .prune import PrunePlan
 from .resource import CREATE_RATE_LIMIT, CREATE_RATE_WINDOW_SECONDS, LIVE_PHASES, MAX_IMAGES, READY
 
 __all__ = [
@@ -40,7 +40,7 @@ __all__ = [
     "plan_sync", "predicted_state", "Prune",
 ]
 
-Prune = Callable[[Sequence[Mapping[str, Any]]], Sequence[PruneCandidate]]
+Prune = Callable[[Sequence[Mapping[str, Any]]], PrunePlan]
 _UNFIXABLE = {State.OFF, State.BROKEN}
 
 
@@ -270,7 +270,7 @@ def plan_sync(results: Sequence[WorkloadCoverage], caches: Sequence[Mapping[str,
     while True:
         state = predicted_state(caches, todo_creates, todo_refreshes, now)
         used = _choices(results, state, digest_matches_recorded)
-        doomed = {c.name for c in prune(state)}
+        doomed = {c.name for c in prune(state).candidates}
         keep_c = [c for c in todo_creates if c.name in used]
         keep_r = [r for r in todo_refreshes if r.name in used or r.name not in doomed]
         for c in todo_creates:
@@ -318,7 +318,7 @@ def plan_sync(results: Sequence[WorkloadCoverage], caches: Sequence[Mapping[str,
     deletes: list[Delete] = []
     for r in chosen_refreshes:
         deletes.append(Delete(r.old, ("refreshed",), imc.effective_size_gib(existing[r.old]), (r.name,)))
-    for cand in prune(state):
+    for cand in prune(state).candidates:
         if cand.name not in existing or cand.name in replaced:
             continue
         if cand.name in used:
