@@ -3,29 +3,94 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import click
 
-from ...errors import Cancelled, UsageError
-from ..options import kube_flags, kube_settings, output_flag, selector_flag
+from ...errors import Cancelled, ClusterNotFound, UsageError
+from ...kube.api import KubeSettings
+from ..options import CommandOptions, KubeFlags, kube_flags, output_flag, selector_flag
+from ..printers import NamePrinter, confirm, interactive, print_structured, print_table
 
 
 def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:
-    from ...imagecache.prune import REASONS
+    from ...imagecache import prune as rules
 
     chosen: set[str] = set()
     for v in values:
         for part in v.split(","):
             part = part.strip()
-            if part not in REASONS:
-                raise UsageError(f'--reason "{part}" is unknown: use {", ".join(REASONS)}')
+            if part not in rules.REASONS:
+                raise UsageError(f'--reason "{part}" is unknown: use {", ".join(rules.REASONS)}')
             chosen.add(part)
     if "older-than" in chosen and older_than is None:
         raise UsageError("--reason older-than needs --older-than DURATION")
     if not chosen:
-        chosen = {"expired", "failed", "unused", "superseded"} | ({"older-than"} if older_than else set())
+        chosen = set(rules.PruneOptions().reasons) | ({"older-than"} if older_than else set())
     return frozenset(chosen)
+
+
+@dataclass
+class PruneOptions(CommandOptions):
+    reasons: tuple[str, ...] = ()
+    older_than: Optional[str] = None
+    failed_grace: str = "1h"
+    include_in_progress: bool = False
+    selector: Optional[str] = None
+    yes: bool = False
+    output: str = "table"
+    kube: KubeFlags = KubeFlags()
+    rules: Any = field(init=False, default=None)  # imagecache.prune.PruneOptions
+    settings: KubeSettings = field(init=False)
+
+    def complete(self) -> None:
+        from ...durations import parse_duration
+        from ...imagecache import prune as rules
+
+        self.rules = rules.PruneOptions(
+            reasons=_reasons(self.reasons, self.older_than),
+            failed_grace=parse_duration(self.failed_grace, "--failed-grace"),
+            older_than=parse_duration(self.older_than, "--older-than") if self.older_than else None,
+            include_in_progress=self.include_in_progress,
+        )
+        self.settings = self.kube.complete()
+
+    def run(self) -> int:
+        from ...durations import format_duration
+        from ...imagecache.prune import plan_prune, pod_images
+
+        cluster = self.settings.connect()
+        caches = cluster.list_imagecaches(self.selector)
+        # Pods are read page by page into sets of image names: memory grows with distinct images, not pods.
+        pods = pod_images(cluster.list_pods()) if "unused" in self.rules.reasons and caches else None
+        plan = plan_prune(caches, pods, dt.datetime.now(dt.timezone.utc), self.rules)
+        total = sum(c.size_gib for c in plan)
+        if self.output != "table":
+            print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total,
+                              "deleted": bool(self.yes)}, self.output)
+        elif plan:
+            print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)]
+                         for c in plan], ["NAME", "REASONS", "SIZE", "AGE"])
+            click.echo(f"\n{len(plan)} ImageCache(s), {total} GiB to reclaim.")
+        else:
+            click.echo("Nothing to prune.", err=True)
+        if not plan:
+            return 0
+        if not self.yes:
+            if not interactive():
+                click.echo("Preview only: run again with --yes to delete these.", err=True)
+                return 0
+            if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
+                raise Cancelled("nothing deleted")
+        printer = NamePrinter(err=self.output != "table")  # stdout holds the JSON/YAML document
+        for c in plan:
+            try:
+                cluster.delete_imagecache(c.name)
+            except ClusterNotFound:
+                continue  # someone else removed it meanwhile: the goal is met
+            printer.deleted(c.name)
+        return 0
 
 
 @click.command("prune", context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +105,7 @@ def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[st
 @output_flag(("table", "json", "yaml"))
 @kube_flags
 def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: str, include_in_progress: bool,
-            selector: Optional[str], yes: bool, output: str, **flags: Any) -> int:
+            selector: Optional[str], yes: bool, output: str, kube: KubeFlags) -> int:
     """Preview, then delete, the ImageCaches nobody needs any more.
 
     Without --yes this only shows the plan (on a terminal it then asks). Caches still being built
@@ -52,45 +117,4 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
       kubectl imagecache prune --reason expired,failed --yes
       kubectl imagecache prune --older-than 30d -o json
     """
-    from ...durations import format_duration, parse_duration
-    from ...imagecache.prune import PruneOptions, plan_prune, pod_images
-    from ..printers import confirm, interactive, print_structured, print_table
-
-    opts = PruneOptions(
-        reasons=_reasons(reasons, older_than),
-        failed_grace=parse_duration(failed_grace, "--failed-grace"),
-        older_than=parse_duration(older_than, "--older-than") if older_than else None,
-        include_in_progress=include_in_progress,
-    )
-    cluster = kube_settings(flags).connect()
-    caches = cluster.list_imagecaches(selector)
-    # Pods are read page by page into sets of image names: memory grows with distinct images, not pods.
-    pods = pod_images(cluster.list_pods()) if "unused" in opts.reasons and caches else None
-    plan = plan_prune(caches, pods, dt.datetime.now(dt.timezone.utc), opts)
-    total = sum(c.size_gib for c in plan)
-    if output != "table":
-        print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total, "deleted": bool(yes)},
-                         output)
-    elif plan:
-        print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)] for c in plan],
-                    ["NAME", "REASONS", "SIZE", "AGE"])
-        click.echo(f"\n{len(plan)} ImageCache(s), {total} GiB to reclaim.")
-    else:
-        click.echo("Nothing to prune.", err=True)
-    if not plan:
-        return 0
-    if not yes:
-        if not interactive():
-            click.echo("Preview only: run again with --yes to delete these.", err=True)
-            return 0
-        if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
-            raise Cancelled("nothing deleted")
-    from ...errors import ClusterNotFound
-
-    for c in plan:
-        try:
-            cluster.delete_imagecache(c.name)
-        except ClusterNotFound:
-            continue  # someone else removed it meanwhile: the goal is met
-        click.echo(f'imagecache.eci.alibabacloud.com "{c.name}" deleted', err=output != "table")
-    return 0
+    return PruneOptions(reasons, older_than, failed_grace, include_in_progress, selector, yes, output, kube).execute()
