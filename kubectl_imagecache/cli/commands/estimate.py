@@ -73,10 +73,10 @@ class EstimateOptions(CommandOptions):
         from ...kube.pullsecrets import load_pull_secrets
         from ...sizing import build_report
 
-        kube = self.kube
-        # Connects on the first read only: without --pull-secret no kubeconfig is needed.
-        secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.registry.pull_secrets],
-                                    lambda ns, name: kube.connection.get_secret(ns, name))
+        secrets = []
+        if self.registry.pull_secrets:  # without --pull-secret no kubeconfig is needed
+            secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.registry.pull_secrets],
+                                        self.kube.connection.get_secret)
         with self.registry.open_client(self.cache, secrets) as client, _progress(len(self.images)) as step:
             results = client.inspect_many(self.images, progress=step)
         report = build_report(results, self.headroom)
