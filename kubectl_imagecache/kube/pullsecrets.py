@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 from ..errors import EXIT_NOT_FOUND, ClusterNotFound, CredentialError, ImageCacheError, UsageError
 from ..registry.credentials import Credential, PullSecret
 from ..registry.credentials import _auths_from_mapping as auths_from_mapping
+from .kubeconfig import DEFAULT_NAMESPACE
 from .names import is_label, is_subdomain
 
 __all__ = [
@@ -148,7 +149,7 @@ def _wanted(workloads: Iterable[Mapping[str, Any]], explicit: Sequence[tuple[str
 
     wanted: dict[tuple[str, str], bool] = {(ns, n): True for ns, n in explicit}
     for obj in workloads:
-        ns = (obj.get("metadata") or {}).get("namespace") or "default"
+        ns = (obj.get("metadata") or {}).get("namespace") or DEFAULT_NAMESPACE
         for name in workload_pull_secrets(obj):
             wanted.setdefault((ns, name), False)
         sa = workload_service_account(obj)

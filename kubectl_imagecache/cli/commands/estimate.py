@@ -103,12 +103,12 @@ class _progress:
             import threading
 
             lock = threading.Lock()
-            self.bar = click.progressbar(length=self.total, label="Inspecting images", file=sys.stderr)
-            self.bar.__enter__()
+            bar = self.bar = click.progressbar(length=self.total, label="Inspecting images", file=sys.stderr)
+            bar.__enter__()
 
             def step() -> None:
                 with lock:
-                    self.bar.update(1)
+                    bar.update(1)
 
             return step
         return lambda: None

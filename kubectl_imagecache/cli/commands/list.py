@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import click
 
@@ -30,9 +30,9 @@ class ListOptions(CommandOptions):
     def run(self) -> int:
         cluster = self.settings.connect()
         if self.names:
-            items = [cluster.get_imagecache(n) for n in self.names]
+            items: list[Mapping[str, Any]] = [cluster.get_imagecache(n) for n in self.names]
         else:
-            items = cluster.list_imagecaches(self.selector)
+            items = list(cluster.list_imagecaches(self.selector))
         items.sort(key=lambda o: str((o.get("metadata") or {}).get("name")))
         if self.output in ("json", "yaml"):
             from ...imagecache.view import as_list, for_output

@@ -9,7 +9,7 @@ Nothing is created unless every check passed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import click
 
@@ -233,13 +233,13 @@ class WarmOptions(CommandOptions):
             info(f"sizing {len(unique)} images from their registries...")
         with self.registry.open_client(self.cache, secrets) as client:
             results = client.inspect_many([(i, src.refs[i]) for i in unique])
-        failed = [r for r in results if r.error is not None]
+        failed = [(r.image, r.error) for r in results if r.error is not None]
         if failed:
-            for r in failed:
-                click.echo(f"error: {r.image}: {r.error.message}", err=True)
+            for image, error in failed:
+                click.echo(f"error: {image}: {error.message}", err=True)
             raise ImageCacheError(
                 f"{len(failed)} image(s) could not be sized, so no cache was created (a size that ignores an image "
-                "would be too small)", exit_code=failed[0].error.exit_code)
+                "would be too small)", exit_code=failed[0][1].exit_code)
         return {r.image: r.info for r in results}
 
     def _objects(self, plans: list[Any], src: Sources, infos: dict[str, Any], secret_names: list[str]) -> list[dict]:
@@ -288,7 +288,7 @@ class WarmOptions(CommandOptions):
         return wait_and_report(self.kube.connection, names, READY, self.wait_seconds, timed_out, None)
 
 
-def _print_objects(objects: list[dict], output: str) -> None:
+def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
     if output == "name":
         printer = NamePrinter()
         for o in objects:
@@ -296,7 +296,7 @@ def _print_objects(objects: list[dict], output: str) -> None:
         return
     from ...imagecache.view import as_list, for_output
 
-    print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(objects), output)
+    print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(list(objects)), output)
 
 
 @click.command("warm", context_settings={"help_option_names": ["-h", "--help"]})
