@@ -131,7 +131,7 @@ def _kube(state: Parsed) -> KubeSettings:
     from .options import KUBE_PARAMS, KubeFlags
 
     given: dict[str, Any] = {field: state.flags[param][-1] for param, field in KUBE_PARAMS.items()
-             if state.flags.get(param) and field not in ("request_timeout", "all_namespaces")}
+                             if state.flags.get(param) and field not in ("request_timeout", "all_namespaces")}
     return dataclasses.replace(KubeFlags(**given).complete(), request_timeout=LOOKUP_TIMEOUT)
 
 

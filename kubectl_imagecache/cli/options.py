@@ -104,6 +104,7 @@ KUBE_PARAMS = {"kubeconfig": "kubeconfig", "kube_context": "context", "kube_clus
                "kube_user": "user", "request_timeout": "request_timeout", "namespace": "namespace",
                "all_namespaces": "all_namespaces"}
 
+# kubectl's connection flags, -n and -A, as one KubeFlags argument named `kube`.
 kube_flags = _group(KubeFlags, "kube", KUBE_PARAMS, [
     click.option("-n", "--namespace", metavar="NAMESPACE",
                  help="Namespace of workloads and secrets (default: the context's, else default). "
@@ -117,7 +118,6 @@ kube_flags = _group(KubeFlags, "kube", KUBE_PARAMS, [
     click.option("--request-timeout", default="0", show_default=True, metavar="DURATION",
                  help="Time to wait for one API request (0: no limit)."),
 ])
-kube_flags.__doc__ = "kubectl's connection flags, -n and -A, as one KubeFlags argument named `kube`."
 
 
 def selector_flag(help_text: str) -> Callable[[F], F]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
 from ...errors import Cancelled, ClusterNotFound, UsageError
-from ...kube.api import KubeSettings
 from ..options import CommandOptions, KubeFlags, kube_flags, selector_flag
 from ..printers import NamePrinter, confirm, interactive
+
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
 
 
 @dataclass

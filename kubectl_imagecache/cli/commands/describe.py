@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
-from ...kube.api import KubeSettings
 from ..options import CommandOptions, KubeFlags, kube_flags
+
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
 
 
 @dataclass

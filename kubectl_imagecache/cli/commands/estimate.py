@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import click
 
 from ...errors import UsageError
-from ...kube.api import KubeSettings
 from ...sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
 from ..options import (
     CacheFlags,
@@ -24,6 +23,9 @@ from ..options import (
     registry_flags,
 )
 from ..printers import print_structured, print_table
+
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
 
 PROGRESS_MIN_IMAGES = 10  # below this a bar only flickers
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 import click
 
-from ...kube.api import KubeSettings
 from ..options import CommandOptions, KubeFlags, kube_flags, output_flag, selector_flag
 from ..printers import NamePrinter, print_structured, print_table
+
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
 
 FORMATS = ("table", "wide", "json", "yaml", "name")
 

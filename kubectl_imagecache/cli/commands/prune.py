@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
 from ...errors import Cancelled, ClusterNotFound, UsageError
-from ...kube.api import KubeSettings
 from ..options import CommandOptions, KubeFlags, kube_flags, output_flag, selector_flag
 from ..printers import NamePrinter, confirm, interactive, print_structured, print_table
+
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
 
 
 def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:

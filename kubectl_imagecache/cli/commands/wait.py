@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
 from ...imagecache.resource import READY
-from ...kube.api import KubeSettings
 from ...kube.waiting import DELETE, Outcome, parse_for
 from ..options import CommandOptions, KubeFlags, kube_flags
 from ..printers import NamePrinter
 from ..progress import wait_and_report
+
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
 
 
 @dataclass
