@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
 
 import click
+
+if TYPE_CHECKING:
+    from ..kube.api import Cluster, KubeSettings
 
 __all__ = ["main", "complete", "Candidate"]
 
@@ -120,90 +123,60 @@ def _flags(state: Parsed, partial: str) -> list[Candidate]:
 # -- values ---------------------------------------------------------------------------------------
 
 
-def _kube(state: Parsed) -> dict[str, Optional[str]]:
-    def last(dest: str) -> Optional[str]:
-        values = state.flags.get(dest)
-        return values[-1] if values else None
+def _kube(state: Parsed) -> KubeSettings:
+    """The connection the words name (--kubeconfig, --context, -n...), as the command would build it,
+    with completion's short timeout instead of --request-timeout."""
+    import dataclasses
 
-    return {"kubeconfig": last("kubeconfig"), "context": last("kube_context"), "cluster": last("kube_cluster"),
-            "user": last("kube_user"), "namespace": last("namespace")}
+    from .options import KUBE_PARAMS, KubeFlags
 
-
-def _get(state: Parsed, path: str, query: Optional[dict[str, Any]] = None) -> list[dict]:
-    """Items of one list request (raw JSON), with the connection flags found in the words."""
-    import json
-
-    from ..kube.kubeconfig import api_client
-
-    k = _kube(state)
-    api = api_client(k["kubeconfig"], k["context"], k["cluster"], k["user"])
-    try:
-        resp = api.call_api(path, "GET", query_params=list({"limit": LOOKUP_LIMIT, **(query or {})}.items()),
-                            header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-                            _preload_content=False, _request_timeout=LOOKUP_TIMEOUT,
-                            _return_http_data_only=True)
-        return json.loads(resp.data).get("items") or []
-    finally:
-        api.close()
+    given: dict[str, Any] = {field: state.flags[param][-1] for param, field in KUBE_PARAMS.items()
+                             if state.flags.get(param) and field not in ("request_timeout", "all_namespaces")}
+    return dataclasses.replace(KubeFlags(**given).complete(), request_timeout=LOOKUP_TIMEOUT)
 
 
 def _names(items: Iterable[dict]) -> list[str]:
     return sorted(str(i.get("metadata", {}).get("name")) for i in items if i.get("metadata", {}).get("name"))
 
 
-def _imagecaches(state: Parsed, partial: str) -> list[Candidate]:
-    from ..kube.api import GROUP, PLURAL, VERSION
+def _listed(kube: KubeSettings, read: Callable[[Cluster], list[dict]]) -> list[str]:
+    """Names of what `read` lists, through the API layer (its error translation, the short timeout)."""
+    cluster = kube.connect()
+    try:
+        return _names(read(cluster))
+    finally:
+        cluster.close()
 
+
+def _imagecaches(state: Parsed, partial: str) -> list[Candidate]:
     given = set(state.args)
-    return [(n, "") for n in _names(_get(state, f"/apis/{GROUP}/{VERSION}/{PLURAL}"))
+    return [(n, "") for n in _listed(_kube(state), lambda c: c.list_imagecaches(limit=LOOKUP_LIMIT))
             if n.startswith(partial) and n not in given]
 
 
 def _namespaces(state: Parsed, partial: str) -> list[Candidate]:
-    return [(n, "") for n in _names(_get(state, "/api/v1/namespaces")) if n.startswith(partial)]
-
-
-def _namespace(state: Parsed) -> str:
-    k = _kube(state)
-    if k["namespace"]:
-        return k["namespace"]
-    from ..kube.kubeconfig import context_namespace
-
-    return context_namespace(k["kubeconfig"], k["context"])
+    names = _listed(_kube(state), lambda c: c.list_namespaces(limit=LOOKUP_LIMIT))
+    return [(n, "") for n in names if n.startswith(partial)]
 
 
 def _workloads(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
     """KIND/NAME for --from: kinds first (no space after the slash), then names of that kind in -n."""
-    from ..kube.api import WORKLOAD_KINDS
+    from ..kube.api import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
 
     kind, slash, name = partial.partition("/")
     if not slash:
-        kinds = sorted({k.lower() for k, _, _ in WORKLOAD_KINDS.values()})
-        return [(f"{k}/", "") for k in kinds if k.startswith(kind.lower())], NO_SPACE | NO_FILE
-    entry = WORKLOAD_KINDS.get(kind.lower())
-    if entry is None:
+        return [(f"{k}/", "") for k in sorted(WORKLOAD_KIND_NAMES) if k.startswith(kind.lower())], NO_SPACE | NO_FILE
+    if kind.lower() not in WORKLOAD_KINDS:
         return [], NO_FILE
-    _, api_prefix, plural = entry
-    items = _get(state, f"{api_prefix}/namespaces/{_namespace(state)}/{plural}")
-    return [(f"{kind}/{n}", "") for n in _names(items) if n.startswith(name)], NO_FILE
+    kube = _kube(state)
+    namespace = kube.resolved_namespace()
+    names = _listed(kube, lambda c: c.list_kind(kind, namespace, limit=LOOKUP_LIMIT))
+    return [(f"{kind}/{n}", "") for n in names if n.startswith(name)], NO_FILE
 
 
-def _kubeconfig_entries(state: Parsed, key: str, partial: str) -> list[Candidate]:
-    """Context, cluster or user names: read from the kubeconfig files, no API request."""
-    import yaml
-
-    from ..kube.kubeconfig import kubeconfig_paths
-
-    paths, _ = kubeconfig_paths(_kube(state)["kubeconfig"])
-    names: list[str] = []
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
-        entries = doc.get(key) if isinstance(doc, dict) else None
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"] not in names:
-                names.append(entry["name"])
-    return [(n, "") for n in names if n.startswith(partial)]
+def _kubeconfig_entries(state: Parsed, kind: str, partial: str) -> list[Candidate]:
+    """Context, cluster or user names: from the kubeconfig files, no API request."""
+    return [(n, "") for n in _kube(state).config.names(kind) if n.startswith(partial)]
 
 
 def _option_values(state: Parsed, opt: click.Option, partial: str) -> tuple[list[Candidate], int]:

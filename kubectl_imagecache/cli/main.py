@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence
 
 import click
 
-from ..errors import EXIT_USAGE, ImageCacheError
+from ..errors import EXIT_FAILURE, EXIT_USAGE, ImageCacheError
 
 # name -> (module, one-line help); aliases map to the same module. Help is kept here so listing
 # commands imports none of them.
@@ -66,11 +66,14 @@ def cli() -> None:
     """
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run the CLI; every failure ends as one line on stderr and a documented exit code."""
+def main(argv: Optional[Sequence[str]] = None, root: Optional[click.Command] = None) -> int:
+    """Run the CLI in this process; every failure ends as one line on stderr and a documented exit code.
+
+    `root` replaces the command tree (tests hand in a command that fails as a bug would).
+    """
     try:
-        rv: Any = cli.main(args=list(argv) if argv is not None else None, prog_name="kubectl imagecache",
-                           standalone_mode=False)
+        rv: Any = (root or cli).main(args=list(argv) if argv is not None else None, prog_name="kubectl imagecache",
+                                     standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 130
@@ -89,7 +92,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # `... | head` closed stdout: not an error worth a traceback.
         sys.stderr.close()
         return 0
+    except Exception as exc:  # a bug of ours: one line to report, never a traceback (which may quote secrets)
+        click.echo(f"error: internal error: {_describe(exc)} (please report it with `kubectl imagecache version`)",
+                   err=True)
+        return EXIT_FAILURE
     return rv if isinstance(rv, int) else 0
+
+
+def _describe(exc: BaseException) -> str:
+    from .printers import escape
+
+    try:
+        text = str(exc)
+    except Exception:  # a broken __str__ must not escape the last resort
+        text = ""
+    return f"{type(exc).__name__}: {escape(text) or 'no message'}"
 
 
 def entry() -> None:

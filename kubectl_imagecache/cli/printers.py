@@ -6,9 +6,13 @@ import json
 import sys
 from typing import Any, Sequence
 
+import click
+
+from ..imagecache.resource import RESOURCE
+
 __all__ = [
     "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "print_structured", "warn", "info",
-    "interactive", "confirm",
+    "interactive", "confirm", "NamePrinter", "escape",
 ]
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
@@ -49,6 +53,28 @@ def interactive() -> bool:
 
 
 def confirm(question: str) -> bool:
-    import click
-
     return click.confirm(question, default=False, err=True)
+
+
+class NamePrinter:
+    """kubectl's name printer: `imagecache.eci.alibabacloud.com/NAME [OPERATION]` (-o name, created,
+    condition met), and delete's `imagecache.eci.alibabacloud.com "NAME" deleted`."""
+
+    def __init__(self, err: bool = False) -> None:
+        self.err = err  # prune -o json keeps stdout for its document
+
+    def name(self, name: str, operation: str = "") -> None:
+        click.echo(f"{RESOURCE}/{name}" + (f" {operation}" if operation else ""), err=self.err)
+
+    def deleted(self, name: str) -> None:
+        click.echo(f'{RESOURCE} "{name}" deleted', err=self.err)
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}  # C0, DEL, C1 (0x9b is CSI)
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def escape(text: str, limit: int = 500) -> str:
+    """`text` safe for one terminal line: control characters escaped, at most `limit` characters."""
+    out = text.translate(_CONTROL)
+    return out if len(out) <= limit else out[: limit - 3] + "..."

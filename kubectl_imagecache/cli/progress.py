@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
-__all__ = ["BuildProgress", "failure_text"]
+if TYPE_CHECKING:
+    from ..kube.waiting import Outcome
+    from .printers import NamePrinter
+
+__all__ = ["BuildProgress", "failure_text", "wait_and_report"]
 
 
 def _percent(text: str) -> int:
@@ -47,3 +51,30 @@ def failure_text(o: Any) -> str:
     for e in o.events or []:
         lines.append(f"  {e.get('type', '')} {e.get('name', '')}: {e.get('message', '')}".rstrip())
     return "\n".join(lines)
+
+
+def wait_and_report(cluster: Any, names: list[str], target: str, seconds: float,
+                    timed_out: Callable[[Outcome], str], printer: Optional[NamePrinter]) -> int:
+    """Wait (wait, warm --wait) with progress on stderr. A cache that reached the target is printed
+    as kubectl's "condition met" when `printer` is given, a failed one is an error line (exit 1),
+    and running out of time raises WaitTimeout with the `timed_out` message."""
+    from ..errors import EXIT_FAILURE, EXIT_OK, WaitTimeout
+    from ..kube.waiting import wait_for
+
+    progress = BuildProgress(len(names))
+    try:
+        outcomes = wait_for(cluster, names, target, seconds, progress)
+    finally:
+        progress.close()
+    code = EXIT_OK
+    for n in names:
+        o = outcomes[n]
+        if o.done and o.ok:
+            if printer is not None:
+                printer.name(n, "condition met")
+        elif o.done:
+            sys.stderr.write(f"error: {failure_text(o)}\n")
+            code = EXIT_FAILURE
+        else:
+            raise WaitTimeout(timed_out(o))
+    return code

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Optional
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Union
 from urllib.parse import quote
 
 from ..errors import (
@@ -25,7 +26,12 @@ from ..errors import (
 )
 from ..imagecache.resource import CRD_NAME, GROUP, PLURAL, VERSION
 
-__all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", "WORKLOAD_KINDS"]
+if TYPE_CHECKING:
+    from .kubeconfig import Kubeconfig
+
+Timeout = Union[None, float, tuple[float, float]]
+
+__all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", "WORKLOAD_KINDS", "WORKLOAD_KIND_NAMES"]
 
 _IMC = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 PAGE = 500  # items per list page: bounded memory and API-server load on large clusters
@@ -43,6 +49,7 @@ for _kind, _api, _plural, _aliases in (
 ):
     for _alias in _aliases:
         WORKLOAD_KINDS[_alias] = (_kind, _api, _plural)
+WORKLOAD_KIND_NAMES = tuple(dict.fromkeys(k.lower() for k, _, _ in WORKLOAD_KINDS.values()))  # for messages
 
 
 _CONTROLLERS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job"})
@@ -50,28 +57,49 @@ _CONTROLLERS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"
 
 @dataclass(frozen=True)
 class KubeSettings:
-    """kubectl's connection flags, completed and validated before any request."""
+    """kubectl's connection flags, completed and validated before any request.
+
+    The kubeconfig is read on first use and then kept: the namespace, the context and the client all
+    come from that one reading, and a command that needs none of them (warm --dry-run=client with
+    images only) never reads it.
+    """
 
     kubeconfig: Optional[str] = None
     context: Optional[str] = None
     cluster: Optional[str] = None
     user: Optional[str] = None
-    request_timeout: Optional[float] = None  # seconds; None = no client-side limit
+    request_timeout: Timeout = None  # seconds, or (connect, read); None = no client-side limit
+    namespace: Optional[str] = None  # -n as given
+
+    @cached_property
+    def config(self) -> Kubeconfig:
+        from .kubeconfig import Kubeconfig
+
+        return Kubeconfig.load(self.kubeconfig)
+
+    def resolved_namespace(self) -> str:
+        """-n, else the context's namespace, else "default" (kubectl's rule)."""
+        return self.namespace or self.config.namespace(self.context)
+
+    @cached_property
+    def connection(self) -> Cluster:
+        """One connection for the whole command, made on first use (after every flag was checked)."""
+        return self.connect()
 
     def connect(self) -> Cluster:
-        from .kubeconfig import api_client
-
         # With a timeout, no urllib3 retries: each retry would wait the whole timeout again.
         retries = 0 if self.request_timeout else None
-        return Cluster(api_client(self.kubeconfig, self.context, self.cluster, self.user, retries),
-                       self.request_timeout)
+        return Cluster(self.config.api_client(self.context, self.cluster, self.user, retries), self.request_timeout)
 
 
 class Cluster:
-    def __init__(self, api: Any, request_timeout: Optional[float] = None) -> None:
+    def __init__(self, api: Any, request_timeout: Timeout = None) -> None:
         self.api = api
         self.timeout = request_timeout
         self.server = getattr(api.configuration, "host", "the API server")
+
+    def close(self) -> None:
+        self.api.close()
 
     # -- transport -----------------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, query: Optional[Mapping[str, Any]] = None, body: Any = None,
@@ -155,25 +183,28 @@ class Cluster:
         return True
 
     def _pages(self, path: str, query: Mapping[str, Any], verb: str, resource: str,
-               versions: Optional[list[str]] = None) -> Iterator[dict]:
+               versions: Optional[list[str]] = None, limit: Optional[int] = None) -> Iterator[dict]:
         """Items of a list, page by page (limit/continue), so memory stays bounded.
 
         `versions` receives the first page's resourceVersion: the snapshot a later watch starts from.
+        `limit`: at most that many items, in one request (completion offers no more than that).
         """
         q = dict(query)
-        q["limit"] = PAGE
+        q["limit"] = limit or PAGE
         while True:
             doc = self._call("GET", path, query=q, verb=verb, resource=resource)
             if versions is not None and not versions:
                 versions.append(str((doc.get("metadata") or {}).get("resourceVersion") or ""))
             yield from doc.get("items") or []
             token = (doc.get("metadata") or {}).get("continue")
-            if not token:
+            if not token or limit:
                 return
             q["continue"] = token
 
     # -- ImageCaches (cluster-scoped) ---------------------------------------------------------------------
-    def list_imagecaches(self, selector: Optional[str] = None) -> list[dict]:
+    def list_imagecaches(self, selector: Optional[str] = None, limit: Optional[int] = None) -> list[dict]:
+        if limit:
+            return list(self._pages(_IMC, {"labelSelector": selector}, "list", CRD_NAME, limit=limit))
         return self.list_imagecaches_at(selector)[0]
 
     def list_imagecaches_at(self, selector: Optional[str] = None) -> tuple[list[dict], str]:
@@ -216,6 +247,14 @@ class Cluster:
                   field_selector: Optional[str] = None) -> Iterator[dict]:
         path = f"/api/v1/namespaces/{quote(namespace)}/pods" if namespace else "/api/v1/pods"
         return self._pages(path, {"labelSelector": selector, "fieldSelector": field_selector}, "list", "pods")
+
+    def list_namespaces(self, limit: Optional[int] = None) -> list[dict]:
+        return list(self._pages("/api/v1/namespaces", {}, "list", "namespaces", limit=limit))
+
+    def list_kind(self, kind: str, namespace: str, limit: Optional[int] = None) -> list[dict]:
+        """Objects of one workload kind (any spelling --from accepts) in one namespace."""
+        _, api, plural = WORKLOAD_KINDS[kind.lower()]
+        return list(self._pages(f"{api}/namespaces/{quote(namespace)}/{plural}", {}, "list", plural, limit=limit))
 
     def get_workload(self, kind: str, namespace: str, name: str) -> dict:
         k, api, plural = WORKLOAD_KINDS[kind.lower()]

@@ -1,29 +1,38 @@
-"""Kubernetes API access.
+"""The kubeconfig, as kubectl reads it: one loader that reads and merges the files once.
 
-The Kubernetes client is imported inside functions only: `import kubernetes.client` costs ~0.9 s,
+`Kubeconfig.load(flag)` finds the files (--kubeconfig, else $KUBECONFIG, else ~/.kube/config) and
+parses them; the object then answers the context, its namespace, the names of contexts, clusters
+and users (completion), and builds the API client, all from that one reading.
+
+The Kubernetes client is imported inside `api_client` only: `import kubernetes.client` costs ~0.9 s,
 and commands that never talk to a cluster (and `--help`) must not pay for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
-from kubectl_imagecache.errors import UsageError
+from ..errors import ClusterUnauthorized, UsageError
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["api_client", "kubeconfig_paths", "context_namespace"]
+__all__ = ["Kubeconfig", "kubeconfig_paths", "DEFAULT_NAMESPACE", "ENTRY_KINDS"]
 
 # The separator the Python client splits a kubeconfig string on (kubernetes.config.kube_config
 # ENV_KUBECONFIG_PATH_SEPARATOR), which is also the one KUBECONFIG uses.
 _SEPARATOR = os.pathsep
+DEFAULT_NAMESPACE = "default"  # kubectl's -n when neither the flag nor the context names one
+ENTRY_KINDS = ("clusters", "users", "contexts")
+
+Retries = Optional[int]
 
 
-def kubeconfig_paths(kubeconfig: Optional[str]) -> Tuple[List[str], str]:
+def kubeconfig_paths(kubeconfig: Optional[str]) -> tuple[list[str], str]:
     """(files to read, what to call them in messages), as kubectl chooses them.
 
     `--kubeconfig` names exactly one file, which must exist. Else every file listed in $KUBECONFIG
@@ -33,8 +42,7 @@ def kubeconfig_paths(kubeconfig: Optional[str]) -> Tuple[List[str], str]:
     if kubeconfig:
         path = os.path.expanduser(kubeconfig)
         if _SEPARATOR in path:
-            # The client splits its config_file argument on the separator, so such a path would be
-            # read as several files.
+            # KUBECONFIG's separator inside one path would make it several files to anyone splitting it.
             raise UsageError(f"--kubeconfig {kubeconfig}: paths containing {_SEPARATOR!r} are not supported")
         if not os.path.isfile(path):
             raise UsageError(f"--kubeconfig {kubeconfig}: no such file")
@@ -50,15 +58,14 @@ def kubeconfig_paths(kubeconfig: Optional[str]) -> Tuple[List[str], str]:
             )
         # Duplicates would be merged twice for nothing; keep the first occurrence (it is the one
         # whose entries win).
-        unique = list(dict.fromkeys(existing))
-        return unique, f"KUBECONFIG={env}"
+        return list(dict.fromkeys(existing)), f"KUBECONFIG={env}"
     default = os.path.join(os.path.expanduser("~"), ".kube", "config")
     if not os.path.isfile(default):
         raise UsageError(f"no kubeconfig found: {default} does not exist; set KUBECONFIG or pass --kubeconfig FILE")
     return [default], default
 
 
-def _read_kubeconfig(path: str) -> Any:
+def _read(path: str) -> Any:
     import yaml
 
     try:
@@ -71,81 +78,134 @@ def _read_kubeconfig(path: str) -> Any:
         raise UsageError(f"kubeconfig {path}: not valid YAML") from None
 
 
-def _contexts(doc: Any) -> List[str]:
-    if not isinstance(doc, dict) or not isinstance(doc.get("contexts"), list):
-        return []
-    return [c["name"] for c in doc["contexts"] if isinstance(c, dict) and isinstance(c.get("name"), str)]
+class Kubeconfig:
+    """The files kubectl would read, parsed once and merged as kubectl merges them."""
 
+    def __init__(self, docs: list[tuple[str, Any]], label: str) -> None:
+        self.docs = [(p, d) for p, d in docs if isinstance(d, dict)]
+        self.paths = [p for p, _ in docs]
+        self.label = label
+        # kind -> [(file, entry)]: for each name, the first file that defines it wins (kubectl's rule).
+        self._entries: dict[str, list[tuple[str, dict]]] = {}
+        for kind in ENTRY_KINDS:
+            seen: set[Any] = set()
+            merged: list[tuple[str, dict]] = []
+            for path, doc in self.docs:
+                entries = doc.get(kind)
+                for entry in entries if isinstance(entries, list) else []:
+                    if isinstance(entry, dict) and entry.get("name") not in seen:
+                        seen.add(entry.get("name"))
+                        merged.append((path, entry))
+            self._entries[kind] = merged
 
-def _merged(docs: List[Tuple[str, Any]]) -> dict:
-    """The files merged as kubectl merges them: for each named entry, the first file wins."""
-    merged: dict = {"apiVersion": "v1", "kind": "Config", "clusters": [], "users": [], "contexts": []}
-    for _, doc in docs:
-        if not isinstance(doc, dict):
-            continue
-        for key in ("clusters", "users", "contexts"):
-            names = {e.get("name") for e in merged[key]}
-            for entry in doc.get(key) or []:
-                if isinstance(entry, dict) and entry.get("name") not in names:
-                    merged[key].append(entry)
-    return merged
+    @classmethod
+    def load(cls, kubeconfig: Optional[str] = None) -> Kubeconfig:
+        paths, label = kubeconfig_paths(kubeconfig)
+        return cls([(p, _read(p)) for p in paths], label)
 
+    # -- answers --------------------------------------------------------------------------------------
+    def names(self, kind: str) -> list[str]:
+        """Names of the contexts, clusters or users, in merge order (for completion and messages)."""
+        return [str(e["name"]) for _, e in self._entries[kind] if isinstance(e.get("name"), str)]
 
-def api_client(
-    kubeconfig: Optional[str],
-    context: Optional[str],
-    cluster: Optional[str] = None,
-    user: Optional[str] = None,
-    retries: Optional[int] = None,
-) -> ApiClient:
-    """An ApiClient for `context` (default: the current context) of the kubeconfig kubectl would use.
+    def _entry(self, kind: str, name: str) -> Optional[tuple[str, dict]]:
+        for path, entry in self._entries[kind]:
+            if entry.get("name") == name:
+                return path, entry
+        return None
 
-    `retries` replaces urllib3's default (3 retries): with --request-timeout, 0, so the timeout bounds
-    the request as kubectl's does instead of being paid four times.
-
-    Uses `load_kube_config(..., persist_config=False)` into its own Configuration: never `load_config`
-    (it prints to stdout and falls back to in-cluster config) and never writes back to a kubeconfig.
-
-    With several files in $KUBECONFIG the client merges clusters/users/contexts first-file-wins as
-    kubectl does, but takes `current-context` from the LAST file that sets it; kubectl takes it from
-    the first. So the context is chosen here and always passed explicitly.
-    """
-    paths, label = kubeconfig_paths(kubeconfig)
-    docs = [(p, _read_kubeconfig(p)) for p in paths]
-    context = _choose_context(docs, context, label)
-
-    from kubernetes import client, config
-    from kubernetes.config.config_exception import ConfigException
-
-    try:
-        with _exec_failures() as failures:
-            if cluster or user:
-                api = _client_with_overrides(docs, context, cluster, user, label, retries)
+    def context(self, name: Optional[str] = None) -> str:
+        """The context to use: `name`, else the first file's current-context (kubectl's rule; the
+        Python client alone would take the last file's). Checked to exist."""
+        if not name:
+            for _, doc in self.docs:
+                current = doc.get("current-context")
+                if isinstance(current, str) and current:
+                    name = current
+                    break
             else:
-                configuration = client.Configuration()
-                configuration.retries = retries
-                config.load_kube_config(config_file=_SEPARATOR.join(paths), context=context,
-                                        client_configuration=configuration, persist_config=False)
-                api = client.ApiClient(configuration=configuration)
-    except ConfigException as e:
-        # The client's messages name keys and files (e.g. a missing cluster or certificate file).
-        raise UsageError(f'kubeconfig {label}, context "{context}": {e}') from None
-    if failures:
-        # The client logs a failed exec credential plugin and goes on without credentials, so the
-        # server would answer as to an anonymous user ("forbidden"): say what really went wrong.
-        from ..errors import ClusterUnauthorized
+                raise UsageError(f"kubeconfig {self.label} sets no current context; pass --context NAME")
+        known = self.names("contexts")
+        if name not in known:
+            choices = ", ".join(known) if known else "none"
+            raise UsageError(f'context "{name}" not found in kubeconfig {self.label} (contexts: {choices})')
+        return name
 
-        raise ClusterUnauthorized(
-            f'cannot get credentials for context "{context}" from its exec plugin ({failures[0]}); '
-            "log in again or fix the plugin"
-        )
-    return api
+    def namespace(self, context: Optional[str] = None) -> str:
+        """The namespace the context names, else "default" (kubectl's -n default)."""
+        found = self._entry("contexts", self.context(context))
+        ctx = found[1].get("context") if found else None
+        ns = ctx.get("namespace") if isinstance(ctx, dict) else None
+        return ns if isinstance(ns, str) and ns else DEFAULT_NAMESPACE
+
+    # -- the client -----------------------------------------------------------------------------------
+    def api_client(self, context: Optional[str] = None, cluster: Optional[str] = None, user: Optional[str] = None,
+                   retries: Retries = None) -> ApiClient:
+        """An ApiClient for `context` (default: the current context); --cluster/--user replace the
+        context's cluster or user, as kubectl's flags do.
+
+        `retries` replaces urllib3's default (3 retries): with --request-timeout, 0, so the timeout bounds
+        the request as kubectl's does instead of being paid four times. Never writes to a kubeconfig
+        (persist_config=False) and never falls back to in-cluster config.
+        """
+        context = self.context(context)
+        for flag, kind, value in (("--cluster", "clusters", cluster), ("--user", "users", user)):
+            if value and self._entry(kind, value) is None:
+                known = ", ".join(str(e.get("name")) for _, e in self._entries[kind]) or "none"
+                raise UsageError(f'{flag} "{value}" not found in kubeconfig {self.label} ({kind}: {known})')
+
+        from kubernetes import client
+        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.config.kube_config import KubeConfigLoader
+
+        configuration = client.Configuration()
+        configuration.retries = retries
+        try:
+            with _exec_failures() as failures:
+                loader = KubeConfigLoader(config_dict=self._client_config(context, cluster, user),
+                                          active_context=context, config_base_path=None)
+                loader.load_and_set(configuration)
+        except ConfigException as e:
+            # The client's messages name keys and files (e.g. a missing cluster or certificate file).
+            raise UsageError(f'kubeconfig {self.label}, context "{context}": {e}') from None
+        if failures:
+            # The client logs a failed exec credential plugin and goes on without credentials, so the
+            # server would answer as to an anonymous user ("forbidden"): say what really went wrong.
+            raise ClusterUnauthorized(
+                f'cannot get credentials for context "{context}" from its exec plugin ({failures[0]}); '
+                "log in again or fix the plugin"
+            )
+        return client.ApiClient(configuration=configuration)
+
+    def _client_config(self, context: str, cluster: Optional[str], user: Optional[str]) -> Any:
+        """The merged config as the client's own KubeConfigMerger builds it: every entry a ConfigNode
+        that remembers its file, so relative certificate paths resolve against that file's folder."""
+        from kubernetes.config.kube_config import ConfigNode
+
+        def node(path: str, entry: dict) -> Any:
+            return ConfigNode(f"{path}/{entry}", entry, path)
+
+        first = self.docs[0][0] if self.docs else self.paths[0]
+        merged: dict[str, Union[list[Any], str]] = {"apiVersion": "v1", "kind": "Config", "current-context": context}
+        for kind in ENTRY_KINDS:
+            items = []
+            for path, entry in self._entries[kind]:
+                if kind == "contexts" and entry.get("name") == context and (cluster or user):
+                    entry = copy.deepcopy(entry)
+                    ctx = entry["context"] = dict(entry.get("context") or {})
+                    if cluster:
+                        ctx["cluster"] = cluster
+                    if user:
+                        ctx["user"] = user
+                items.append(node(path, entry))
+            merged[kind] = items
+        return ConfigNode(first, merged, first)
 
 
 class _ExecFailureLog(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.messages: List[str] = []
+        self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -154,7 +214,7 @@ class _ExecFailureLog(logging.Handler):
 
 
 @contextlib.contextmanager
-def _exec_failures() -> Iterator[List[str]]:
+def _exec_failures() -> Iterator[list[str]]:
     """Messages of exec plugin failures the client logs (on the root logger) while it loads a config.
 
     Our handler on the root logger also keeps `logging.error` from calling basicConfig, which would
@@ -167,66 +227,3 @@ def _exec_failures() -> Iterator[List[str]]:
         yield handler.messages
     finally:
         root.removeHandler(handler)
-
-
-def _client_with_overrides(
-    docs: List[Tuple[str, Any]], context: str, cluster: Optional[str], user: Optional[str], label: str,
-    retries: Optional[int] = None,
-) -> ApiClient:
-    """--cluster/--user replace the context's cluster or user, as kubectl's flags do."""
-    import copy
-
-    from kubernetes import client, config
-
-    merged = copy.deepcopy(_merged(docs))
-    for flag, key, value in (("--cluster", "clusters", cluster), ("--user", "users", user)):
-        if value and value not in {e.get("name") for e in merged[key]}:
-            known = ", ".join(str(e.get("name")) for e in merged[key]) or "none"
-            raise UsageError(f'{flag} "{value}" not found in kubeconfig {label} ({key}: {known})')
-    for entry in merged["contexts"]:
-        if entry.get("name") == context:
-            ctx = dict(entry.get("context") or {})
-            if cluster:
-                ctx["cluster"] = cluster
-            if user:
-                ctx["user"] = user
-            entry["context"] = ctx
-    configuration = client.Configuration()
-    configuration.retries = retries
-    # Relative certificate paths resolve against the first file's folder, as the client does.
-    config.load_kube_config_from_dict(merged, context=context, client_configuration=configuration,
-                                      persist_config=False, temp_file_path=os.path.dirname(docs[0][0]))
-    return client.ApiClient(configuration=configuration)
-
-
-def _choose_context(docs: List[Tuple[str, Any]], context: Optional[str], label: str) -> str:
-    if not context:
-        for _, doc in docs:
-            if isinstance(doc, dict) and isinstance(doc.get("current-context"), str) and doc["current-context"]:
-                context = doc["current-context"]
-                break
-        else:
-            raise UsageError(f"kubeconfig {label} sets no current context; pass --context NAME")
-
-    known: List[str] = []
-    for _, doc in docs:
-        known.extend(n for n in _contexts(doc) if n not in known)
-    if context not in known:
-        choices = ", ".join(known) if known else "none"
-        raise UsageError(f'context "{context}" not found in kubeconfig {label} (contexts: {choices})')
-    return context
-
-
-def context_namespace(kubeconfig: Optional[str], context: Optional[str]) -> str:
-    """The namespace the kubeconfig context names, else "default" (kubectl's -n default)."""
-    paths, label = kubeconfig_paths(kubeconfig)
-    docs = [(p, _read_kubeconfig(p)) for p in paths]
-    name = _choose_context(docs, context, label)
-    for _, doc in docs:
-        if not isinstance(doc, dict):
-            continue
-        for entry in doc.get("contexts") or []:
-            if isinstance(entry, dict) and entry.get("name") == name:
-                ns = (entry.get("context") or {}).get("namespace")
-                return ns if isinstance(ns, str) and ns else "default"
-    return "default"

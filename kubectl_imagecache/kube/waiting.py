@@ -14,9 +14,9 @@ from ..errors import UsageError
 from ..imagecache import resource as imc
 from ..imagecache.resource import FAILED_PHASES, PHASES
 
-__all__ = ["Outcome", "parse_for", "judge", "wait_for", "FAILED_PHASES"]
+__all__ = ["Outcome", "DELETE", "parse_for", "judge", "wait_for", "FAILED_PHASES"]
 
-
+DELETE = "delete"  # the target of --for=delete: the cache is gone
 
 @dataclass
 class Outcome:
@@ -33,8 +33,8 @@ def parse_for(text: str) -> str:
     """--for=Ready | phase=Ready | condition=Ready | delete -> "Ready" or "delete"."""
     value = text.split("=", 1)[1] if "=" in text and text.split("=", 1)[0] in ("phase", "condition", "jsonpath") \
         else text
-    if value.lower() == "delete":
-        return "delete"
+    if value.lower() == DELETE:
+        return DELETE
     for phase in PHASES:
         if value.lower() == phase.lower():
             return phase
@@ -43,16 +43,16 @@ def parse_for(text: str) -> str:
 
 def judge(name: str, obj: Optional[Mapping[str, Any]], target: str) -> Outcome:
     if obj is None:
-        if target == "delete":
+        if target == DELETE:
             return Outcome(name, done=True, ok=True, phase="Deleted")
         return Outcome(name, done=True, ok=False, phase="Deleted", reason="the ImageCache was deleted while waiting")
     phase = imc.phase(obj)
     events = (obj.get("status") or {}).get("events")
     out = Outcome(name, phase=phase, progress=imc.progress(obj), reason=imc.reason(obj),
                   events=events if isinstance(events, list) else [])
-    if target != "delete" and phase == target:
+    if target != DELETE and phase == target:
         out.done, out.ok = True, True
-    elif target not in FAILED_PHASES and target != "delete" and phase in FAILED_PHASES:
+    elif target not in FAILED_PHASES and target != DELETE and phase in FAILED_PHASES:
         out.done = True  # it will not become Ready by itself
     return out
 

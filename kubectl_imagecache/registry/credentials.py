@@ -17,12 +17,10 @@ import shutil
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from kubectl_imagecache.errors import (
-    EXIT_NOT_FOUND,
     CredentialError,
-    ImageCacheError,
     UsageError,
 )
 
@@ -33,16 +31,9 @@ __all__ = [
     "CredentialStore",
     "load_docker_config",
     "normalize_registry",
-    "parse_pull_secret_spec",
-    "credentials_from_secret",
-    "load_pull_secrets",
-    "DOCKERCONFIGJSON",
-    "DOCKERCFG",
     "HELPER_TIMEOUT_SECONDS",
 ]
 
-DOCKERCONFIGJSON = "kubernetes.io/dockerconfigjson"
-DOCKERCFG = "kubernetes.io/dockercfg"
 HELPER_TIMEOUT_SECONDS = 10.0
 
 # Docker Hub answers to several names; Docker's CLI stores its credentials under the v1 index URL.
@@ -55,8 +46,6 @@ _HELPER_NOT_FOUND = "credentials not found"
 # The Username a helper returns when Secret is an identity (OAuth2 refresh) token.
 _HELPER_TOKEN_USERNAME = "<token>"
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # Helper names become part of an executable name looked up on PATH; a separator would turn the
 # lookup into a path relative to the working directory.
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -280,95 +269,6 @@ def load_docker_config(path: Optional[str] = None) -> DockerConfig:
 
 
 # --------------------------------------------------------------------------------------------------
-# Pull secrets
-
-
-def parse_pull_secret_spec(spec: str) -> Tuple[str, str]:
-    """`NAMESPACE:NAME` -> (namespace, name), both checked against Kubernetes' naming rules."""
-    namespace, sep, name = spec.partition(":")
-    if (
-        not sep
-        or len(namespace) > 63
-        or not _DNS1123_LABEL.match(namespace)
-        or len(name) > 253
-        or not _DNS1123_SUBDOMAIN.match(name)
-    ):
-        raise UsageError(
-            f"--pull-secret {spec!r}: expected --pull-secret NAMESPACE:NAME "
-            "(lowercase letters, digits, '-'; the name may also contain '.')"
-        )
-    return namespace, name
-
-
-def credentials_from_secret(
-    namespace: str, name: str, secret_type: Optional[str], data: Optional[Mapping[str, str]]
-) -> Dict[str, Credential]:
-    """Credentials of a pull secret, keyed as the secret keys them.
-
-    `data` is the Secret's `data` as the API returns it (base64 values). Supports
-    `kubernetes.io/dockerconfigjson` (`.dockerconfigjson` = {"auths": {...}}) and
-    `kubernetes.io/dockercfg` (`.dockercfg` = the auths map itself).
-    """
-    label = f"pull secret {namespace}/{name}"
-    if secret_type == DOCKERCONFIGJSON:
-        data_key = ".dockerconfigjson"
-    elif secret_type == DOCKERCFG:
-        data_key = ".dockercfg"
-    else:
-        raise CredentialError(
-            f"{label} has type {secret_type or '(none)'}; "
-            f"a pull secret must be of type {DOCKERCONFIGJSON} or {DOCKERCFG}"
-        )
-    raw = (data or {}).get(data_key)
-    if not raw:
-        raise CredentialError(f"{label} (type {secret_type}) has no {data_key} key")
-    try:
-        decoded = json.loads(base64.b64decode(raw, validate=True).decode("utf-8"))
-    except (binascii.Error, ValueError):
-        # ValueError covers UnicodeDecodeError and JSONDecodeError; neither is echoed.
-        raise CredentialError(f"{label}: {data_key} is not base64-encoded JSON") from None
-    if not isinstance(decoded, dict):
-        raise CredentialError(f"{label}: {data_key} must hold a JSON object")
-    if secret_type == DOCKERCONFIGJSON:
-        auths = decoded.get("auths")
-        if auths is None:
-            raise CredentialError(f'{label}: {data_key} has no "auths" object')
-    else:
-        auths = decoded
-    return _auths_from_mapping(auths, label, label)
-
-
-def load_pull_secrets(
-    specs: Sequence[str], get_secret: Callable[[str, str], Mapping[str, Any]]
-) -> List[PullSecret]:
-    """Read the pull secrets named by `--pull-secret NAMESPACE:NAME` from the cluster, in order.
-
-    `get_secret(namespace, name)` returns the Secret as the API does (e.g. cluster.Cluster.get_secret,
-    which turns API failures into our typed errors: not found, forbidden, unreachable...). All specs
-    are checked before the first read, and nothing is read (nor the Kubernetes client imported)
-    when there are none.
-    """
-    parsed: List[Tuple[str, str]] = []
-    for spec in specs:
-        item = parse_pull_secret_spec(spec)
-        if item not in parsed:
-            parsed.append(item)
-    result: List[PullSecret] = []
-    for namespace, name in parsed:
-        label = f"pull secret {namespace}/{name}"
-        try:
-            secret = get_secret(namespace, name)
-        except ImageCacheError as e:
-            # Same error type and exit code, with the secret named the way the user gave it.
-            if e.exit_code == EXIT_NOT_FOUND:
-                raise e.__class__(f"{label} not found", exit_code=e.exit_code) from None
-            raise e.__class__(f"cannot read {label}: {e.message}", exit_code=e.exit_code) from None
-        creds = credentials_from_secret(namespace, name, secret.get("type"), secret.get("data"))
-        result.append(PullSecret(namespace=namespace, name=name, credentials=creds))
-    return result
-
-
-# --------------------------------------------------------------------------------------------------
 # Credential helpers and the store
 
 
@@ -524,3 +424,18 @@ class CredentialStore:
         else:
             cred = Credential(username=username, password=secret, identity_token=None, source=source)
         return _HelperResult(cred, f"credentials for {server}")
+
+
+# Pull secrets (parsing `NAMESPACE:NAME`, reading docker-config secrets) moved to kube/pullsecrets.
+# The emulator still imports them from here until it stops importing the plugin (issue 8): served
+# lazily, so this module never imports the kube layer. Remove with that import.
+_MOVED_TO_KUBE = frozenset({"parse_pull_secret_spec", "credentials_from_secret", "load_pull_secrets",
+                            "DOCKERCONFIGJSON", "DOCKERCFG"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_KUBE:
+        from ..kube import pullsecrets
+
+        return getattr(pullsecrets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

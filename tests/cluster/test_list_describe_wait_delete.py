@@ -261,3 +261,22 @@ def test_unreachable_server(imc: Plugin, control_plane: ControlPlane, tmp_path: 
         r = imc(*args, env={"KUBECONFIG": str(dead)})
         assert r.code == 5, (args, str(r))
         assert "cannot reach the API server at https://127.0.0.1:" in r.stderr, r
+
+
+def test_namespace_flags_are_accepted_and_ignored_for_the_cluster_scoped_kind(imc: Plugin, custom_api: Any) -> None:
+    """kubectl takes -n and -A on every command and ignores them for cluster-scoped kinds."""
+    name = "ns-ignored"
+    create_imagecache(custom_api, name, ["registry.example/x/a:1"], imageCacheSize=20,
+                      status={"phase": "Ready", "progress": "100%"})
+    for flags in (["-n", "elsewhere"], ["-A"], ["--namespace=elsewhere", "--all-namespaces"]):
+        r = imc("list", *flags, "-o", "name")
+        assert r.code == 0 and f"{IMC}/{name}" in r.stdout.splitlines(), (flags, str(r))
+        r = imc("describe", name, *flags)
+        assert r.code == 0 and f"Name:           {name}" in r.stdout, (flags, str(r))
+        r = imc("wait", name, *flags, "--timeout", "10s")
+        assert r.code == 0 and r.stdout == f"{IMC}/{name} condition met\n", (flags, str(r))
+        r = imc("prune", *flags, "-o", "json", "--reason", "expired")
+        assert r.code == 0 and r.json()["deleted"] is False, (flags, str(r))
+    r = imc("delete", name, "-n", "elsewhere", "-A")
+    assert r.code == 0 and r.stdout == f'{IMC} "{name}" deleted\n', r
+    assert name not in imagecaches(custom_api)

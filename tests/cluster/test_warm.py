@@ -222,6 +222,7 @@ def test_validation_fails_before_any_side_effect(imc: Plugin, admin_api: Any, cu
     image = plain_registry.ref("sample/oci-single:1.0")
     opaque_secret(admin_api, namespace, "not-docker")
     create_deployment(admin_api, namespace, "web", [image])
+    create_deployment(admin_api, namespace, "bad-image", [image, "registry.example/UPPER/app:1"])
     cases = [
         (["warm", image, "--size", "10"], 2, "--size 10 is out of range"),
         (["warm", image, "--size", "40000"], 2, "--size 40000 is out of range"),
@@ -232,6 +233,10 @@ def test_validation_fails_before_any_side_effect(imc: Plugin, admin_api: Any, cu
         (["warm", "--from", "deployment/web", "-n", namespace, "--pull-secret", f"{namespace}:not-docker"], 2,
          f"secret {namespace}/not-docker is of type Opaque, not a docker-config secret"),
         (["warm", image, "--name", "Bad_Name"], 2, '--name "Bad_Name" must be a lowercase DNS-1123 name'),
+        # kubectl's TYPE/NAME habit, and an image of a live workload that is no valid reference.
+        (["warm", "deployment/web", "-n", namespace], 2, "did you mean --from deployment/web?"),
+        (["warm", "--from", "deployment/bad-image", "-n", namespace], 2,
+         f'deployment/{namespace}/bad-image: container "c1": '),
     ]
     before = imagecaches(custom_api)
     for args, code, message in cases:

@@ -1,7 +1,7 @@
-"""Credential sources: Docker config, real credential helpers on PATH, pull secrets, kubeconfig choice.
+"""Credential sources: Docker config, real credential helpers on PATH, pull secrets in the store.
 
-Helpers are real executables run by the code under test (no subprocess mocking); pull secrets are
-read through the real Kubernetes client from a small local HTTP server.
+Helpers are real executables run by the code under test (no subprocess mocking). Reading pull
+secrets from a cluster is tested in test_pullsecrets.py, choosing the kubeconfig in test_kubeconfig.py.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import os
 import stat
 import subprocess
 import sys
-import textwrap
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import pytest
 from hypothesis import given, settings
@@ -24,24 +22,17 @@ from hypothesis import strategies as st
 
 from kubectl_imagecache.errors import (
     EXIT_AUTH,
-    EXIT_FORBIDDEN,
-    EXIT_NOT_FOUND,
     CredentialError,
-    ImageCacheError,
     UsageError,
 )
+from kubectl_imagecache.kube.pullsecrets import DOCKERCFG, DOCKERCONFIGJSON, credentials_from_secret
 from kubectl_imagecache.registry.credentials import (
-    DOCKERCFG,
-    DOCKERCONFIGJSON,
     Credential,
     CredentialStore,
     DockerConfig,
     PullSecret,
-    credentials_from_secret,
     load_docker_config,
-    load_pull_secrets,
     normalize_registry,
-    parse_pull_secret_spec,
 )
 
 # Distinctive values so "never appears" checks cannot pass by accident or fail by coincidence.
@@ -541,100 +532,11 @@ def test_non_executable_helper_warns(tmp_path: Path, helper: FakeHelper) -> None
 
 
 # --------------------------------------------------------------------------------------------------
-# Pull secrets
-
-
-@pytest.mark.parametrize(
-    "spec, expected",
-    [
-        ("default:regcred", ("default", "regcred")),
-        ("kube-system:my.secret-1", ("kube-system", "my.secret-1")),
-        ("a" * 63 + ":" + "b" * 253, ("a" * 63, "b" * 253)),
-    ],
-)
-def test_parse_pull_secret_spec(spec: str, expected: tuple) -> None:
-    assert parse_pull_secret_spec(spec) == expected
-
-
-@pytest.mark.parametrize(
-    "spec",
-    [
-        "regcred",
-        "default/regcred",
-        ":regcred",
-        "default:",
-        "Default:regcred",
-        "default:RegCred",
-        "de.fault:regcred",
-        "-ns:regcred",
-        "ns:regcred-",
-        "a" * 64 + ":x",
-        "ns:" + "b" * 254,
-        "ns:a:b",
-        "ns:a..b",
-    ],
-)
-def test_bad_pull_secret_spec(spec: str) -> None:
-    with pytest.raises(UsageError, match="--pull-secret NAMESPACE:NAME"):
-        parse_pull_secret_spec(spec)
+# Pull secrets in the store (read by kube/pullsecrets)
 
 
 def dockerconfigjson(auths: dict) -> Dict[str, str]:
     return {".dockerconfigjson": b64(json.dumps({"auths": auths}))}
-
-
-def test_dockerconfigjson_secret() -> None:
-    data = dockerconfigjson(
-        {
-            "https://index.docker.io/v1/": {"auth": b64("hub:" + PASSWORD)},
-            "r.example:5000": {"username": "u", "password": PASSWORD},
-            "acr.example": {"identitytoken": TOKEN},
-        }
-    )
-    creds = credentials_from_secret("default", "regcred", DOCKERCONFIGJSON, data)
-    assert list(creds) == ["https://index.docker.io/v1/", "r.example:5000", "acr.example"]
-    assert creds["https://index.docker.io/v1/"].username == "hub"
-    assert (
-        creds["https://index.docker.io/v1/"].source
-        == 'pull secret default/regcred (auths "https://index.docker.io/v1/")'
-    )
-    assert creds["acr.example"].identity_token == TOKEN
-    assert_no_secret(*creds.values())
-
-
-def test_dockercfg_secret() -> None:
-    data = {".dockercfg": b64(json.dumps({"r.example": {"auth": b64("old:" + PASSWORD), "email": "x@y"}}))}
-    creds = credentials_from_secret("ns", "legacy", DOCKERCFG, data)
-    assert creds["r.example"].username == "old" and creds["r.example"].password == PASSWORD
-
-
-@pytest.mark.parametrize("secret_type", ["Opaque", "kubernetes.io/tls", None])
-def test_unsupported_secret_type(secret_type: Optional[str]) -> None:
-    with pytest.raises(CredentialError) as info:
-        credentials_from_secret("default", "regcred", secret_type, {"password": b64(PASSWORD)})
-    message = str(info.value)
-    assert "default/regcred" in message and str(secret_type or "(none)") in message
-    assert DOCKERCONFIGJSON in message and DOCKERCFG in message
-    assert_no_secret(info.value)
-
-
-@pytest.mark.parametrize(
-    "secret_type, data, fragment",
-    [
-        (DOCKERCONFIGJSON, {}, "no .dockerconfigjson"),
-        (DOCKERCONFIGJSON, {".dockercfg": b64("{}")}, "no .dockerconfigjson"),
-        (DOCKERCFG, {".dockerconfigjson": b64("{}")}, "no .dockercfg"),
-        (DOCKERCONFIGJSON, {".dockerconfigjson": "@@" + PASSWORD}, "not base64"),
-        (DOCKERCONFIGJSON, {".dockerconfigjson": b64('{"auths": {"' + PASSWORD)}, "not base64-encoded JSON"),
-        (DOCKERCONFIGJSON, {".dockerconfigjson": b64('{"x": 1}')}, "auths"),
-        (DOCKERCONFIGJSON, dockerconfigjson({"r.example": {"auth": b64(PASSWORD)}}), "user:password"),
-    ],
-)
-def test_malformed_secret_data(secret_type: str, data: dict, fragment: str) -> None:
-    with pytest.raises(CredentialError, match=fragment) as info:
-        credentials_from_secret("default", "regcred", secret_type, data)
-    assert "default/regcred" in str(info.value)
-    assert_no_secret(info.value)
 
 
 def test_pull_secrets_come_first_in_given_order(tmp_path: Path) -> None:
@@ -727,195 +629,8 @@ def test_containers_never_show_secrets(tmp_path: Path) -> None:
 
 def test_credentials_module_does_not_import_kubernetes() -> None:
     code = (
-        "import sys, kubectl_imagecache.registry.credentials as c;"
-        "c.load_pull_secrets([], lambda ns, n: 1/0);"
+        "import sys, kubectl_imagecache.registry.credentials as c; c.CredentialStore();"
         "assert 'kubernetes' not in sys.modules, 'kubernetes imported';"
-        "import kubectl_imagecache.kube.kubeconfig;"
-        "assert 'kubernetes' not in sys.modules, 'kubernetes imported by kube'"
+        "assert 'kubectl_imagecache.kube' not in sys.modules, 'the registry layer imported the kube layer'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
-
-
-# --------------------------------------------------------------------------------------------------
-# load_pull_secrets through the real client against a tiny local API server
-
-
-class _FakeAPI(BaseHTTPRequestHandler):
-    secrets: Dict[str, dict] = {}
-    forbidden: set = set()
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        parts = self.path.split("?")[0].strip("/").split("/")
-        # api/v1/namespaces/{ns}/secrets/{name}
-        ns, name = parts[3], parts[5]
-        if ns in self.forbidden:
-            self._reply(
-                403, {"kind": "Status", "code": 403, "reason": "Forbidden", "message": f'secrets "{name}" is forbidden'}
-            )
-        elif f"{ns}/{name}" in self.secrets:
-            self._reply(200, self.secrets[f"{ns}/{name}"])
-        else:
-            self._reply(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
-
-    def _reply(self, code: int, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def fake_api() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeAPI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _FakeAPI.secrets = {
-        "default/regcred": {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "regcred", "namespace": "default"},
-            "type": DOCKERCONFIGJSON,
-            "data": dockerconfigjson({"r.example": {"auth": b64("k8s:" + PASSWORD)}}),
-        },
-        "default/opaque": {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "opaque", "namespace": "default"},
-            "type": "Opaque",
-            "data": {"x": b64(PASSWORD)},
-        },
-    }
-    _FakeAPI.forbidden = {"locked"}
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def _reader(host: str):
-    """Secrets read as the plugin reads them: cluster.Cluster over the real client."""
-    from kubernetes.client import ApiClient, Configuration
-
-    from kubectl_imagecache.kube.api import Cluster
-
-    return Cluster(ApiClient(Configuration(host=host))).get_secret
-
-
-def test_load_pull_secrets_reads_them_in_order(fake_api: str) -> None:
-    [secret] = load_pull_secrets(["default:regcred", "default:regcred"], _reader(fake_api))
-    assert secret.label == "default/regcred"
-    assert secret.credentials["r.example"].username == "k8s"
-    assert_no_secret(secret)
-
-
-def test_load_pull_secrets_not_found(fake_api: str) -> None:
-    with pytest.raises(ImageCacheError, match="^pull secret default/missing not found$") as info:
-        load_pull_secrets(["default:missing"], _reader(fake_api))
-    assert info.value.exit_code == EXIT_NOT_FOUND
-
-
-def test_load_pull_secrets_forbidden(fake_api: str) -> None:
-    # The same exit code as any other forbidden read (README's table): 8, not 3.
-    with pytest.raises(ImageCacheError, match="pull secret locked/regcred: forbidden: you may not get secrets") as info:
-        load_pull_secrets(["locked:regcred"], _reader(fake_api))
-    assert info.value.exit_code == EXIT_FORBIDDEN
-
-
-def test_load_pull_secrets_wrong_type(fake_api: str) -> None:
-    with pytest.raises(CredentialError, match="Opaque") as info:
-        load_pull_secrets(["default:opaque"], _reader(fake_api))
-    assert_no_secret(info.value)
-
-
-def test_load_pull_secrets_checks_all_specs_before_connecting() -> None:
-    def reader(namespace: str, name: str) -> dict:
-        raise AssertionError("must not connect")
-
-    with pytest.raises(UsageError):
-        load_pull_secrets(["default:ok", "bad"], reader)
-    assert load_pull_secrets([], reader) == []
-
-
-# --------------------------------------------------------------------------------------------------
-# kube.api_client: which kubeconfig and context
-
-
-def _kubeconfig(path: Path, current: Optional[str], contexts: Dict[str, str], token: str = "t") -> Path:
-    """contexts: name -> server URL."""
-    doc = textwrap.dedent(
-        """\
-        apiVersion: v1
-        kind: Config
-        {current}
-        clusters:
-        {clusters}
-        contexts:
-        {contexts}
-        users:
-        - name: u
-          user: {{token: {token}}}
-        """
-    ).format(
-        current=f"current-context: {current}" if current is not None else "",
-        clusters="\n".join(f"- name: c-{n}\n  cluster: {{server: '{s}'}}" for n, s in contexts.items()) or "[]",
-        contexts="\n".join(f"- name: {n}\n  context: {{cluster: c-{n}, user: u}}" for n in contexts) or "[]",
-        token=token,
-    )
-    path.write_text(doc)
-    return path
-
-
-def test_api_client_explicit_file_and_context(tmp_path: Path) -> None:
-    from kubectl_imagecache.kube.kubeconfig import api_client
-
-    path = _kubeconfig(tmp_path / "kc", "one", {"one": "https://127.0.0.1:1001", "two": "https://127.0.0.1:1002"})
-    before = path.read_bytes()
-    assert api_client(str(path), None).configuration.host == "https://127.0.0.1:1001"
-    assert api_client(str(path), "two").configuration.host == "https://127.0.0.1:1002"
-    assert path.read_bytes() == before  # never written back
-
-
-def test_api_client_kubeconfig_list_first_current_context_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kubectl_imagecache.kube.kubeconfig import api_client
-
-    a = _kubeconfig(tmp_path / "a", "first", {"first": "https://127.0.0.1:2001"})
-    b = _kubeconfig(tmp_path / "b", "second", {"second": "https://127.0.0.1:2002"})
-    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(a), str(tmp_path / "missing"), str(b)]))
-    assert api_client(None, None).configuration.host == "https://127.0.0.1:2001"
-    assert api_client(None, "second").configuration.host == "https://127.0.0.1:2002"
-
-
-def test_api_client_default_location(isolated_home: Path) -> None:
-    from kubectl_imagecache.kube.kubeconfig import api_client
-
-    (isolated_home / ".kube").mkdir()
-    _kubeconfig(isolated_home / ".kube" / "config", "home", {"home": "https://127.0.0.1:3001"})
-    assert api_client(None, None).configuration.host == "https://127.0.0.1:3001"
-
-
-def test_api_client_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
-    from kubectl_imagecache.kube.kubeconfig import api_client
-
-    with pytest.raises(UsageError, match="no kubeconfig found"):
-        api_client(None, None)
-    with pytest.raises(UsageError, match="--kubeconfig .*no such file"):
-        api_client(str(tmp_path / "nope"), None)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "nope"))
-    with pytest.raises(UsageError, match="KUBECONFIG"):
-        api_client(None, None)
-    path = _kubeconfig(tmp_path / "kc", None, {"one": "https://127.0.0.1:1"}, token=TOKEN)
-    with pytest.raises(UsageError, match="no current context.*--context"):
-        api_client(str(path), None)
-    with pytest.raises(UsageError, match='context "zzz" not found.*contexts: one') as info:
-        api_client(str(path), "zzz")
-    assert_no_secret(info.value)
-    (tmp_path / "bad").write_text("a: [" + TOKEN)
-    with pytest.raises(UsageError, match="not valid YAML") as info:
-        api_client(str(tmp_path / "bad"), None)
-    assert_no_secret(info.value)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import click
 
 from ...sizing import human_bytes
-from ..options import output_flag
+from ..options import CommandOptions, output_flag
 from ..printers import print_structured
 
 _CACHE_DIR = click.option("--cache-dir", metavar="DIR", help="The cache folder (default as for estimate).")
@@ -24,7 +25,38 @@ def command() -> None:
     """
 
 
-def _open(cache_dir: Optional[str]):  # type: ignore[no-untyped-def]
+@dataclass
+class CacheInfoOptions(CommandOptions):
+    cache_dir: Optional[str] = None
+    output: str = "table"
+
+    def run(self) -> int:
+        cache = _open(self.cache_dir)
+        data = cache.info()
+        cache.close()
+        if self.output == "table":
+            click.echo(f"Path:    {data['path']}")
+            click.echo(f"Entries: {data['entries']}")
+            click.echo(f"Size:    {human_bytes(data['bytes'])} ({data['bytes']} bytes, limit "
+                       f"{human_bytes(data['sizeLimitBytes'])})")
+        else:
+            print_structured(data, self.output)
+        return 0
+
+
+@dataclass
+class CacheClearOptions(CommandOptions):
+    cache_dir: Optional[str] = None
+
+    def run(self) -> int:
+        cache = _open(self.cache_dir)
+        removed = cache.clear()
+        cache.close()
+        click.echo(f"cleared {removed} entries from {cache.directory}", err=True)
+        return 0
+
+
+def _open(cache_dir: Optional[str]) -> Any:
     from ...registry.cache import MetadataCache, default_cache_dir
     from ..printers import warn
 
@@ -41,17 +73,7 @@ def info_cmd(cache_dir: Optional[str], output: str) -> int:
     Example:
       kubectl imagecache cache info -o json
     """
-    cache = _open(cache_dir)
-    data = cache.info()
-    cache.close()
-    if output == "table":
-        click.echo(f"Path:    {data['path']}")
-        click.echo(f"Entries: {data['entries']}")
-        click.echo(f"Size:    {human_bytes(data['bytes'])} ({data['bytes']} bytes, limit "
-                   f"{human_bytes(data['sizeLimitBytes'])})")
-    else:
-        print_structured(data, output)
-    return 0
+    return CacheInfoOptions(cache_dir, output).execute()
 
 
 @command.command("clear")
@@ -63,8 +85,4 @@ def clear_cmd(cache_dir: Optional[str]) -> int:
     Example:
       kubectl imagecache cache clear
     """
-    cache = _open(cache_dir)
-    removed = cache.clear()
-    cache.close()
-    click.echo(f"cleared {removed} entries from {cache.directory}", err=True)
-    return 0
+    return CacheClearOptions(cache_dir).execute()

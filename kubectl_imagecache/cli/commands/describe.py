@@ -3,27 +3,45 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
-from ..options import kube_flags, kube_settings
+from ..options import CommandOptions, KubeFlags, kube_flags
+
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
+
+
+@dataclass
+class DescribeOptions(CommandOptions):
+    names: tuple[str, ...]
+    kube: KubeFlags = KubeFlags()
+    settings: KubeSettings = field(init=False)
+
+    def complete(self) -> None:
+        self.names = tuple(dict.fromkeys(self.names))
+        self.settings = self.kube.complete()
+
+    def run(self) -> int:
+        from ...imagecache.view import describe
+
+        cluster = self.settings.connect()
+        objs = [cluster.get_imagecache(n) for n in self.names]  # all fetched before printing any
+        now = dt.datetime.now(dt.timezone.utc)
+        click.echo("\n\n".join(describe(o, now).rstrip("\n") for o in objs))
+        return 0
 
 
 @click.command("describe", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @kube_flags
-def command(names: tuple[str, ...], **flags: Any) -> int:
+def command(names: tuple[str, ...], kube: KubeFlags) -> int:
     """Show one or more ImageCaches in detail, with the images' digests and source workloads.
 
     \b
     Example:
       kubectl imagecache describe imc-3f2a9c81d0b4
     """
-    from ...imagecache.view import describe
-
-    cluster = kube_settings(flags).connect()
-    objs = [cluster.get_imagecache(n) for n in dict.fromkeys(names)]  # all fetched before printing any
-    now = dt.datetime.now(dt.timezone.utc)
-    click.echo("\n\n".join(describe(o, now).rstrip("\n") for o in objs))
-    return 0
+    return DescribeOptions(names, kube).execute()

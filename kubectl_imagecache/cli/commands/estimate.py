@@ -1,45 +1,59 @@
-"""`kubectl imagecache estimate`: options -> validate -> run, over the registry client and the report."""
+"""`kubectl imagecache estimate`: complete -> validate -> run, over the registry client and the report."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import click
 
 from ...errors import UsageError
 from ...sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
 from ..options import (
+    CacheFlags,
     CacheSettings,
+    CommandOptions,
+    KubeFlags,
+    RegistryFlags,
     RegistrySettings,
     cache_flags,
     kube_flags,
-    kube_settings,
     output_flag,
     registry_flags,
 )
 from ..printers import print_structured, print_table
 
+if TYPE_CHECKING:
+    from ...kube.api import KubeSettings
+
 PROGRESS_MIN_IMAGES = 10  # below this a bar only flickers
 
 
-@dataclass(frozen=True)
-class EstimateOptions:
-    images: list[tuple[str, Any]]  # (as given, Reference), duplicates removed
-    headroom: float
-    output: str
-    registry: RegistrySettings
-    cache: CacheSettings
+@dataclass
+class EstimateOptions(CommandOptions):
+    args: Sequence[str] = ()
+    files: Sequence[str] = ()
+    headroom: float = DEFAULT_HEADROOM
+    output: str = "table"
+    registry_flags: RegistryFlags = RegistryFlags()
+    cache_flags: CacheFlags = CacheFlags()
+    kube_flags: KubeFlags = KubeFlags()
+    # complete():
+    images: list[tuple[str, Any]] = field(init=False, default_factory=list)  # (as given, Reference), no duplicates
+    registry: RegistrySettings = field(init=False)
+    cache: CacheSettings = field(init=False)
+    kube: KubeSettings = field(init=False)
 
-    @classmethod
-    def complete(cls, args: Sequence[str], files: Sequence[str], headroom: float, output: str,
-                 registry: RegistrySettings, cache: CacheSettings) -> EstimateOptions:
+    def complete(self) -> None:
         from ...errors import InvalidReference
         from ...registry.reference import parse_reference
 
-        texts: list[tuple[str, Optional[str]]] = [(a, None) for a in args]  # (image, where it was read)
-        for path in files:
+        self.cache = self.cache_flags.complete()
+        self.kube = self.kube_flags.complete()
+        self.registry = self.registry_flags.complete()
+        texts: list[tuple[str, Optional[str]]] = [(a, None) for a in self.args]  # (image, where it was read)
+        for path in self.files:
             from ...imagecache.sources import read_image_file
 
             texts.extend((use.image, use.origin) for use in read_image_file(path))
@@ -52,12 +66,20 @@ class EstimateOptions:
             except InvalidReference as exc:
                 raise InvalidReference(f"{origin}: {exc.message}" if origin else exc.message) from None
             seen.setdefault(str(ref), (text.strip(), ref))
-        return cls(list(seen.values()), validate_headroom(headroom), output, registry, cache)
+        self.images = list(seen.values())
+
+    def validate(self) -> None:
+        validate_headroom(self.headroom)
 
     def run(self) -> int:
+        from ...kube.pullsecrets import load_pull_secrets
         from ...sizing import build_report
 
-        with self.registry.open_client(self.cache) as client, _progress(len(self.images)) as step:
+        secrets = []
+        if self.registry.pull_secrets:  # without --pull-secret no kubeconfig is needed
+            secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.registry.pull_secrets],
+                                        self.kube.connection.get_secret)
+        with self.registry.open_client(self.cache, secrets) as client, _progress(len(self.images)) as step:
             results = client.inspect_many(self.images, progress=step)
         report = build_report(results, self.headroom)
         for e in report.errors:
@@ -133,7 +155,8 @@ def _print_table(report: Any) -> None:
 @registry_flags
 @cache_flags
 @kube_flags
-def command(images: Sequence[str], files: Sequence[str], headroom: float, output: str, **flags: Any) -> int:
+def command(images: Sequence[str], files: Sequence[str], headroom: float, output: str, registry: RegistryFlags,
+            cache: CacheFlags, kube: KubeFlags) -> int:
     """Size an ImageCache from the registry manifests of its images.
 
     Each image's size is its config plus layers, as the manifest for the chosen platform declares
@@ -145,11 +168,8 @@ def command(images: Sequence[str], files: Sequence[str], headroom: float, output
       kubectl imagecache estimate -f deployment.yaml --platform linux/arm64 -o json
       kubectl get deploy -n shop -o yaml | kubectl imagecache estimate -f -
     """
-    cache = CacheSettings.from_flags(flags.pop("cache_dir"), flags.pop("cache_ttl"), flags.pop("refresh"),
-                                     flags.pop("offline"), flags.pop("no_cache"))
-    kube = kube_settings(flags)
-    registry = RegistrySettings.from_flags(**flags, kube=kube)
-    return EstimateOptions.complete(images, files, headroom, output, registry, cache).run()
+    return EstimateOptions(images, files, headroom, output, registry_flags=registry, cache_flags=cache,
+                           kube_flags=kube).execute()
 
 
 __all__ = ["command", "EstimateOptions"]

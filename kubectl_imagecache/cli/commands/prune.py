@@ -3,31 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from ...errors import Cancelled, Forbidden, UsageError
-from ..options import kube_flags, kube_settings, output_flag, selector_flag
+from ...errors import Cancelled, ClusterNotFound, Forbidden, UsageError
+from ..options import CommandOptions, KubeFlags, kube_flags, output_flag, selector_flag
+from ..printers import NamePrinter, confirm, interactive, print_structured, print_table
 
 if TYPE_CHECKING:
     from ...imagecache.prune import Pins, PodImages
+    from ...kube.api import KubeSettings
 
 
 def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:
-    from ...imagecache.prune import REASONS
+    from ...imagecache import prune as rules
 
     chosen: set[str] = set()
     for v in values:
         for part in v.split(","):
             part = part.strip()
-            if part not in REASONS:
-                raise UsageError(f'--reason "{part}" is unknown: use {", ".join(REASONS)}')
+            if part not in rules.REASONS:
+                raise UsageError(f'--reason "{part}" is unknown: use {", ".join(rules.REASONS)}')
             chosen.add(part)
     if "older-than" in chosen and older_than is None:
         raise UsageError("--reason older-than needs --older-than DURATION")
     if not chosen:
-        chosen = {"expired", "failed", "unused", "superseded"} | ({"older-than"} if older_than else set())
+        chosen = set(rules.PruneOptions().reasons) | ({"older-than"} if older_than else set())
     return frozenset(chosen)
 
 
@@ -51,6 +54,72 @@ def _pod_usage(cluster: Any) -> tuple[PodImages, Pins]:
     return images, pins
 
 
+@dataclass
+class PruneOptions(CommandOptions):
+    reasons: tuple[str, ...] = ()
+    older_than: Optional[str] = None
+    failed_grace: str = "1h"
+    include_in_progress: bool = False
+    selector: Optional[str] = None
+    yes: bool = False
+    output: str = "table"
+    kube: KubeFlags = KubeFlags()
+    rules: Any = field(init=False, default=None)  # imagecache.prune.PruneOptions
+    settings: KubeSettings = field(init=False)
+
+    def complete(self) -> None:
+        from ...durations import parse_duration
+        from ...imagecache import prune as rules
+
+        self.rules = rules.PruneOptions(
+            reasons=_reasons(self.reasons, self.older_than),
+            failed_grace=parse_duration(self.failed_grace, "--failed-grace"),
+            older_than=parse_duration(self.older_than, "--older-than") if self.older_than else None,
+            include_in_progress=self.include_in_progress,
+        )
+        self.settings = self.kube.complete()
+
+    def run(self) -> int:
+        from ...durations import format_duration
+        from ...imagecache.prune import plan_prune
+        from ..printers import info
+
+        cluster = self.settings.connect()
+        caches = cluster.list_imagecaches(self.selector)
+        pods, pins = _pod_usage(cluster) if caches else (None, None)
+        pruning = plan_prune(caches, pods if "unused" in self.rules.reasons else None,
+                             dt.datetime.now(dt.timezone.utc), self.rules, pins)
+        for kept in pruning.kept:
+            info(kept.describe())
+        plan = pruning.candidates
+        total = sum(c.size_gib for c in plan)
+        if self.output != "table":
+            print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total,
+                              "deleted": bool(self.yes)}, self.output)
+        elif plan:
+            print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)]
+                         for c in plan], ["NAME", "REASONS", "SIZE", "AGE"])
+            click.echo(f"\n{len(plan)} ImageCache(s), {total} GiB to reclaim.")
+        else:
+            click.echo("Nothing to prune.", err=True)
+        if not plan:
+            return 0
+        if not self.yes:
+            if not interactive():
+                click.echo("Preview only: run again with --yes to delete these.", err=True)
+                return 0
+            if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
+                raise Cancelled("nothing deleted")
+        printer = NamePrinter(err=self.output != "table")  # stdout holds the JSON/YAML document
+        for c in plan:
+            try:
+                cluster.delete_imagecache(c.name)
+            except ClusterNotFound:
+                continue  # someone else removed it meanwhile: the goal is met
+            printer.deleted(c.name)
+        return 0
+
+
 @click.command("prune", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--reason", "reasons", multiple=True, metavar="REASON[,REASON]",
               help="Which reasons apply: expired, failed, unused, superseded, older-than (default: all given).")
@@ -63,7 +132,7 @@ def _pod_usage(cluster: Any) -> tuple[PodImages, Pins]:
 @output_flag(("table", "json", "yaml"))
 @kube_flags
 def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: str, include_in_progress: bool,
-            selector: Optional[str], yes: bool, output: str, **flags: Any) -> int:
+            selector: Optional[str], yes: bool, output: str, kube: KubeFlags) -> int:
     """Preview, then delete, the ImageCaches nobody needs any more.
 
     Without --yes this only shows the plan (on a terminal it then asks). Caches still being built
@@ -76,48 +145,4 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
       kubectl imagecache prune --reason expired,failed --yes
       kubectl imagecache prune --older-than 30d -o json
     """
-    from ...durations import format_duration, parse_duration
-    from ...imagecache.prune import PruneOptions, plan_prune
-    from ..printers import confirm, info, interactive, print_structured, print_table
-
-    opts = PruneOptions(
-        reasons=_reasons(reasons, older_than),
-        failed_grace=parse_duration(failed_grace, "--failed-grace"),
-        older_than=parse_duration(older_than, "--older-than") if older_than else None,
-        include_in_progress=include_in_progress,
-    )
-    cluster = kube_settings(flags).connect()
-    caches = cluster.list_imagecaches(selector)
-    pods, pins = _pod_usage(cluster) if caches else (None, None)
-    pruning = plan_prune(caches, pods if "unused" in opts.reasons else None, dt.datetime.now(dt.timezone.utc),
-                         opts, pins)
-    for kept in pruning.kept:
-        info(kept.describe())
-    plan = pruning.candidates
-    total = sum(c.size_gib for c in plan)
-    if output != "table":
-        print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total, "deleted": bool(yes)},
-                         output)
-    elif plan:
-        print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)] for c in plan],
-                    ["NAME", "REASONS", "SIZE", "AGE"])
-        click.echo(f"\n{len(plan)} ImageCache(s), {total} GiB to reclaim.")
-    else:
-        click.echo("Nothing to prune.", err=True)
-    if not plan:
-        return 0
-    if not yes:
-        if not interactive():
-            click.echo("Preview only: run again with --yes to delete these.", err=True)
-            return 0
-        if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
-            raise Cancelled("nothing deleted")
-    from ...errors import ClusterNotFound
-
-    for c in plan:
-        try:
-            cluster.delete_imagecache(c.name)
-        except ClusterNotFound:
-            continue  # someone else removed it meanwhile: the goal is met
-        click.echo(f'imagecache.eci.alibabacloud.com "{c.name}" deleted', err=output != "table")
-    return 0
+    return PruneOptions(reasons, older_than, failed_grace, include_in_progress, selector, yes, output, kube).execute()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import platform
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from ... import __version__
+from ..options import CommandOptions, output_flag
 from ..printers import print_structured
 
 # Distributions whose versions matter when something misbehaves (registry I/O, cluster I/O, CLI).
@@ -62,9 +64,17 @@ def print_version(output: str = "table") -> None:
         click.echo(f"{name} {version or 'not installed'}")
 
 
+@dataclass
+class VersionOptions(CommandOptions):
+    output: str = "table"
+
+    def run(self) -> int:
+        print_version(self.output)
+        return 0
+
+
 @click.command("version", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True,
-              help="Output format.")
+@output_flag()
 def command(output: str) -> int:
     """Print the plugin, Python and client library versions.
 
@@ -73,8 +83,7 @@ def command(output: str) -> int:
       kubectl imagecache version
       kubectl imagecache version -o json
     """
-    print_version(output)
-    return 0
+    return VersionOptions(output).execute()
 
 
-__all__ = ["command", "version_info", "print_version"]
+__all__ = ["command", "version_info", "print_version", "VersionOptions"]

@@ -1,52 +1,65 @@
 """`kubectl imagecache warm`: create ImageCaches from images, manifests or the workloads a cluster runs.
 
-complete (read every source, the registry and the cluster) -> validate (sizes, names, secrets,
-conflicts) -> run (create, or print for --dry-run; then optionally wait). Nothing is created
-unless every check passed.
+complete (the flags) -> validate (their combinations, before any request) -> run: read every
+source (files, the cluster), the pull secrets and the registry, check sizes, names and conflicts
+against the cluster, and only then create (or print, for --dry-run; then optionally wait).
+Nothing is created unless every check passed.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import click
 
-from ...errors import ClusterNotFound, ImageCacheError, UsageError
+from ...errors import ImageCacheError, UsageError
+from ...imagecache.resource import ANN_FLASH, ANN_REUSE, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
+from ...kube.api import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS, KubeSettings
+from ...kube.names import SUBDOMAIN_MAX, is_qualified_name, is_subdomain
 from ...sizing import DEFAULT_HEADROOM, validate_headroom
 from ..options import (
+    CacheFlags,
     CacheSettings,
+    CommandOptions,
+    DryRun,
+    KubeFlags,
+    RegistryFlags,
     RegistrySettings,
     cache_flags,
+    dry_run_flag,
     kube_flags,
-    kube_settings,
-    namespace_flags,
     registry_flags,
     selector_flag,
 )
-from ..printers import info, print_structured, warn
+from ..printers import NamePrinter, info, print_structured, warn
 
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-DOCKER_SECRET_TYPES = ("kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg")
+_KINDS = ", ".join(WORKLOAD_KIND_NAMES)
+# Room for the "-N" suffix a split or a taken name adds.
+NAME_MAX = SUBDOMAIN_MAX - 13
 
 
 def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
     out = {}
     for v in values:
         key, sep, val = v.partition("=")
-        if not sep or not _LABEL_KEY.match(key) or len(key.split("/")[-1]) > 63:
+        if not sep or not is_qualified_name(key):
             raise UsageError(f'{flag} "{v}" must be KEY=VALUE with a valid Kubernetes key')
         out[key] = val
     return out
+
+
+def _looks_like_workload(image: str) -> bool:
+    """kubectl's TYPE/NAME habit (`warm deployment/web`): a known kind, one slash, no tag or digest."""
+    kind, slash, name = image.partition("/")
+    return bool(slash and name) and kind.lower() in WORKLOAD_KINDS and not any(c in name for c in "/:@")
 
 
 @dataclass
 class Sources:
     """Images grouped as they must be cached, and where pull secrets were named."""
 
-    groups: list[Any] = field(default_factory=list)  # warmplan.ImageGroup
+    groups: list[Any] = field(default_factory=list)  # plan.ImageGroup
     written: dict[str, str] = field(default_factory=dict)  # normalized -> first spelling seen
     refs: dict[str, Any] = field(default_factory=dict)  # normalized -> parsed Reference
     workloads: list[dict] = field(default_factory=list)  # objects read from the cluster
@@ -60,8 +73,7 @@ class Sources:
             try:
                 ref = parse_reference(use.image)
             except ImageCacheError as exc:
-                where = f"{use.origin}: " if getattr(use, "origin", None) else ""
-                raise UsageError(f"{where}{exc.message}") from None
+                raise UsageError(f"{_where(use)}{exc.message}") from None
             norm = str(ref)
             self.refs.setdefault(norm, ref)
             self.written.setdefault(norm, use.image.strip())
@@ -75,78 +87,221 @@ class Sources:
             self.groups.append(ImageGroup(tuple(images), workload))
 
 
-def _read_sources(images: Sequence[str], files: Sequence[str], froms: Sequence[str], from_namespace: bool,
-                  namespace: str, all_namespaces: bool, selector: Optional[str], cluster_fn: Any) -> Sources:
-    from ...imagecache.sources import ImageUse, images_from_objects, read_image_file
-    from ...kube.api import WORKLOAD_KINDS
-
-    src = Sources()
-    src.add([ImageUse(i) for i in images])
-    for path in files:
-        src.add(read_image_file(path))
-    parsed = []
-    for f in froms:
-        kind, sep, name = f.partition("/")
-        if not sep or not name or kind.lower() not in WORKLOAD_KINDS:
-            kinds = "deployment, statefulset, daemonset, replicaset, job, cronjob, pod"
-            raise UsageError(f'--from "{f}" must be KIND/NAME with KIND one of {kinds}')
-        parsed.append((kind, name))
-    if parsed or from_namespace:
-        cluster = cluster_fn()
-        for kind, name in parsed:
-            obj = cluster.get_workload(kind, namespace, name)
-            src.workloads.append(obj)
-            src.add(images_from_objects([obj]))
-        if from_namespace:
-            objs = list(cluster.list_workloads(None if all_namespaces else namespace, selector))
-            if not objs:
-                where = "any namespace" if all_namespaces else f"namespace {namespace}"
-                raise UsageError(f"no workloads in {where}" + (f" match -l {selector}" if selector else ""))
-            src.workloads.extend(objs)
-            src.add(images_from_objects(objs))
-    if not src.groups:
-        raise UsageError("no images to cache: give images, --image, -f FILE, --from KIND/NAME or --from-namespace")
-    return src
+def _where(use: Any) -> str:
+    """Where an image was found, as a message prefix: the file's line or document, the workload
+    and the container (for a live workload the only way to find the broken image)."""
+    parts = [p for p in (getattr(use, "origin", None), use.workload and str(use.workload)) if p]
+    if use.workload is not None and use.container:
+        parts.append(f'container "{use.container}"')
+    return "".join(f"{p}: " for p in parts)
 
 
-def _pull_secrets(src: Sources, explicit: Sequence[tuple[str, str]], cluster: Any) -> tuple[list[str], list[Any]]:
-    """namespace:name of every usable pull secret, and their registry credentials."""
-    from ...imagecache.sources import workload_pull_secrets, workload_service_account
-    from ...registry.credentials import PullSecret, credentials_from_secret
+@dataclass
+class WarmOptions(CommandOptions):
+    images: tuple[str, ...] = ()
+    more_images: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    froms: tuple[str, ...] = ()
+    from_namespace: bool = False
+    selector: Optional[str] = None
+    name: Optional[str] = None
+    size: Optional[int] = None
+    headroom: float = DEFAULT_HEADROOM
+    retention_days: Optional[int] = None
+    reuse: bool = False
+    flash: bool = False
+    annotations: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    force: bool = False
+    dry_run: DryRun = DryRun.NONE
+    output: str = ""
+    wait: bool = False
+    timeout: str = "30m"
+    registry_flags: RegistryFlags = RegistryFlags()
+    cache_flags: CacheFlags = CacheFlags()
+    kube_flags: KubeFlags = KubeFlags()
+    # complete():
+    registry: RegistrySettings = field(init=False)
+    cache: CacheSettings = field(init=False)
+    kube: KubeSettings = field(init=False)
+    wait_seconds: float = field(init=False, default=0.0)
+    extra_annotations: dict[str, str] = field(init=False, default_factory=dict)
+    extra_labels: dict[str, str] = field(init=False, default_factory=dict)
+    workload_refs: list[tuple[str, str]] = field(init=False, default_factory=list)  # --from (kind, name)
 
-    wanted: dict[tuple[str, str], bool] = {(ns, n): True for ns, n in explicit}  # value: given explicitly
-    for obj in src.workloads:
-        ns = (obj.get("metadata") or {}).get("namespace") or "default"
-        for name in workload_pull_secrets(obj):
-            wanted.setdefault((ns, name), False)
-        sa = workload_service_account(obj)
-        if sa:
-            try:
-                account = cluster.get_service_account(ns, sa)
-            except ClusterNotFound:
+    # -- complete and validate: the flags alone, no request yet ---------------------------------------------
+    def complete(self) -> None:
+        from ...durations import parse_duration
+
+        self.cache = self.cache_flags.complete()
+        self.kube = self.kube_flags.complete()
+        self.registry = self.registry_flags.complete()
+        validate_headroom(self.headroom)
+        self.wait_seconds = parse_duration(self.timeout, "--timeout")
+        self.extra_annotations = _pairs(self.annotations, "--annotation")
+        self.extra_labels = _pairs(self.labels, "--label")
+        if self.dry_run is not DryRun.NONE:
+            self.output = self.output or "yaml"  # a dry run prints the objects it would create, as the help says
+
+    def validate(self) -> None:
+        if self.name is not None and not is_subdomain(self.name, NAME_MAX):
+            raise UsageError(f'--name "{self.name}" must be a lowercase DNS-1123 name (a-z, 0-9, "-", ".")')
+        if self.size is not None and not MIN_GIB <= self.size <= MAX_GIB:
+            raise UsageError(f"--size {self.size} is out of range: an ImageCache is {MIN_GIB} to {MAX_GIB} GiB")
+        if self.selector and not self.from_namespace:
+            raise UsageError("-l/--selector applies to --from-namespace: add it, or drop -l")
+        if self.kube_flags.all_namespaces and not self.from_namespace:
+            raise UsageError("-A/--all-namespaces applies to --from-namespace")
+        if self.wait and self.dry_run is not DryRun.NONE:
+            raise UsageError("--wait waits for created caches: it cannot be used with --dry-run")
+        for image in self.images:
+            if _looks_like_workload(image):
+                raise UsageError(f'"{image}" reads as kubectl\'s TYPE/NAME: did you mean --from {image}? '
+                                 f"(for an image of that name, give its tag: {image}:latest)")
+        refs = []
+        for f in self.froms:
+            kind, sep, name = f.partition("/")
+            if not sep or not name or kind.lower() not in WORKLOAD_KINDS:
+                raise UsageError(f'--from "{f}" must be KIND/NAME with KIND one of {_KINDS}')
+            refs.append((kind, name))
+        self.workload_refs = refs
+
+    # -- run ------------------------------------------------------------------------------------------------
+    @property
+    def _needs_cluster(self) -> bool:
+        return bool(self.froms or self.from_namespace) or self.dry_run is not DryRun.CLIENT
+
+    def run(self) -> int:
+        from ...imagecache.plan import plan_caches
+        from ...kube.pullsecrets import Discovered, Reads, discover
+
+        src = self._read_sources()
+        found = Discovered()
+        if self._needs_cluster or self.registry.pull_secrets:
+            cluster = self.kube.connection
+            found = discover(src.workloads, self.registry.pull_secrets,
+                             Reads(cluster.get_secret, cluster.get_service_account), warn)
+        plans = plan_caches(src.groups, self.name)
+        infos = self._size(plans, src, found.secrets)
+        objects = self._objects(plans, src, infos, found.names)
+        if not objects:
+            return 0
+        if self.dry_run is DryRun.CLIENT:
+            _print_objects(objects, self.output)
+            return 0
+        printer = NamePrinter()
+        created = []
+        for obj in objects:
+            created.append(self.kube.connection.create_imagecache(obj, dry_run=self.dry_run is DryRun.SERVER))
+            if not self.output:
+                printer.name(obj["metadata"]["name"], "created")
+        if self.output:
+            _print_objects(created, self.output)
+        if self.wait:
+            return self._wait([o["metadata"]["name"] for o in created])
+        return 0
+
+    def _read_sources(self) -> Sources:
+        from ...imagecache.sources import ImageUse, images_from_objects, read_image_file
+
+        src = Sources()
+        src.add([ImageUse(i) for i in [*self.images, *self.more_images]])
+        for path in self.files:
+            src.add(read_image_file(path))
+        if self.workload_refs or self.from_namespace:
+            cluster, ns = self.kube.connection, self.kube.resolved_namespace()
+            for kind, name in self.workload_refs:
+                obj = cluster.get_workload(kind, ns, name)
+                src.workloads.append(obj)
+                src.add(images_from_objects([obj]))
+            if self.from_namespace:
+                all_namespaces = self.kube_flags.all_namespaces
+                objs = list(cluster.list_workloads(None if all_namespaces else ns, self.selector))
+                if not objs:
+                    where = "any namespace" if all_namespaces else f"namespace {ns}"
+                    match = f" match -l {self.selector}" if self.selector else ""
+                    raise UsageError(f"no workloads in {where}{match}")
+                src.workloads.extend(objs)
+                src.add(images_from_objects(objs))
+        if not src.groups:
+            raise UsageError("no images to cache: give images, --image, -f FILE, --from KIND/NAME or --from-namespace")
+        return src
+
+    def _size(self, plans: list[Any], src: Sources, secrets: list[Any]) -> dict[str, Any]:
+        unique = sorted({i for p in plans for i in p.images})
+        if len(unique) >= 10:
+            info(f"sizing {len(unique)} images from their registries...")
+        with self.registry.open_client(self.cache, secrets) as client:
+            results = client.inspect_many([(i, src.refs[i]) for i in unique])
+        failed = [(r.image, r.error) for r in results if r.error is not None]
+        if failed:
+            for image, error in failed:
+                click.echo(f"error: {image}: {error.message}", err=True)
+            raise ImageCacheError(
+                f"{len(failed)} image(s) could not be sized, so no cache was created (a size that ignores an image "
+                "would be too small)", exit_code=failed[0][1].exit_code)
+        return {r.image: r.info for r in results}
+
+    def _objects(self, plans: list[Any], src: Sources, infos: dict[str, Any], secret_names: list[str]) -> list[dict]:
+        """The objects to create, checked against the cluster: conflicts and idempotency."""
+        from ...imagecache.plan import imagecache_object, matching_cache, validate_size
+        from ...sizing import recommend_gib
+
+        existing = self.kube.connection.list_imagecaches() if self._needs_cluster else []
+        taken = {str(o["metadata"]["name"]): o for o in existing}
+        objects = []
+        for p in plans:
+            needed = sum(infos[i].size_bytes for i in p.images)
+            gib = self.size if self.size is not None else recommend_gib(needed, self.headroom)
+            if self.size is not None:
+                validate_size(self.size, needed, self.headroom, self.force, p.name)
+            digests = {i: infos[i].digest for i in p.images}
+            holder = matching_cache(existing, p.images, gib, digests)
+            if holder and holder.stale:
+                info(f"ImageCache {holder.name} holds these images at older digests (stale): creating a replacement")
+            elif holder and not self.force:
+                unverified = "" if holder.verified else " (it records no digests, so a moved tag cannot be told)"
+                info(f"ImageCache {holder.name} already holds these {len(p.images)} image(s) with {gib} GiB or more"
+                     f"{unverified}: nothing to do (--force creates another)")
                 continue
-            for ref in account.get("imagePullSecrets") or []:
-                if ref.get("name"):
-                    wanted.setdefault((ns, ref["name"]), False)
-    names, creds = [], []
-    for (ns, name), was_explicit in wanted.items():
-        try:
-            secret = cluster.get_secret(ns, name)
-        except ClusterNotFound:
-            if was_explicit:
-                raise ClusterNotFound(f"pull secret {ns}/{name} not found (--pull-secret {ns}:{name})") from None
-            warn(f"pull secret {ns}/{name} named by a workload does not exist; the cache will not use it")
-            continue
-        if secret.get("type") not in DOCKER_SECRET_TYPES:
-            message = (f"secret {ns}/{name} is of type {secret.get('type')}, not a docker-config secret "
-                       f"({' or '.join(DOCKER_SECRET_TYPES)})")
-            if was_explicit:
-                raise UsageError(message)
-            warn(message + "; skipped")
-            continue
-        creds.append(PullSecret(ns, name, credentials_from_secret(ns, name, secret.get("type"), secret.get("data"))))
-        names.append(f"{ns}:{name}")
-    return names, creds
+            if p.name in taken:
+                replacing = holder is not None and holder.stale and holder.name == p.name
+                if not self.force and self.name is not None and not replacing:
+                    raise UsageError(f'an ImageCache named "{p.name}" already exists with other images or size; '
+                                     "choose another --name, or delete it first")
+                base, n = p.name, 2
+                while f"{base}-{n}" in taken:
+                    n += 1
+                p.name = f"{base}-{n}"
+            taken[p.name] = {}
+            obj = imagecache_object(
+                p, size_gib=gib, digests=digests, image_bytes=needed,
+                platform=str(self.registry.platform), pull_secrets=secret_names, retention_days=self.retention_days,
+                reuse=self.reuse, flash=self.flash, annotations=self.extra_annotations, labels=self.extra_labels,
+            )
+            obj["spec"]["images"] = [src.written.get(i, i) for i in p.images]
+            objects.append(obj)
+        return objects
+
+    def _wait(self, names: list[str]) -> int:
+        from ..progress import wait_and_report
+
+        def timed_out(o: Any) -> str:
+            return (f"timed out after {self.timeout} waiting for {o.name}: it is {o.phase} at {o.progress}; "
+                    f"follow it with `kubectl imagecache wait {o.name}`")
+
+        return wait_and_report(self.kube.connection, names, READY, self.wait_seconds, timed_out, None)
+
+
+def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
+    if output == "name":
+        printer = NamePrinter()
+        for o in objects:
+            printer.name(o["metadata"]["name"])
+        return
+    from ...imagecache.view import as_list, for_output
+
+    print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(list(objects)), output)
 
 
 @click.command("warm", context_settings={"help_option_names": ["-h", "--help"]})
@@ -157,36 +312,35 @@ def _pull_secrets(src: Sources, explicit: Sequence[tuple[str, str]], cluster: An
 @click.option("-f", "--filename", "files", multiple=True, metavar="FILE",
               help="Image list or Kubernetes YAML (workloads keep their images together); - reads stdin.")
 @click.option("--from", "froms", multiple=True, metavar="KIND/NAME",
-              help="A workload of the cluster in -n: deployment, statefulset, daemonset, replicaset, job, "
-                   "cronjob or pod (repeatable).")
+              help=f"A workload of the cluster in -n: {', '.join(WORKLOAD_KIND_NAMES[:-1])} or "
+                   f"{WORKLOAD_KIND_NAMES[-1]} (repeatable).")
 @click.option("--from-namespace", is_flag=True, help="Every workload of -n (or of all namespaces with -A).")
-@namespace_flags()
 @selector_flag("With --from-namespace: only workloads with these labels.")
-@click.option("--size", type=int, metavar="GiB", help="imageCacheSize (20..32768, at least 2x the images "
+@click.option("--size", type=int, metavar="GiB", help=f"imageCacheSize ({MIN_GIB}..{MAX_GIB}, at least 2x the images "
                                                       "unless --force); default: the estimate.")
 @click.option("--headroom", type=float, default=DEFAULT_HEADROOM, show_default=True,
               help="Estimated size as a multiple of the images' size.")
-@click.option("--retention-days", type=click.IntRange(1, 65536), help="Delete the cache after this many days.")
-@click.option("--reuse", is_flag=True, help="Reuse layers of existing caches (k8s.aliyun.com/imc-enable-reuse).")
-@click.option("--flash", is_flag=True, help="Instant cache from a local snapshot (k8s.aliyun.com/imc-enable-flash).")
+@click.option("--retention-days", type=click.IntRange(1, MAX_RETENTION_DAYS),
+              help="Delete the cache after this many days.")
+@click.option("--reuse", is_flag=True, help=f"Reuse layers of existing caches ({ANN_REUSE}).")
+@click.option("--flash", is_flag=True, help=f"Instant cache from a local snapshot ({ANN_FLASH}).")
 @click.option("--annotation", "annotations", multiple=True, metavar="KEY=VALUE", help="Add an annotation.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE", help="Add a label.")
 @click.option("--force", is_flag=True, help="Create even when a cache already holds these images, or when "
                                             "--size is below twice the images.")
-@click.option("--dry-run", type=click.Choice(["none", "client", "server"]), default="none", show_default=True,
-              help="Print the objects; create nothing (server: validated by the API server).")
+@dry_run_flag("Print the objects; create nothing (server: validated by the API server).")
 @click.option("-o", "--output", type=click.Choice(["", "yaml", "json", "name"]), default="",
               help="Print the created objects (default: one line per cache).")
-@click.option("--wait", is_flag=True, help="Wait until the caches are Ready, with progress on stderr.")
+@click.option("--wait", is_flag=True, help=f"Wait until the caches are {READY}, with progress on stderr.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION", help="How long --wait waits.")
 @registry_flags
 @cache_flags
 @kube_flags
 def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str, ...], files: tuple[str, ...],
-            froms: tuple[str, ...], from_namespace: bool, namespace: Optional[str], all_namespaces: bool,
-            selector: Optional[str], size: Optional[int], headroom: float, retention_days: Optional[int],
-            reuse: bool, flash: bool, annotations: tuple[str, ...], labels: tuple[str, ...], force: bool,
-            dry_run: str, output: str, wait: bool, timeout: str, **flags: Any) -> int:
+            froms: tuple[str, ...], from_namespace: bool, selector: Optional[str], size: Optional[int],
+            headroom: float, retention_days: Optional[int], reuse: bool, flash: bool, annotations: tuple[str, ...],
+            labels: tuple[str, ...], force: bool, dry_run: DryRun, output: str, wait: bool, timeout: str,
+            registry: RegistryFlags, cache: CacheFlags, kube: KubeFlags) -> int:
     """Create ImageCaches sized from the registry, from images, manifests or live workloads.
 
     A workload's images always share one cache (pods match a cache as a whole); more than 20
@@ -200,150 +354,9 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
       kubectl imagecache warm --from-namespace -n shop -l tier=frontend --dry-run=client
       kubectl imagecache warm -f deploy.yaml --name shop-web --size 40
     """
-    from ...durations import parse_duration
-    from ...imagecache.plan import imagecache_object, matching_cache, plan_caches, validate_size
-    from ...kube.kubeconfig import context_namespace
-    from ...sizing import recommend_gib
-
-    # -- complete and validate the flags: no request yet -------------------------------------------------
-    cache = CacheSettings.from_flags(flags.pop("cache_dir"), flags.pop("cache_ttl"), flags.pop("refresh"),
-                                     flags.pop("offline"), flags.pop("no_cache"))
-    kube = kube_settings(flags)
-    registry = RegistrySettings.from_flags(**flags, kube=kube)
-    validate_headroom(headroom)
-    wait_seconds = parse_duration(timeout, "--timeout")
-    extra_annotations, extra_labels = _pairs(annotations, "--annotation"), _pairs(labels, "--label")
-    if name is not None and (not _DNS1123.match(name) or len(name) > 240):
-        raise UsageError(f'--name "{name}" must be a lowercase DNS-1123 name (a-z, 0-9, "-", ".")')
-    if size is not None and not 20 <= size <= 32768:
-        raise UsageError(f"--size {size} is out of range: an ImageCache is 20 to 32768 GiB")
-    if selector and not from_namespace:
-        raise UsageError("-l/--selector applies to --from-namespace: add it, or drop -l")
-    if all_namespaces and not from_namespace:
-        raise UsageError("-A/--all-namespaces applies to --from-namespace")
-    if wait and dry_run != "none":
-        raise UsageError("--wait waits for created caches: it cannot be used with --dry-run")
-    clusters: list[Any] = []
-
-    def cluster() -> Any:
-        if not clusters:
-            clusters.append(kube.connect())
-        return clusters[0]
-
-    needs_cluster = bool(froms or from_namespace) or dry_run != "client"
-    ns = namespace or (context_namespace(kube.kubeconfig, kube.context) if (froms or from_namespace) else "default")
-
-    # -- complete: images, secrets, sizes --------------------------------------------------------------
-    src = _read_sources([*images, *more_images], files, froms, from_namespace, ns, all_namespaces, selector, cluster)
-    secret_names: list[str] = []
-    secret_creds: list[Any] = []
-    if needs_cluster or registry.pull_secrets:
-        secret_names, secret_creds = _pull_secrets(src, registry.pull_secrets, cluster())
-    plans = plan_caches(src.groups, name)
-    unique = sorted({i for p in plans for i in p.images})
-    if len(unique) >= 10:
-        info(f"sizing {len(unique)} images from their registries...")
-    if secret_creds or registry.pull_secrets:
-        # _pull_secrets already read --pull-secret's secrets with the discovered ones: not twice.
-        import dataclasses
-
-        registry = dataclasses.replace(registry, pull_secrets=())
-    with registry.open_client(cache, secret_creds) as client:
-        results = client.inspect_many([(i, src.refs[i]) for i in unique])
-    failed = [r for r in results if r.error is not None]
-    if failed:
-        for r in failed:
-            click.echo(f"error: {r.image}: {r.error.message}", err=True)
-        raise ImageCacheError(
-            f"{len(failed)} image(s) could not be sized, so no cache was created (a size that ignores an image "
-            "would be too small)", exit_code=failed[0].error.exit_code)
-    infos = {r.image: r.info for r in results}
-
-    # -- validate against the cluster: conflicts and idempotency ------------------------------------------
-    existing = cluster().list_imagecaches() if needs_cluster else []
-    taken = {str(o["metadata"]["name"]): o for o in existing}
-    objects = []
-    for p in plans:
-        needed = sum(infos[i].size_bytes for i in p.images)
-        gib = size if size is not None else recommend_gib(needed, headroom)
-        if size is not None:
-            validate_size(size, needed, headroom, force, p.name)
-        digests = {i: infos[i].digest for i in p.images}
-        holder = matching_cache(existing, p.images, gib, digests)
-        if holder and holder.stale:
-            info(f"ImageCache {holder.name} holds these images at older digests (stale): creating a replacement")
-        elif holder and not force:
-            unverified = "" if holder.verified else " (it records no digests, so a moved tag cannot be told)"
-            info(f"ImageCache {holder.name} already holds these {len(p.images)} image(s) with {gib} GiB or more"
-                 f"{unverified}: nothing to do (--force creates another)")
-            continue
-        if p.name in taken:
-            replacing = holder is not None and holder.stale and holder.name == p.name
-            if not force and name is not None and not replacing:
-                raise UsageError(f'an ImageCache named "{p.name}" already exists with other images or size; '
-                                 "choose another --name, or delete it first")
-            base, n = p.name, 2
-            while f"{base}-{n}" in taken:
-                n += 1
-            p.name = f"{base}-{n}"
-        taken[p.name] = {}
-        spec_images = [src.written.get(i, i) for i in p.images]
-        obj = imagecache_object(
-            p, size_gib=gib, digests=digests, image_bytes=needed,
-            platform=str(registry.platform), pull_secrets=secret_names, retention_days=retention_days,
-            reuse=reuse, flash=flash, annotations=extra_annotations, labels=extra_labels,
-        )
-        obj["spec"]["images"] = spec_images
-        objects.append(obj)
-
-    # -- run ----------------------------------------------------------------------------------------------
-    if not objects:
-        return 0
-    if dry_run != "none":
-        output = output or "yaml"  # a dry run prints the objects it would create, as the help says
-    if dry_run == "client":
-        _print_objects(objects, output)
-        return 0
-    created = []
-    for obj in objects:
-        created.append(cluster().create_imagecache(obj, dry_run=dry_run == "server"))
-        if not output:
-            suffix = " (server dry run)" if dry_run == "server" else ""
-            click.echo(f"imagecache.eci.alibabacloud.com/{obj['metadata']['name']} created{suffix}")
-    if output:
-        _print_objects(created, output)
-    if wait:
-        return _wait([o["metadata"]["name"] for o in created], wait_seconds, timeout, cluster())
-    return 0
-
-
-def _print_objects(objects: list[dict], output: str) -> None:
-    if output == "name":
-        for o in objects:
-            click.echo(f"imagecache.eci.alibabacloud.com/{o['metadata']['name']}")
-        return
-    from ...imagecache.view import as_list, for_output
-
-    print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(objects), output)
-
-
-def _wait(names: list[str], seconds: float, timeout: str, cluster: Any) -> int:
-    from ...errors import EXIT_FAILURE, WaitTimeout
-    from ...kube.waiting import wait_for
-    from ..progress import BuildProgress, failure_text
-
-    progress = BuildProgress(len(names))
-    try:
-        outcomes = wait_for(cluster, names, "Ready", seconds, progress)
-    finally:
-        progress.close()
-    code = 0
-    for n in names:
-        o = outcomes[n]
-        if o.done and not o.ok:
-            click.echo(f"error: {failure_text(o)}", err=True)
-            code = EXIT_FAILURE
-        elif not o.done:
-            raise WaitTimeout(f"timed out after {timeout} waiting for {n}: it is {o.phase} at {o.progress}; "
-                              f"follow it with `kubectl imagecache wait {n}`")
-    return code
+    return WarmOptions(
+        images=images, more_images=more_images, files=files, froms=froms, from_namespace=from_namespace,
+        selector=selector, name=name, size=size, headroom=headroom, retention_days=retention_days, reuse=reuse,
+        flash=flash, annotations=annotations, labels=labels, force=force, dry_run=dry_run, output=output, wait=wait,
+        timeout=timeout, registry_flags=registry, cache_flags=cache, kube_flags=kube,
+    ).execute()
