@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hack.emulator.emulator import Emulator, EmulatorOptions  # noqa: E402
-from tests.support import controlplane  # noqa: E402
-from tests.support.controlplane import find_kubectl  # noqa: E402
-from tests.support.registry import start_registry  # noqa: E402
+from tests.fakes import controlplane  # noqa: E402
+from tests.fakes.controlplane import find_kubectl  # noqa: E402
+from tests.fakes.emulator.emulator import Emulator, EmulatorOptions  # noqa: E402
+from tests.fakes.registry import start_registry  # noqa: E402
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 

@@ -13,10 +13,10 @@ from typing import Any, Callable
 
 import pytest
 
-from hack.emulator.emulator import Emulator, EmulatorOptions
 from tests.cluster.commands_support import Plugin, fill_extra
-from tests.support.controlplane import ControlPlane
-from tests.support.registry import LiveRegistry, start_registry
+from tests.fakes.controlplane import ControlPlane
+from tests.fakes.emulator.emulator import Emulator, EmulatorOptions
+from tests.fakes.registry import LiveRegistry, start_registry
 
 
 def _registry(mode: str) -> Iterator[LiveRegistry]:

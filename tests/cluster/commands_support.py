@@ -14,9 +14,10 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-from tests.support import cli, oci
-from tests.support.controlplane import GROUP, PLURAL, VERSION
-from tests.support.registry import LiveRegistry
+from tests.fakes import oci
+from tests.fakes.controlplane import GROUP, PLURAL, VERSION
+from tests.fakes.registry import LiveRegistry
+from tests.support import cli
 
 IMC = "imagecache.eci.alibabacloud.com"
 MANY_REPO = "many/app"  # MANY_TAGS tags of one tiny image: distinct references for the 20-image split

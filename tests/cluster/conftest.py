@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import controlplane
-from tests.support.controlplane import GROUP, PLURAL, VERSION, ControlPlane, delete_imagecaches
+from tests.fakes import controlplane
+from tests.fakes.controlplane import GROUP, PLURAL, VERSION, ControlPlane, delete_imagecaches
 
 _start_error: list[str] = []
 

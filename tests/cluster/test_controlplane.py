@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import controlplane
-from tests.support.controlplane import BIN_DIR_ENV, BUILD_SCRIPT, ControlPlane, ControlPlaneError
+from tests.fakes import controlplane
+from tests.fakes.controlplane import BIN_DIR_ENV, BUILD_SCRIPT, ControlPlane, ControlPlaneError
 
 
 def _alive(pid: int) -> bool:
@@ -115,7 +115,7 @@ def test_killed_owner_takes_the_control_plane_down(tmp_path: Path, control_plane
         import sys, time
         sys.path.insert(0, {str(controlplane.REPO_ROOT)!r})
         from pathlib import Path
-        from tests.support import controlplane
+        from tests.fakes import controlplane
         cp = controlplane.start(bin_dir=Path({str(control_plane.bin_dir)!r}), workdir=Path({str(workdir)!r}),
                                 install_crd=False)
         print(" ".join(map(str, cp.pids())), flush=True)

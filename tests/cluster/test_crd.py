@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kubernetes.client.rest import ApiException
 
-from tests.support.controlplane import GROUP, PLURAL, VERSION, ControlPlane, imagecache, unique_name
+from tests.fakes.controlplane import GROUP, PLURAL, VERSION, ControlPlane, imagecache, unique_name
 
 IMG = "registry.example/app:1"
 

@@ -14,11 +14,11 @@ from typing import Any, Callable
 
 import pytest
 
-from hack.emulator.emulator import Emulator, EmulatorOptions, parse_time
 from kubectl_imagecache.registry.client import ClientOptions, RegistryClient
-from tests.support import oci
-from tests.support.controlplane import GROUP, PLURAL, VERSION, imagecache, unique_name
-from tests.support.registry import RegistryServer
+from tests.fakes import oci
+from tests.fakes.controlplane import GROUP, PLURAL, VERSION, imagecache, unique_name
+from tests.fakes.emulator.emulator import Emulator, EmulatorOptions, parse_time
+from tests.fakes.registry import RegistryServer
 
 PULLER = ("puller", "pull-s3cret")
 

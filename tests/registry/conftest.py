@@ -2,7 +2,7 @@
 
 Fixtures:
 * ``plain_registry``, ``basic_registry``, ``token_registry``: ``LiveRegistry`` objects
-  (tests/support/registry.py): ``.url``, ``.host``, ``.samples`` (SampleSet), ``.client`` (a
+  (tests/fakes/registry.py): ``.url``, ``.host``, ``.samples`` (SampleSet), ``.client`` (a
   harness pusher with full rights), ``.username``/``.password`` (basic, token), and for token
   mode ``.token_server`` (records token requests) plus a pull-only ``.reader``/``.reader_password``.
   Session-scoped: tests must not move or delete the sample tags; push into a repository of
@@ -22,8 +22,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from tests.support.faultproxy import FaultProxy, proxy_for
-from tests.support.registry import LiveRegistry, start_registry
+from tests.fakes.faultproxy import FaultProxy, proxy_for
+from tests.fakes.registry import LiveRegistry, start_registry
 
 _HERE = Path(__file__).parent
 

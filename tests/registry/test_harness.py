@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.faultproxy import FaultProxy
-from tests.support.oci import (
+from tests.fakes.faultproxy import FaultProxy
+from tests.fakes.oci import (
     ACCEPT_ALL,
     MT_DOCKER_LIST,
     MT_DOCKER_MANIFEST,
@@ -30,8 +30,8 @@ from tests.support.oci import (
     schema1_manifest,
     sha256_digest,
 )
-from tests.support.registry import REGISTRY_BINARY_ENV, LiveRegistry, RegistryError, RegistryServer
-from tests.support.tokenserver import TokenServer
+from tests.fakes.registry import REGISTRY_BINARY_ENV, LiveRegistry, RegistryError, RegistryServer
+from tests.fakes.tokenserver import TokenServer
 
 
 @pytest.fixture

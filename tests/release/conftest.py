@@ -21,7 +21,7 @@ from typing import Optional
 import pytest
 
 import kubectl_imagecache
-from tests.support.registry import LiveRegistry, start_registry
+from tests.fakes.registry import LiveRegistry, start_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = f"v{kubectl_imagecache.__version__}"

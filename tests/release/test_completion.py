@@ -16,9 +16,9 @@ import click
 import pytest
 
 from kubectl_imagecache.cli.main import cli
+from tests.fakes import controlplane
+from tests.fakes.controlplane import ControlPlane
 from tests.release.conftest import Tools, clean_env, isolated_bin
-from tests.support import controlplane
-from tests.support.controlplane import ControlPlane
 
 HELPER = Path(sys.executable).parent / "kubectl_complete-imagecache"
 PLUGIN = Path(sys.executable).parent / "kubectl-imagecache"  # kubectl asks a plugin's helper only if the plugin exists

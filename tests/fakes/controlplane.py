@@ -444,7 +444,7 @@ def start(*, bin_dir: Optional[Path] = None, workdir: Optional[Path] = None, ins
 
 
 if __name__ == "__main__":
-    # `python -m tests.support.controlplane` starts a control plane and waits: handy by hand.
+    # `python -m tests.fakes.controlplane` starts a control plane and waits: handy by hand.
     plane = start()
     print(f"export KUBECONFIG={plane.kubeconfig}  # timings: "
           + ", ".join(f"{k} {v:.2f}s" for k, v in plane.timings.items()), flush=True)

@@ -27,8 +27,8 @@ from typing import Optional
 
 import requests
 
-from tests.support.oci import PUBLIC_REPOS, RegistryClient, SampleSet, fill_sample_set
-from tests.support.tokenserver import TokenServer
+from tests.fakes.oci import PUBLIC_REPOS, RegistryClient, SampleSet, fill_sample_set
+from tests.fakes.tokenserver import TokenServer
 
 REGISTRY_BINARY_ENV = "DOCKER_REGISTRY_BIN"
 _DEFAULT_BINARY = "docker-registry"
@@ -269,7 +269,7 @@ class RegistryServer:
 
 @dataclass
 class LiveRegistry:
-    """A started registry holding the standard sample set (tests/support/oci.py docstring).
+    """A started registry holding the standard sample set (tests/fakes/oci.py docstring).
 
     ``username``/``password``: the credentials with full access (None for plain). In token mode
     ``reader``/``reader_password`` may pull ``sample/*`` and ``a/*`` but not ``private/*``;

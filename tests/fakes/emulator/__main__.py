@@ -1,4 +1,4 @@
-"""Run the emulated ECI cloud controller: ``python -m hack.emulator --kubeconfig PATH``.
+"""Run the emulated ECI cloud controller: ``python -m tests.fakes.emulator --kubeconfig PATH``.
 
 Runs until interrupted (SIGINT/SIGTERM). ``--step-delay`` is the speed knob: the pause between
 build steps, so a person watching ``kubectl get imc -w`` sees progress rise.
@@ -14,11 +14,11 @@ import sys
 import threading
 from typing import Optional
 
-from hack.emulator.emulator import Emulator, EmulatorOptions
+from tests.fakes.emulator.emulator import Emulator, EmulatorOptions
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hack.emulator", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.fakes.emulator", description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None,
                         required=not os.environ.get("KUBECONFIG"))
     parser.add_argument("--context", default=None)
