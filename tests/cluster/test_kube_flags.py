@@ -32,10 +32,8 @@ from tests.cluster.commands_support import (
     unique,
 )
 from tests.fakes.controlplane import ControlPlane, find_kubectl
-from tests.fakes.emulator.emulator import Emulator
+from tests.fakes.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries
 
 
 def harness_config(control_plane: ControlPlane) -> dict[str, Any]:

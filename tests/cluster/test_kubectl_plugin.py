@@ -14,8 +14,6 @@ from tests.cluster.commands_support import IMC, create_deployment, imagecaches, 
 from tests.fakes.controlplane import ControlPlane
 from tests.fakes.registry import LiveRegistry
 
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # plain_registry
-
 
 class Kubectl:
     def __init__(self, kubeconfig: Path, home: Path) -> None:

@@ -23,11 +23,9 @@ from tests.cluster.commands_support import (
     wait_until,
 )
 from tests.fakes.controlplane import CRD_NAME, GROUP, VERSION, ControlPlane
-from tests.fakes.emulator.emulator import Emulator
+from tests.fakes.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
 from tests.support import cli
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries, run_emulator
 
 HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
 

@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from tests.cluster.commands_support import IMC, Plugin, create_imagecache, get_imagecache, imagecaches, unique
-from tests.fakes.emulator.emulator import Emulator
+from tests.fakes.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
 from tests.support import cli
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries, run_emulator
 
 PROMPT = "[y/N]: "
 

@@ -21,10 +21,8 @@ from tests.cluster.commands_support import (
     many_ref,
     opaque_secret,
 )
-from tests.fakes.emulator.emulator import Emulator
+from tests.fakes.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries, run_emulator
 
 ANN = "kubectl-imagecache.io/"
 

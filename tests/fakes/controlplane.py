@@ -2,8 +2,8 @@
 
 Plain Python API, usable without pytest::
 
-    cp = controlplane.start()          # etcd, kube-apiserver, CRD installed
-    print(cp.kubeconfig)               # contexts "admin" (system:masters) and "restricted"
+    cp = controlplane.start()          # etcd, kube-apiserver, Alibaba's permissive CRD installed
+    print(cp.kubeconfig)               # contexts "admin" (system:masters), "restricted", "emulator"
     cp.stop()                          # also runs at interpreter exit
 
 Binaries come from ``$KUBECTL_IMAGECACHE_CONTROLPLANE_DIR`` or, when unset, from
@@ -38,7 +38,9 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "hack" / "controlplane" / "build.sh"
-CRD_PATH = REPO_ROOT / "deploy" / "crd" / "imagecache.yaml"
+# What real clusters carry (the default everywhere in the tests) and the project's optional strict one.
+ALIBABA_CRD = Path(__file__).resolve().parent / "crd" / "alibaba-imagecache.yaml"
+STRICT_CRD = REPO_ROOT / "deploy" / "crd" / "imagecache.yaml"
 BIN_DIR_ENV = "KUBECTL_IMAGECACHE_CONTROLPLANE_DIR"
 BUILD_HINT = ("build them with `make controlplane` (hack/controlplane/build.sh; "
               "needs Go >= 1.26 and the Go module proxy)")
@@ -46,6 +48,15 @@ BUILD_HINT = ("build them with `make controlplane` (hack/controlplane/build.sh; 
 GROUP, VERSION, PLURAL = "eci.alibabacloud.com", "v1", "imagecaches"
 CRD_NAME = f"{PLURAL}.{GROUP}"
 RESTRICTED_USER = "restricted"
+EMULATOR_USER = "emulator"  # the emulated cloud controller, with only the rights it needs (EMULATOR_RULES)
+# What Alibaba's controller does in a cluster: watch caches, write their status, delete expired ones,
+# read the pull secrets they name, and record Events.
+EMULATOR_RULES = [
+    {"apiGroups": [GROUP], "resources": [PLURAL], "verbs": ["get", "list", "watch", "delete"]},
+    {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"], "verbs": ["get", "patch", "update"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+    {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
+]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -148,6 +159,7 @@ class ControlPlane:
     ca_file: Path = Path()
     admin_token: str = field(default="", repr=False)
     restricted_token: str = field(default="", repr=False)
+    emulator_token: str = field(default="", repr=False)
     timings: dict[str, float] = field(default_factory=dict)
     keep_workdir: bool = False
     _procs: list[tuple[str, subprocess.Popen]] = field(default_factory=list)
@@ -181,7 +193,7 @@ class ControlPlane:
     # -- clients ---------------------------------------------------------------------------------
 
     def api_client(self, context: str = "admin") -> Any:
-        """A kubernetes ``ApiClient`` for a kubeconfig context ("admin" or "restricted")."""
+        """A kubernetes ``ApiClient`` for a kubeconfig context ("admin", "restricted" or "emulator")."""
         from kubernetes import config  # lazy: the client costs ~1 s to import
 
         return config.new_client_from_config(str(self.kubeconfig), context=context, persist_config=False)
@@ -194,7 +206,7 @@ class ControlPlane:
         return subprocess.run([exe, f"--kubeconfig={self.kubeconfig}", f"--context={context}", *args],
                               capture_output=True, text=True, check=check, input=input, timeout=60)
 
-    def install_crd(self, path: Path = CRD_PATH, timeout: float = 30.0) -> None:
+    def install_crd(self, path: Path = ALIBABA_CRD, timeout: float = 30.0) -> None:
         """Create or update the CRD and wait until the API server serves it."""
         from kubernetes import client
         from kubernetes.client.rest import ApiException
@@ -291,10 +303,12 @@ class ControlPlane:
         _make_pki(pki)
         self.ca_file = pki / "ca.crt"
         self.admin_token, self.restricted_token = secrets.token_hex(16), secrets.token_hex(16)
+        self.emulator_token = secrets.token_hex(16)
         tokens = self.workdir / "tokens.csv"
-        # token,user,uid,"groups": the admin is in system:masters, the restricted user in no group
+        # token,user,uid,"groups": the admin is in system:masters, the others in no group
         tokens.write_text(f'{self.admin_token},admin,admin-uid,"system:masters"\n'
-                          f"{self.restricted_token},{RESTRICTED_USER},restricted-uid\n")
+                          f"{self.restricted_token},{RESTRICTED_USER},restricted-uid\n"
+                          f"{self.emulator_token},{EMULATOR_USER},emulator-uid\n")
         tokens.chmod(0o600)
         port = free_port()
         self.server = f"https://127.0.0.1:{port}"
@@ -336,32 +350,36 @@ class ControlPlane:
             "apiVersion": "v1", "kind": "Config", "preferences": {},
             "clusters": [{"name": "local", "cluster": {"server": self.server, "certificate-authority-data": ca_data}}],
             "users": [{"name": "admin", "user": {"token": self.admin_token}},
-                      {"name": RESTRICTED_USER, "user": {"token": self.restricted_token}}],
+                      {"name": RESTRICTED_USER, "user": {"token": self.restricted_token}},
+                      {"name": EMULATOR_USER, "user": {"token": self.emulator_token}}],
             "contexts": [{"name": "admin", "context": {"cluster": "local", "user": "admin"}},
-                         {"name": RESTRICTED_USER, "context": {"cluster": "local", "user": RESTRICTED_USER}}],
+                         {"name": RESTRICTED_USER, "context": {"cluster": "local", "user": RESTRICTED_USER}},
+                         {"name": EMULATOR_USER, "context": {"cluster": "local", "user": EMULATOR_USER}}],
             "current-context": "admin",
         }
         self.kubeconfig = self.workdir / "kubeconfig"
         self.kubeconfig.write_text(yaml.safe_dump(cfg, sort_keys=False))
         self.kubeconfig.chmod(0o600)
 
-    def _grant_restricted(self) -> None:
-        """The restricted user may read namespaces (so a client can tell 'no access' from 'no server')."""
+    def _grant(self) -> None:
+        """The restricted user may read namespaces (so a client can tell 'no access' from 'no server');
+        the emulator user gets EMULATOR_RULES."""
         from kubernetes import client
 
         api = self.api_client()
         try:
             rbac = client.RbacAuthorizationV1Api(api)
-            rbac.create_cluster_role({
-                "metadata": {"name": "kubectl-imagecache-restricted"},
-                "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}],
-            })
-            rbac.create_cluster_role_binding({
-                "metadata": {"name": "kubectl-imagecache-restricted"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                            "name": "kubectl-imagecache-restricted"},
-                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": RESTRICTED_USER}],
-            })
+            for role, user, rules in (
+                ("kubectl-imagecache-restricted", RESTRICTED_USER,
+                 [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}]),
+                ("eci-imagecache-emulator", EMULATOR_USER, EMULATOR_RULES),
+            ):
+                rbac.create_cluster_role({"metadata": {"name": role}, "rules": rules})
+                rbac.create_cluster_role_binding({
+                    "metadata": {"name": role},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+                })
         finally:
             api.close()
 
@@ -414,8 +432,11 @@ def _terminate_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
 
 
 def start(*, bin_dir: Optional[Path] = None, workdir: Optional[Path] = None, install_crd: bool = True,
-          keep_workdir: bool = False) -> ControlPlane:
-    """Start etcd and kube-apiserver, write the kubeconfig, install the CRD; stop on any failure."""
+          crd: Path = ALIBABA_CRD, keep_workdir: bool = False) -> ControlPlane:
+    """Start etcd and kube-apiserver, write the kubeconfig, install ``crd``; stop on any failure.
+
+    The default CRD is Alibaba's permissive one, as real clusters have; STRICT_CRD for the project's own.
+    """
     t0 = time.monotonic()
     bins = bin_dir or find_binaries()
     wd = workdir or Path(tempfile.mkdtemp(prefix="kubectl-imagecache-cp-"))
@@ -430,10 +451,10 @@ def start(*, bin_dir: Optional[Path] = None, workdir: Optional[Path] = None, ins
         cp._start_apiserver(etcd_url)
         cp.timings["kube-apiserver"] = time.monotonic() - t
         cp._write_kubeconfig()
-        cp._grant_restricted()
+        cp._grant()
         if install_crd:
             t = time.monotonic()
-            cp.install_crd()
+            cp.install_crd(crd)
             cp.timings["crd"] = time.monotonic() - t
     except BaseException:
         cp.keep_workdir = True  # keep the logs the error message points at

@@ -27,7 +27,7 @@ from typing import Optional
 
 import requests
 
-from tests.fakes.oci import PUBLIC_REPOS, RegistryClient, SampleSet, fill_sample_set
+from tests.fakes.oci import PUBLIC_REPOS, RegistryClient, SampleSet, fill_extras, fill_sample_set
 from tests.fakes.tokenserver import TokenServer
 
 REGISTRY_BINARY_ENV = "DOCKER_REGISTRY_BIN"
@@ -313,7 +313,7 @@ class LiveRegistry:
 
 
 def start_registry(mode: str = "plain", *, fill: bool = True) -> LiveRegistry:
-    """Start a registry in ``mode`` ("plain" | "basic" | "token") and push the sample set.
+    """Start a registry in ``mode`` ("plain" | "basic" | "token") and push the sample set and its extras.
 
     Passwords are random per call so a "no secret on disk" scan cannot match by accident.
     """
@@ -342,6 +342,8 @@ def start_registry(mode: str = "plain", *, fill: bool = True) -> LiveRegistry:
         started = time.monotonic()
         client = RegistryClient(server.url, user, password)
         samples = fill_sample_set(client) if fill else None
+        if fill:
+            fill_extras(client)
     except BaseException:
         server.stop()
         if token_server is not None:
