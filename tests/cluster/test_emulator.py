@@ -22,6 +22,7 @@ from tests.fakes.controlplane import GROUP, PLURAL, VERSION, ControlPlane, image
 from tests.fakes.emulator import Emulator, gotime
 from tests.fakes.emulator.emulator import EVENT_NAMESPACE
 from tests.fakes.faultproxy import FaultProxy
+from tests.fakes.oci import PushedImage, PushedIndex
 from tests.fakes.registry import LiveRegistry
 
 GIB = 2**30
@@ -120,7 +121,9 @@ def test_ready_after_pulling_every_blob(custom_api: Any, emulator: Emulator, pla
     assert event_names(obj) == ["ImageCacheCreating", "PulledImage", "PulledImage", "ImageCacheCreated"]
     assert all(e["type"] == "Normal" for e in status["events"])
     # Really pulled: each distinct blob of the linux/amd64 images once (the shared base layer once).
-    single, index = samples["sample/oci-single:1.0"], samples["sample/oci-index:1.0"].for_platform("linux/amd64")
+    single, multi = samples["sample/oci-single:1.0"], samples["sample/oci-index:1.0"]
+    assert isinstance(single, PushedImage) and isinstance(multi, PushedIndex)
+    index = multi.for_platform("linux/amd64")
     want = {single.config.digest, *single.layer_digests, index.config.digest, *index.layer_digests}
     assert sorted(blobs_fetched(proxy)) == sorted(want)
 
@@ -210,7 +213,9 @@ def test_platform_from_the_cpu_arch_annotation(custom_api: Any, emulator: Emulat
     assert samples is not None
     arm = wait_for(custom_api, create(custom_api, [via(proxy, "sample/oci-index:1.0")],
                                       annotations={"k8s.aliyun.com/imc-cpu-arch": "arm64"}), "Ready")
-    child = samples["sample/oci-index:1.0"].for_platform("linux/arm64/v8")
+    multi = samples["sample/oci-index:1.0"]
+    assert isinstance(multi, PushedIndex)
+    child = multi.for_platform("linux/arm64/v8")
     assert sorted(blobs_fetched(proxy)) == sorted([child.config.digest, *child.layer_digests])
     assert arm["status"]["phase"] == "Ready"
     # Without it the cache is linux/amd64, which an arm-only index does not have.
@@ -222,7 +227,9 @@ def test_failed_on_a_registry_error_and_a_corrupt_blob(custom_api: Any, emulator
                                                        plain_registry: LiveRegistry, proxy: FaultProxy) -> None:
     samples = plain_registry.samples
     assert samples is not None
-    layer = samples["sample/oci-single:1.0"].layers[-1]  # type: ignore[union-attr]
+    single = samples["sample/oci-single:1.0"]
+    assert isinstance(single, PushedImage)
+    layer = single.layers[-1]
     proxy.fail(r"/blobs/" + layer.digest, status=500, times=None)
     obj = wait_for(custom_api, create(custom_api, [via(proxy, "sample/oci-single:1.0")]), "Failed")
     assert f"blob {layer.digest} of sample/oci-single: HTTP 500" in obj["status"]["reason"]
@@ -297,7 +304,8 @@ def test_spec_change_of_a_ready_cache_updates_it(custom_api: Any, run_emulator: 
     assert event_names(obj)[len(event_names(first)):] == ["ImageCacheUpdating", "PulledImage", "PulledImage",
                                                           "ImageCacheUpdated"]
     docker = samples["sample/docker-single:1.0"]
-    assert set(docker.layer_digests) <= set(blobs_fetched(proxy))  # type: ignore[union-attr]
+    assert isinstance(docker, PushedImage)
+    assert set(docker.layer_digests) <= set(blobs_fetched(proxy))
 
 
 def test_update_that_cannot_fit_is_update_failed_and_keeps_the_cache(

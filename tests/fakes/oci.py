@@ -374,7 +374,7 @@ class RegistryClient:
         scope = f"repository:{repo}:{self.actions}"
         if scope in self._tokens:
             return self._tokens[scope]
-        auth = (self.username, self.password) if self.username is not None else None
+        auth = (self.username, self.password or "") if self.username is not None else None
         r = self.session.get(params["realm"], params={"service": params.get("service", ""), "scope": scope},
                              auth=auth, timeout=self.timeout)
         if r.status_code != 200:

@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import IO, Optional
 
 import requests
 
@@ -115,7 +115,7 @@ class RegistryServer:
         self.port = 0
         self.root: Optional[Path] = None
         self._proc: Optional[subprocess.Popen] = None
-        self._log = None
+        self._log: Optional[IO[bytes]] = None
 
     # -- addresses -------------------------------------------------------------------------
     @property

@@ -336,7 +336,9 @@ def test_redirect_to_other_host_drops_authorization(make_fault_proxy, basic_regi
                                                     web: requests.Session) -> None:
     proxy = make_fault_proxy(basic_registry)
     proxy.redirect(r"/blobs/", status=307)
-    img = basic_registry.samples["sample/oci-single:1.0"]  # type: ignore[index]
+    assert basic_registry.samples is not None
+    img = basic_registry.samples["sample/oci-single:1.0"]
+    assert isinstance(img, PushedImage)
     creds = (basic_registry.username, basic_registry.password)
     url = f"{proxy.url}/v2/sample/oci-single/blobs/{img.config.digest}"
     first = web.get(url, auth=creds, allow_redirects=False, timeout=5)  # type: ignore[arg-type]
@@ -429,7 +431,8 @@ def test_puller_resolves_the_platforms_manifest(plain_registry: LiveRegistry, ke
     samples = plain_registry.samples
     assert samples is not None
     pushed = samples[key]
-    image = pushed.for_platform(wanted) if isinstance(pushed, PushedIndex) else pushed
+    image = pushed.for_platform(wanted) if isinstance(pushed, PushedIndex) and wanted else pushed
+    assert isinstance(image, PushedImage)
     repo, _, tag = key.rpartition(":")
     puller = RegistryClient(plain_registry.url, actions="pull")
     got = puller.pull_image(repo, tag, platform)
