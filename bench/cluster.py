@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Speed of `list` and the `prune` preview on a large cluster: N pods and M ImageCaches.
 
-Starts the real control plane (kube-apiserver + etcd, tests/support/controlplane.py), creates
+Starts the real control plane (kube-apiserver + etcd, tests/fakes/controlplane.py), creates
 --pods pods (Pending: no scheduler runs, and prune counts Pending pods as users) spread over
 namespaces and --caches ImageCaches (a mix of Ready, Failed, expired and in-progress, half used
 by pods), then times the plugin as a user runs it. Prints figures; asserts nothing.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support import controlplane  # noqa: E402
+from tests.fakes import controlplane  # noqa: E402
 from tests.support.cli import plugin_executable  # noqa: E402
 
 GROUP, VERSION, PLURAL = "eci.alibabacloud.com", "v1", "imagecaches"

@@ -30,9 +30,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.fakes.oci import fill_many  # noqa: E402
+from tests.fakes.registry import start_registry  # noqa: E402
 from tests.support.cli import plugin_executable  # noqa: E402
-from tests.support.oci import fill_many  # noqa: E402
-from tests.support.registry import start_registry  # noqa: E402
 
 Row = tuple[str, float, dict[str, int]]
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """`make demo`: the plugin's main job end to end on this machine, printed as it runs.
 
-Starts a real registry with sample images, a real control plane (kube-apiserver + etcd, the
-ImageCache CRD) and the emulated ECI controller, creates a small "shop" namespace, then runs
-through the real kubectl: estimate -> warm (--wait) -> list -> prune (preview, then --yes).
+Starts a real registry with sample images, a real control plane (kube-apiserver + etcd, Alibaba's
+ImageCache CRD as real clusters carry it) and the emulated ECI controller (tests/fakes/emulator),
+creates a small "shop" namespace, then runs through the real kubectl: estimate -> warm (--wait) ->
+list -> prune (preview, then --yes).
 Everything is stopped and removed at the end; with --keep (make demo KEEP=1) it stays up and
 prints the kubeconfig until Ctrl-C.
 """
@@ -23,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hack.emulator.emulator import Emulator, EmulatorOptions  # noqa: E402
-from tests.support import controlplane  # noqa: E402
-from tests.support.controlplane import find_kubectl  # noqa: E402
-from tests.support.registry import start_registry  # noqa: E402
+from tests.fakes import controlplane  # noqa: E402
+from tests.fakes.controlplane import find_kubectl  # noqa: E402
+from tests.fakes.emulator import Emulator, EmulatorOptions  # noqa: E402
+from tests.fakes.registry import start_registry  # noqa: E402
 
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() else ("", "", "")
 
@@ -47,9 +48,11 @@ def main() -> int:
 
     say("starting a registry (docker-registry 2.8 on loopback) with sample images")
     reg = start_registry("plain")
-    say("starting the control plane (etcd + kube-apiserver, ImageCache CRD) and the emulated ECI controller")
+    say("starting the control plane (etcd + kube-apiserver, Alibaba's ImageCache CRD) and the emulated ECI "
+        "controller")
     cp = controlplane.start()
-    emulator = Emulator.from_kubeconfig(str(cp.kubeconfig), options=EmulatorOptions(step_delay=args.step_delay))
+    emulator = Emulator.from_kubeconfig(str(cp.kubeconfig), controlplane.EMULATOR_USER,
+                                        options=EmulatorOptions(step_delay=args.step_delay))
     emulator.start()
     print(f"{DIM}control plane up in {cp.timings.get('total', 0):.1f}s; kubeconfig {cp.kubeconfig}{RESET}")
     env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "HOME": str(home),

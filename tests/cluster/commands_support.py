@@ -14,36 +14,22 @@ from typing import Any, Callable, Optional
 
 import yaml
 
-from tests.support import cli, oci
-from tests.support.controlplane import GROUP, PLURAL, VERSION
-from tests.support.registry import LiveRegistry
+from tests.fakes import oci
+from tests.fakes.controlplane import GROUP, PLURAL, VERSION
+from tests.fakes.registry import LiveRegistry
+from tests.support import cli
 
 IMC = "imagecache.eci.alibabacloud.com"
-MANY_REPO = "many/app"  # MANY_TAGS tags of one tiny image: distinct references for the 20-image split
-MANY_TAGS = 26
-BIG_REPO, BIG_TAG = "big/app", "15g"  # a manifest that declares a 15 GiB layer
-BIG_LAYER_BYTES = 15 * 2**30
 
 
 def many_ref(registry: LiveRegistry, i: int) -> str:
-    return f"{registry.host}/{MANY_REPO}:t{i:02d}"
+    """many/app:tNN: distinct references of one tiny image (oci.fill_extras), for the 20-image split."""
+    return f"{registry.host}/{oci.MANY_REPO}:t{i:02d}"
 
 
 def big_ref(registry: LiveRegistry) -> str:
-    return f"{registry.host}/{BIG_REPO}:{BIG_TAG}"
-
-
-def fill_extra(reg: LiveRegistry) -> None:
-    client = reg.client
-    pushed = client.push_image(MANY_REPO, "t00", [oci.random_bytes("many-app", 2048)])
-    for i in range(1, MANY_TAGS):
-        client.tag(MANY_REPO, f"t{i:02d}", pushed)
-    # Distribution does not check declared sizes: the manifest may claim 15 GiB for a 100-byte blob.
-    layer = client.push_blob(BIG_REPO, b"x" * 100)
-    config = client.push_blob(BIG_REPO, b"{}", oci.MT_OCI_CONFIG)
-    body = oci.canonical_json({"schemaVersion": 2, "mediaType": oci.MT_OCI_MANIFEST, "config": config.to_json(),
-                               "layers": [{**layer.to_json(), "size": BIG_LAYER_BYTES}]})
-    client.push_manifest(BIG_REPO, BIG_TAG, body, oci.MT_OCI_MANIFEST)
+    """big/app:15g: declares 15 GiB, too much for a 20 GiB cache (oci.fill_extras)."""
+    return f"{registry.host}/{oci.BIG_REPO}:{oci.BIG_TAG}"
 
 
 # -- the plugin as a process --------------------------------------------------------------------------

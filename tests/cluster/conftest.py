@@ -1,5 +1,16 @@
 """Fixtures for the cluster tier: one real control plane per test session, isolation per test.
 
+The control plane carries Alibaba's permissive CRD (tests/fakes/crd/alibaba-imagecache.yaml), as real
+clusters do: the API server accepts what the cloud refuses, so every rule is the plugin's to check.
+The strict CRD of deploy/crd/ is tested on a control plane of its own (test_crd.py).
+
+* ``control_plane``, ``kubeconfig``; API clients ``admin_api``, ``restricted_api``, ``emulator_api``
+  (the emulated controller's user, with only its RBAC rules), ``custom_api`` (admin's CustomObjectsApi);
+* ``namespace``: a fresh namespace; every ImageCache a test made is deleted after it (autouse);
+* ``imc``: the installed kubectl-imagecache as a process, KUBECONFIG on the test control plane;
+* ``run_emulator(**options)``: starts the emulated cloud controller (small step delay), stopped after
+  the test. Registries come from tests/conftest.py.
+
 Nothing here ever skips: when the binaries are missing or the control plane does not come up, every
 test of the tier fails with the reason and the command that fixes it.
 """
@@ -9,12 +20,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 
-from tests.support import controlplane
-from tests.support.controlplane import GROUP, PLURAL, VERSION, ControlPlane, delete_imagecaches
+from tests.cluster.commands_support import Plugin
+from tests.fakes import controlplane
+from tests.fakes.controlplane import EMULATOR_USER, GROUP, PLURAL, VERSION, ControlPlane, delete_imagecaches
+from tests.fakes.emulator import Emulator, EmulatorOptions
 
 _start_error: list[str] = []
 
@@ -61,6 +74,13 @@ def restricted_api(control_plane: ControlPlane) -> Iterator[Any]:
     api.close()
 
 
+@pytest.fixture(scope="session")
+def emulator_api(control_plane: ControlPlane) -> Iterator[Any]:
+    api = control_plane.api_client(EMULATOR_USER)
+    yield api
+    api.close()
+
+
 @pytest.fixture
 def custom_api(admin_api: Any) -> Any:
     from kubernetes import client
@@ -95,3 +115,27 @@ def namespace(admin_api: Any) -> Iterator[str]:
     # and accept that; the next test gets a different name anyway.
     core.delete_collection_namespaced_secret(name)
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def imc(control_plane: ControlPlane, tmp_path: Path) -> Plugin:
+    """The installed kubectl-imagecache as a process, KUBECONFIG on the test control plane."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return Plugin(control_plane.kubeconfig, home)
+
+
+@pytest.fixture
+def run_emulator(emulator_api: Any) -> Iterator[Callable[..., Emulator]]:
+    """Starts the emulated cloud controller as its own RBAC user; stopped after the test."""
+    running: list[Emulator] = []
+
+    def start(**options: Any) -> Emulator:
+        opts = EmulatorOptions(**{"step_delay": 0.02, "resync": 5.0, "watch_timeout": 5, **options})
+        em = Emulator(emulator_api, opts)
+        running.append(em)
+        return em.start()
+
+    yield start
+    for em in running:
+        em.stop()

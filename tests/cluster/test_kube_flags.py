@@ -19,7 +19,6 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from hack.emulator.emulator import Emulator
 from tests.cluster.commands_support import (
     Plugin,
     closed_port,
@@ -32,10 +31,9 @@ from tests.cluster.commands_support import (
     opaque_secret,
     unique,
 )
-from tests.support.controlplane import ControlPlane, find_kubectl
-from tests.support.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries
+from tests.fakes.controlplane import ControlPlane, find_kubectl
+from tests.fakes.emulator import Emulator
+from tests.fakes.registry import LiveRegistry
 
 
 def harness_config(control_plane: ControlPlane) -> dict[str, Any]:

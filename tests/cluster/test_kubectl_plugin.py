@@ -11,10 +11,8 @@ from typing import Any
 import pytest
 
 from tests.cluster.commands_support import IMC, create_deployment, imagecaches, venv_bin
-from tests.support.controlplane import ControlPlane
-from tests.support.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # plain_registry
+from tests.fakes.controlplane import ControlPlane
+from tests.fakes.registry import LiveRegistry
 
 
 class Kubectl:

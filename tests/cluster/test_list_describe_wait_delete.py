@@ -10,7 +10,6 @@ from typing import Any, Callable
 
 import yaml
 
-from hack.emulator.emulator import Emulator
 from tests.cluster.commands_support import (
     IMC,
     Plugin,
@@ -23,11 +22,10 @@ from tests.cluster.commands_support import (
     kubeconfig_with_server,
     wait_until,
 )
+from tests.fakes.controlplane import CRD_NAME, GROUP, VERSION, ControlPlane
+from tests.fakes.emulator import Emulator
+from tests.fakes.registry import LiveRegistry
 from tests.support import cli
-from tests.support.controlplane import CRD_NAME, GROUP, VERSION, ControlPlane
-from tests.support.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries, run_emulator
 
 HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
 

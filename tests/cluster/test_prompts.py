@@ -12,12 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from hack.emulator.emulator import Emulator
 from tests.cluster.commands_support import IMC, Plugin, create_imagecache, get_imagecache, imagecaches, unique
+from tests.fakes.emulator import Emulator
+from tests.fakes.registry import LiveRegistry
 from tests.support import cli
-from tests.support.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries, run_emulator
 
 PROMPT = "[y/N]: "
 

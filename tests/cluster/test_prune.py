@@ -13,8 +13,6 @@ from typing import Any
 
 from tests.cluster.commands_support import Plugin, create_imagecache, create_pod, delete_pods, imagecaches
 
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc
-
 DIGEST = "sha256:" + "ab" * 32
 
 

@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 import yaml
 
-from hack.emulator.emulator import Emulator
 from tests.cluster.commands_support import (
     Plugin,
     big_ref,
@@ -22,9 +21,8 @@ from tests.cluster.commands_support import (
     many_ref,
     opaque_secret,
 )
-from tests.support.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries, run_emulator
+from tests.fakes.emulator import Emulator
+from tests.fakes.registry import LiveRegistry
 
 ANN = "kubectl-imagecache.io/"
 

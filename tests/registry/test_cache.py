@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from kubectl_imagecache.registry.cache import MetadataCache
+from tests.fakes.faultproxy import FaultProxy
+from tests.fakes.registry import LiveRegistry
 from tests.support.cli import Result, run
-from tests.support.faultproxy import FaultProxy
-from tests.support.registry import LiveRegistry
 
 SINGLE = "sample/oci-single:1.0"
 INDEX = "sample/oci-index:1.0"

@@ -1,6 +1,6 @@
 """RegistryClient against the real registry: manifests, platforms, digests, the request budget.
 
-Expectations come from what the harness pushed (tests/support/oci.py dataclasses), never from the
+Expectations come from what the harness pushed (tests/fakes/oci.py dataclasses), never from the
 code under test. Request counts are taken at the FaultProxy in front of the plain registry.
 """
 
@@ -25,8 +25,8 @@ from kubectl_imagecache.registry.manifest import DOCKER_LIST, DOCKER_MANIFEST, O
 from kubectl_imagecache.registry.platform import Platform, parse_platform
 from kubectl_imagecache.registry.reference import parse_reference
 from kubectl_imagecache.registry.transport import TransportOptions
-from tests.support.faultproxy import FaultProxy
-from tests.support.oci import (
+from tests.fakes.faultproxy import FaultProxy
+from tests.fakes.oci import (
     KIB,
     PushedImage,
     PushedIndex,
@@ -35,7 +35,7 @@ from tests.support.oci import (
     schema1_manifest,
     sha256_digest,
 )
-from tests.support.registry import LiveRegistry
+from tests.fakes.registry import LiveRegistry
 
 # Small numbers everywhere: a mistake must fail in seconds on a 2-core CI machine, not hang.
 FAST = TransportOptions(timeout=5.0, retries=1, backoff=0.01, retry_after_cap=1)

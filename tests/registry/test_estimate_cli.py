@@ -8,9 +8,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.fakes.faultproxy import FaultProxy
+from tests.fakes.registry import LiveRegistry
 from tests.support.cli import Result, run
-from tests.support.faultproxy import FaultProxy
-from tests.support.registry import LiveRegistry
 
 GIB = 1 << 30
 

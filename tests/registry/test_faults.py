@@ -21,9 +21,9 @@ from kubectl_imagecache.registry.client import ClientOptions, ImageInfo, Registr
 from kubectl_imagecache.registry.credentials import CredentialStore, load_docker_config
 from kubectl_imagecache.registry.reference import parse_reference
 from kubectl_imagecache.registry.transport import TransportOptions
-from tests.support.faultproxy import FaultProxy
-from tests.support.oci import PushedIndex
-from tests.support.registry import LiveRegistry
+from tests.fakes.faultproxy import FaultProxy
+from tests.fakes.oci import PushedIndex
+from tests.fakes.registry import LiveRegistry
 
 MANIFEST = r"/manifests/"
 

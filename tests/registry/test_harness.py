@@ -15,14 +15,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.faultproxy import FaultProxy
-from tests.support.oci import (
+from tests.fakes.faultproxy import FaultProxy
+from tests.fakes.oci import (
     ACCEPT_ALL,
     MT_DOCKER_LIST,
     MT_DOCKER_MANIFEST,
     MT_OCI_INDEX,
     MT_OCI_MANIFEST,
     SAMPLE_KEYS,
+    PullError,
     PushedImage,
     PushedIndex,
     RegistryClient,
@@ -30,8 +31,8 @@ from tests.support.oci import (
     schema1_manifest,
     sha256_digest,
 )
-from tests.support.registry import REGISTRY_BINARY_ENV, LiveRegistry, RegistryError, RegistryServer
-from tests.support.tokenserver import TokenServer
+from tests.fakes.registry import REGISTRY_BINARY_ENV, LiveRegistry, RegistryError, RegistryServer
+from tests.fakes.tokenserver import TokenServer
 
 
 @pytest.fixture
@@ -335,7 +336,9 @@ def test_redirect_to_other_host_drops_authorization(make_fault_proxy, basic_regi
                                                     web: requests.Session) -> None:
     proxy = make_fault_proxy(basic_registry)
     proxy.redirect(r"/blobs/", status=307)
-    img = basic_registry.samples["sample/oci-single:1.0"]  # type: ignore[index]
+    assert basic_registry.samples is not None
+    img = basic_registry.samples["sample/oci-single:1.0"]
+    assert isinstance(img, PushedImage)
     creds = (basic_registry.username, basic_registry.password)
     url = f"{proxy.url}/v2/sample/oci-single/blobs/{img.config.digest}"
     first = web.get(url, auth=creds, allow_redirects=False, timeout=5)  # type: ignore[arg-type]
@@ -412,3 +415,54 @@ def test_redirect_on_token_registry_serves_content(make_fault_proxy, token_regis
     assert r.status_code == 200 and r.headers["Docker-Content-Digest"] == token_registry.samples[key].digest  # type: ignore
     assert r.history[0].status_code == 302
     assert proxy.seen()[0].has_authorization and not proxy.redirect_target.authorization_seen
+
+
+# -- the puller (what the emulated cloud pulls with) ---------------------------------------------------
+
+@pytest.mark.parametrize(("key", "platform", "wanted"), [
+    ("sample/oci-single:1.0", "linux/amd64", None),
+    ("sample/docker-single:1.0", "linux/amd64", None),
+    ("sample/oci-index:1.0", "linux/amd64", "linux/amd64"),
+    ("sample/oci-index:1.0", "linux/arm64", "linux/arm64/v8"),  # arm64 means v8
+    ("sample/docker-list:1.0", "linux/arm/v7", "linux/arm/v7"),
+])
+def test_puller_resolves_the_platforms_manifest(plain_registry: LiveRegistry, key: str, platform: str,
+                                                wanted: str | None) -> None:
+    samples = plain_registry.samples
+    assert samples is not None
+    pushed = samples[key]
+    image = pushed.for_platform(wanted) if isinstance(pushed, PushedIndex) and wanted else pushed
+    assert isinstance(image, PushedImage)
+    repo, _, tag = key.rpartition(":")
+    puller = RegistryClient(plain_registry.url, actions="pull")
+    got = puller.pull_image(repo, tag, platform)
+    assert (got.digest, got.config, got.layers, got.size) == (image.digest, image.config, image.layers, image.size)
+    assert puller.pull_image(repo, pushed.digest, platform).digest == image.digest  # by digest as well
+    blob = b"".join(puller.pull_blob(repo, image.layers[0].digest))
+    assert sha256_digest(blob) == image.layers[0].digest
+
+
+def test_puller_errors_are_typed(plain_registry: LiveRegistry, basic_registry: LiveRegistry,
+                                 token_registry: LiveRegistry) -> None:
+    def kind(client: RegistryClient, repo: str, ref: str = "1.0", platform: str = "linux/amd64") -> str:
+        with pytest.raises(PullError) as exc:
+            client.pull_image(repo, ref, platform)
+        return exc.value.kind
+
+    plain = RegistryClient(plain_registry.url, actions="pull")
+    assert kind(plain, "sample/nope") == "not found"
+    assert kind(plain, "sample/arm-only") == "not found"  # no linux/amd64 entry
+    assert kind(plain, "sample/oci-index", platform="windows/amd64") == "not found"
+    assert kind(RegistryClient(basic_registry.url, actions="pull"), "sample/oci-single") == "unauthorized"
+    assert kind(RegistryClient(basic_registry.url, "alice", "wrong", actions="pull"), "sample/oci-single") \
+        == "unauthorized"
+    anonymous = RegistryClient(token_registry.url, actions="pull")
+    assert anonymous.pull_image("sample/oci-single", "1.0").size > 0  # public
+    assert kind(anonymous, "private/secret") == "unauthorized"
+    reader = RegistryClient(token_registry.url, token_registry.reader, token_registry.reader_password, actions="pull")
+    assert reader.pull_image("a/b/c/nested", "1.0").size > 0
+    assert kind(RegistryClient(token_registry.url, "bob", "wrong", actions="pull"), "sample/oci-single") \
+        == "unauthorized"
+    with pytest.raises(PullError) as exc:
+        list(plain.pull_blob("sample/oci-single", "sha256:" + "0" * 64))
+    assert exc.value.kind == "not found"

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -21,7 +20,6 @@ from typing import Optional
 import pytest
 
 import kubectl_imagecache
-from tests.support.registry import LiveRegistry, start_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = f"v{kubectl_imagecache.__version__}"
@@ -154,8 +152,3 @@ def krew(tools: Tools, tmp_path: Path) -> Krew:
     home.mkdir()
     return Krew(tmp_path / "krew", home, tools)
 
-
-@pytest.fixture(scope="session")
-def plain_registry() -> Iterator[LiveRegistry]:
-    with start_registry("plain") as reg:
-        yield reg

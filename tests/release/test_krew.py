@@ -16,8 +16,8 @@ import click
 import pytest
 import yaml
 
+from tests.fakes.registry import LiveRegistry
 from tests.release.conftest import MANIFEST, VERSION, Krew, Tools, clean_env, isolated_bin
-from tests.support.registry import LiveRegistry
 
 PLATFORMS = [("linux", "amd64"), ("linux", "arm64"), ("darwin", "amd64"), ("darwin", "arm64")]
 

@@ -29,6 +29,9 @@ layer bytes (configs add a few hundred bytes each, see the returned dataclasses)
     private/secret:1.0         OCI manifest, linux/amd64, [secret 10 KiB]; on the token registry
                                anonymous users may NOT pull ``private/*`` (everything else is public)
 
+``fill_extras`` (pushed too by ``start_registry``): ``many/app:t00..t25`` (one tiny image, 26 tags)
+and ``big/app:15g`` (a manifest declaring a 15 GiB layer over a 100-byte blob).
+
 ``base`` is shared by oci-single, docker-single, nested and the amd64 entries of both
 multi-platform images, so "unique bytes" differ from "total bytes" whenever two of those are
 estimated together. Digest references: use ``SampleSet.ref(key, by_digest=True)``.
@@ -43,13 +46,14 @@ it through ``FaultProxy.respond`` instead.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 import requests
 import requests.adapters
@@ -159,6 +163,169 @@ class PushedIndex:
 Pushed = Union[PushedImage, PushedIndex]
 
 
+MAX_MANIFEST_BYTES = 4 << 20  # Distribution's own limit for a manifest body
+
+
+class PullError(RuntimeError):
+    """A pull the registry refused: ``kind`` is "not found", "unauthorized" or "error"."""
+
+    def __init__(self, kind: str, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.kind, self.status = kind, status
+
+
+def _check_pull(r: requests.Response, what: str) -> None:
+    if r.status_code == 200:
+        return
+    r.close()
+    if r.status_code == 404:
+        raise PullError("not found", f"{what}: not found (HTTP 404)", 404)
+    if r.status_code in (401, 403):
+        raise PullError("unauthorized", f"{what}: unauthorized (HTTP {r.status_code})", r.status_code)
+    raise PullError("error", f"{what}: HTTP {r.status_code}", r.status_code)
+
+
+def _descriptor(d: object) -> Descriptor:
+    if not isinstance(d, dict) or not isinstance(d.get("digest"), str) or not isinstance(d.get("size"), int):
+        raise ValueError("not a descriptor")
+    return Descriptor(str(d.get("mediaType") or ""), d["digest"], d["size"])
+
+
+@dataclass(frozen=True)
+class PulledManifest:
+    """An image manifest as a puller resolved it: what the cloud's build instance downloads."""
+
+    repo: str
+    reference: str  # as asked: tag or digest
+    digest: str  # of the platform's image manifest
+    media_type: str
+    config: Descriptor
+    layers: list[Descriptor]
+
+    @property
+    def blobs(self) -> list[Descriptor]:
+        return [self.config, *self.layers]
+
+    @property
+    def size(self) -> int:
+        return self.config.size + sum(d.size for d in self.layers)
+
+
+def select_platform(entries: Sequence[object], platform: str = "linux/amd64") -> Optional[dict]:
+    """The index entry for ``platform`` ("os/arch[/variant]"), or None.
+
+    Deliberately small and written here, not borrowed: exact os and architecture, attestation
+    entries (unknown/unknown) never match; a wanted variant must match, and without one the entry
+    without a variant wins, then arm64's v8 (the variant arm64 implies), then the first listed.
+    """
+    want = parse_platform(platform)
+    matches = [e for e in entries if isinstance(e, dict) and isinstance(e.get("platform"), dict)
+               and isinstance(e.get("digest"), str)
+               and e["platform"].get("os") == want["os"] and e["platform"].get("architecture") == want["architecture"]]
+    if "variant" in want:
+        implied = want["variant"] == "v8" and want["architecture"] == "arm64"
+        exact = [e for e in matches if e["platform"].get("variant") == want["variant"]
+                 or (implied and not e["platform"].get("variant"))]
+        return exact[0] if exact else None
+    plain = [e for e in matches if not e["platform"].get("variant")]
+    v8 = [e for e in matches if want["architecture"] == "arm64" and e["platform"].get("variant") == "v8"]
+    for group in (plain, v8, matches):
+        if group:
+            return group[0]
+    return None
+
+
+# -- image names and registry credentials, as a puller reads them ----------------------------------
+
+DOCKER_HUB = "docker.io"
+DOCKER_HUB_API = "registry-1.docker.io"
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[A-Fa-f0-9]{32,}$")
+_REPO = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$")
+
+
+@dataclass(frozen=True)
+class ImageName:
+    """``host/repo[:tag][@digest]`` split the way ``docker pull`` does (Docker Hub by default)."""
+
+    host: str
+    repo: str
+    tag: Optional[str]
+    digest: Optional[str]
+
+    @property
+    def reference(self) -> str:
+        """What goes into /v2/<repo>/manifests/<reference>: the digest when there is one."""
+        return self.digest or self.tag or "latest"
+
+    @property
+    def api_host(self) -> str:
+        return DOCKER_HUB_API if self.host == DOCKER_HUB else self.host
+
+    def __str__(self) -> str:
+        return f"{self.host}/{self.repo}" + (f":{self.tag}" if self.tag else "") + \
+            (f"@{self.digest}" if self.digest else "")
+
+
+def parse_image_name(text: str) -> ImageName:
+    """Split an image reference; ValueError for anything a registry could not be asked about."""
+    rest, digest = text, None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+        if not _DIGEST.match(digest):
+            raise ValueError(f"invalid digest in {text!r}")
+    tag = None
+    slash = rest.rfind("/")
+    if ":" in rest[slash + 1:]:
+        rest, tag = rest.rsplit(":", 1)
+        if not _TAG.match(tag):
+            raise ValueError(f"invalid tag in {text!r}")
+    first, sep, remainder = rest.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        host, repo = first, remainder
+    else:
+        host, repo = DOCKER_HUB, rest
+    if host == DOCKER_HUB and "/" not in repo:
+        repo = "library/" + repo
+    if not _REPO.match(repo):
+        raise ValueError(f"invalid repository in {text!r}")
+    return ImageName(host, repo, tag if tag or digest else "latest", digest)
+
+
+def _registry_key(key: str) -> str:
+    """docker config keys may be ``https://host/v1/`` or a bare host: the host is what counts."""
+    key = key.strip()
+    if "://" in key:
+        key = key.split("://", 1)[1]
+    host = key.split("/", 1)[0].lower()
+    return DOCKER_HUB if host in ("index.docker.io", "registry-1.docker.io", "docker.io") else host
+
+
+def docker_config_logins(data: bytes, *, legacy: bool = False) -> dict[str, tuple[str, str]]:
+    """host -> (user, password) from a ``.dockerconfigjson`` (``{"auths": {...}}``) or, with
+    ``legacy``, a ``.dockercfg`` (the same entries at top level). ValueError when it is not one."""
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise ValueError("not JSON") from None
+    auths = doc if legacy else (doc.get("auths") if isinstance(doc, dict) else None)
+    if not isinstance(auths, dict):
+        raise ValueError("no auths map" if not legacy else "not a map of registries")
+    logins: dict[str, tuple[str, str]] = {}
+    for key, entry in auths.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {key!r} is not an object")
+        user, password = entry.get("username"), entry.get("password")
+        if entry.get("auth"):
+            try:
+                user, _, password = base64.b64decode(str(entry["auth"]), validate=True).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                raise ValueError(f"entry {key!r}: auth is not base64 of user:password") from None
+        if isinstance(user, str) and isinstance(password, str) and user:
+            logins.setdefault(_registry_key(str(key)), (user, password))
+    return logins
+
+
 class PushError(RuntimeError):
     """A push the registry did not accept; carries the response for tests that expect refusals."""
 
@@ -174,14 +341,17 @@ class RegistryClient:
     """Minimal push/pull client for the harness (Basic, Bearer via realm, or a given token)."""
 
     def __init__(self, base_url: str, username: Optional[str] = None, password: Optional[str] = None,
-                 *, bearer: Optional[str] = None, timeout: float = 30.0) -> None:
+                 *, bearer: Optional[str] = None, timeout: float = 30.0, actions: str = "pull,push",
+                 verify: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.password = password
         self.bearer = bearer
         self.timeout = timeout
+        self.actions = actions  # token scope actions: "pull" for a client that only reads
         self.session = requests.Session()
         self.session.trust_env = False  # a proxy from the environment must not intercept loopback tests
+        self.session.verify = verify
         # Room for fill_sample_set's parallel pushes without urllib3 discarding connections.
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", adapter)
@@ -201,10 +371,10 @@ class RegistryClient:
     # -- auth ------------------------------------------------------------------------------
     def _token_for(self, challenge: str, repo: str) -> str:
         params = dict(_CHALLENGE_PARAM.findall(challenge))
-        scope = f"repository:{repo}:pull,push"
+        scope = f"repository:{repo}:{self.actions}"
         if scope in self._tokens:
             return self._tokens[scope]
-        auth = (self.username, self.password) if self.username is not None else None
+        auth = (self.username, self.password or "") if self.username is not None else None
         r = self.session.get(params["realm"], params={"service": params.get("service", ""), "scope": scope},
                              auth=auth, timeout=self.timeout)
         if r.status_code != 200:
@@ -219,7 +389,7 @@ class RegistryClient:
         if not url.startswith("http"):
             url = self.base_url + url
         headers = dict(kw.pop("headers", None) or {})  # type: ignore[call-overload]
-        cached = self._tokens.get(f"repository:{repo}:pull,push")
+        cached = self._tokens.get(f"repository:{repo}:{self.actions}")
         if self.bearer or cached:
             # Send a known token up front: saves the 401 round trip on every request.
             headers["Authorization"] = f"Bearer {self.bearer or cached}"
@@ -228,7 +398,7 @@ class RegistryClient:
         if r.status_code == 401 and not self.bearer:
             challenge = r.headers.get("WWW-Authenticate", "")
             if challenge.lower().startswith("bearer"):
-                self._tokens.pop(f"repository:{repo}:pull,push", None)  # expired or too narrow: ask again
+                self._tokens.pop(f"repository:{repo}:{self.actions}", None)  # expired or too narrow: ask again
                 headers["Authorization"] = "Bearer " + self._token_for(challenge, repo)
             elif challenge.lower().startswith("basic") and self.username is not None:
                 # From now on the session sends Basic up front, as docker does after the first 401.
@@ -285,6 +455,61 @@ class RegistryClient:
     def tag(self, repo: str, tag: str, pushed: Pushed) -> None:
         """Point another tag (or move an existing one) at an already pushed manifest."""
         self.push_manifest(repo, tag, pushed.body, pushed.media_type)
+
+    # -- pulling (the emulated cloud's build instance) -----------------------------------------
+    def _pull_request(self, path: str, repo: str, **kw: object) -> requests.Response:
+        try:
+            return self.request("GET", path, repo, **kw)
+        except PushError as e:  # the token service said no: to a puller that is "unauthorized"
+            raise PullError("unauthorized", str(e), e.response.status_code if e.response is not None else None) \
+                from None
+        except requests.RequestException as e:
+            raise PullError("error", f"{self.host} unreachable: {type(e).__name__}") from None
+
+    def pull_manifest(self, repo: str, reference: str) -> tuple[str, str, dict]:
+        """(media type, digest, parsed body) of a manifest or index; PullError when it cannot be had."""
+        r = self._pull_request(f"/v2/{repo}/manifests/{reference}", repo, headers={"Accept": ACCEPT_ALL})
+        _check_pull(r, f"manifest {repo}:{reference}")
+        body = r.content
+        if len(body) > MAX_MANIFEST_BYTES:
+            raise PullError("error", f"manifest {repo}:{reference} is {len(body)} bytes", r.status_code)
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise PullError("error", f"manifest {repo}:{reference} is not JSON", r.status_code) from None
+        if not isinstance(doc, dict):
+            raise PullError("error", f"manifest {repo}:{reference} is not a JSON object", r.status_code)
+        media_type = (r.headers.get("Content-Type") or doc.get("mediaType") or "").split(";")[0].strip()
+        return media_type, sha256_digest(body), doc
+
+    def pull_image(self, repo: str, reference: str, platform: str = "linux/amd64") -> PulledManifest:
+        """Resolve ``reference`` to the image manifest for ``platform`` (through an index if need be)."""
+        media_type, digest, doc = self.pull_manifest(repo, reference)
+        if media_type in (MT_OCI_INDEX, MT_DOCKER_LIST) or "manifests" in doc:
+            entry = select_platform(doc.get("manifests") or [], platform)
+            if entry is None:
+                raise PullError("not found", f"{repo}:{reference} has no {platform} image")
+            media_type, digest, doc = self.pull_manifest(repo, str(entry["digest"]))
+        if media_type not in (MT_OCI_MANIFEST, MT_DOCKER_MANIFEST):
+            raise PullError("error", f"{repo}:{reference}: unsupported manifest type {media_type or '(none)'}")
+        try:
+            config = _descriptor(doc["config"])
+            layers = [_descriptor(d) for d in doc.get("layers") or []]
+        except (KeyError, TypeError, ValueError):
+            raise PullError("error", f"{repo}:{reference}: malformed image manifest") from None
+        return PulledManifest(repo, reference, digest, media_type, config, layers)
+
+    def pull_blob(self, repo: str, digest: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The blob's bytes as they arrive (the caller checks the digest)."""
+        r = self._pull_request(f"/v2/{repo}/blobs/{digest}", repo, stream=True)
+        try:
+            _check_pull(r, f"blob {digest} of {repo}")
+            try:
+                yield from r.iter_content(chunk_size)
+            except requests.RequestException as e:
+                raise PullError("error", f"blob {digest} of {repo}: {type(e).__name__}") from None
+        finally:
+            r.close()
 
     # -- images ----------------------------------------------------------------------------
     def push_image(self, repo: str, tag: Optional[str], layers: Sequence[bytes], *,
@@ -450,6 +675,25 @@ def fill_sample_set(client: RegistryClient, *, workers: int = 6) -> SampleSet:
     latest = PushedImage(**{**oci.__dict__, "tag": "latest"})  # type: ignore[arg-type]
     images: dict[str, Pushed] = {k: (latest if k == "sample/oci-single:latest" else done[k]) for k in SAMPLE_KEYS}
     return SampleSet(client.host, images, Descriptor(MT_OCI_LAYER, sha256_digest(base), len(base)))
+
+
+# Extras for the command tests, pushed with the sample set by ``start_registry``: many distinct
+# references (the 20-images-per-cache split) and one manifest too large for a 20 GiB cache.
+MANY_REPO, MANY_TAGS = "many/app", 26  # many/app:t00..t25, tags of one tiny image
+BIG_REPO, BIG_TAG = "big/app", "15g"  # declares a 15 GiB layer
+BIG_LAYER_BYTES = 15 * 2**30
+
+
+def fill_extras(client: RegistryClient) -> None:
+    pushed = client.push_image(MANY_REPO, "t00", [random_bytes("many-app", 2048)])
+    for i in range(1, MANY_TAGS):
+        client.tag(MANY_REPO, f"t{i:02d}", pushed)
+    # Distribution does not check declared sizes: the manifest may claim 15 GiB for a 100-byte blob.
+    layer = client.push_blob(BIG_REPO, b"x" * 100)
+    config = client.push_blob(BIG_REPO, b"{}", MT_OCI_CONFIG)
+    body = canonical_json({"schemaVersion": 2, "mediaType": MT_OCI_MANIFEST, "config": config.to_json(),
+                           "layers": [{**layer.to_json(), "size": BIG_LAYER_BYTES}]})
+    client.push_manifest(BIG_REPO, BIG_TAG, body, MT_OCI_MANIFEST)
 
 
 def fill_many(client: RegistryClient, n: int = 50, *, multi_every: int = 2, prefix: str = "bench",

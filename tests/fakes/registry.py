@@ -23,12 +23,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import IO, Optional
 
 import requests
 
-from tests.support.oci import PUBLIC_REPOS, RegistryClient, SampleSet, fill_sample_set
-from tests.support.tokenserver import TokenServer
+from tests.fakes.oci import PUBLIC_REPOS, RegistryClient, SampleSet, fill_extras, fill_sample_set
+from tests.fakes.tokenserver import TokenServer
 
 REGISTRY_BINARY_ENV = "DOCKER_REGISTRY_BIN"
 _DEFAULT_BINARY = "docker-registry"
@@ -115,7 +115,7 @@ class RegistryServer:
         self.port = 0
         self.root: Optional[Path] = None
         self._proc: Optional[subprocess.Popen] = None
-        self._log = None
+        self._log: Optional[IO[bytes]] = None
 
     # -- addresses -------------------------------------------------------------------------
     @property
@@ -269,7 +269,7 @@ class RegistryServer:
 
 @dataclass
 class LiveRegistry:
-    """A started registry holding the standard sample set (tests/support/oci.py docstring).
+    """A started registry holding the standard sample set (tests/fakes/oci.py docstring).
 
     ``username``/``password``: the credentials with full access (None for plain). In token mode
     ``reader``/``reader_password`` may pull ``sample/*`` and ``a/*`` but not ``private/*``;
@@ -313,7 +313,7 @@ class LiveRegistry:
 
 
 def start_registry(mode: str = "plain", *, fill: bool = True) -> LiveRegistry:
-    """Start a registry in ``mode`` ("plain" | "basic" | "token") and push the sample set.
+    """Start a registry in ``mode`` ("plain" | "basic" | "token") and push the sample set and its extras.
 
     Passwords are random per call so a "no secret on disk" scan cannot match by accident.
     """
@@ -342,6 +342,8 @@ def start_registry(mode: str = "plain", *, fill: bool = True) -> LiveRegistry:
         started = time.monotonic()
         client = RegistryClient(server.url, user, password)
         samples = fill_sample_set(client) if fill else None
+        if fill:
+            fill_extras(client)
     except BaseException:
         server.stop()
         if token_server is not None:

@@ -198,14 +198,14 @@ class RedirectTarget:
         except OSError:
             # 127.0.0.2 is loopback on Linux; elsewhere fall back to localhost by name (still another host).
             self._httpd = _Server(("127.0.0.1", 0), self._handler())
-        self.bind_host = self._httpd.server_address[0]
+        self.bind_host = str(self._httpd.server_address[0])
         threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                              name="redirect-target", daemon=True).start()
 
     @property
     def url(self) -> str:
         host = "localhost" if self.bind_host == "127.0.0.1" else self.bind_host
-        return f"http://{host}:{self._httpd.server_address[1]}"
+        return f"http://{host}:{self._httpd.server_port}"
 
     @property
     def authorization_seen(self) -> bool:
