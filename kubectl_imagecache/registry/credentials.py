@@ -424,18 +424,3 @@ class CredentialStore:
         else:
             cred = Credential(username=username, password=secret, identity_token=None, source=source)
         return _HelperResult(cred, f"credentials for {server}")
-
-
-# Pull secrets (parsing `NAMESPACE:NAME`, reading docker-config secrets) moved to kube/pullsecrets.
-# The emulator still imports them from here until it stops importing the plugin (issue 8): served
-# lazily, so this module never imports the kube layer. Remove with that import.
-_MOVED_TO_KUBE = frozenset({"parse_pull_secret_spec", "credentials_from_secret", "load_pull_secrets",
-                            "DOCKERCONFIGJSON", "DOCKERCFG"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_KUBE:
-        from ..kube import pullsecrets
-
-        return getattr(pullsecrets, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -52,7 +52,7 @@ cache = {"metadata": {"name": "c", "creationTimestamp": "2026-11-01T00:00:00.5+0
          "status": {"phase": "Failed", "expireDateTime": "2026-12-01T11:00:00.123456789Z",
                     "lastUpdatedTime": "2026-12-01T11:59:00.1234567Z"}}
 plan = plan_prune([cache], None, now, PruneOptions(reasons=frozenset({"expired", "failed"})))
-print(json.dumps({"expires": view.expires_text(cache, now), "reasons": [list(c.reasons) for c in plan],
+print(json.dumps({"expires": view.expires_text(cache, now), "reasons": [list(c.reasons) for c in plan.candidates],
                   "created": str(resource.created_at(cache))}))
 """
 

@@ -26,11 +26,13 @@ def _installed_as() -> str:
     """'zipapp' when running from the single-file release, else 'package' (pip install)."""
     import os
 
-    here = os.path.abspath(__file__)
-    for parent in (os.path.dirname(here), os.path.dirname(os.path.dirname(here)),
-                   os.path.dirname(os.path.dirname(os.path.dirname(here)))):
-        if os.path.isfile(parent):  # a path through a file is a path inside an archive
+    # Walk up from this file: a path through a file is a path inside an archive (however deep the
+    # module sits in the package).
+    parent, here = os.path.dirname(os.path.abspath(__file__)), ""
+    while parent != here:
+        if os.path.isfile(parent):
             return "zipapp"
+        parent, here = os.path.dirname(parent), parent
     return "package"
 
 
