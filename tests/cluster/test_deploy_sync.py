@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.controlplane import ControlPlane
+from tests.fakes.controlplane import ControlPlane
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "sync"
 SA = "system:serviceaccount:kubectl-imagecache:imagecache-sync"

@@ -22,9 +22,7 @@ import pytest
 import yaml
 
 from tests.cluster.commands_support import Plugin, create_imagecache, delete_pods, imagecaches, pod_spec, wait_until
-from tests.support.controlplane import GROUP, PLURAL, VERSION, ControlPlane
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc
+from tests.fakes.controlplane import GROUP, PLURAL, VERSION, ControlPlane
 
 PIN = "k8s.aliyun.com/eci-imc-id"
 READY = {"phase": "Ready", "progress": "100%"}

@@ -12,12 +12,10 @@ import json
 import time
 from typing import Any, Callable
 
-from hack.emulator.emulator import Emulator
 from tests.cluster.commands_support import Plugin, create_imagecache, created_names, get_imagecache, unique
-from tests.support import oci
-from tests.support.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, plain_registry, run_emulator
+from tests.fakes import oci
+from tests.fakes.emulator.emulator import Emulator
+from tests.fakes.registry import LiveRegistry
 
 DIGESTS = "kubectl-imagecache.io/digests"
 
