@@ -220,8 +220,9 @@ class Cluster:
         return self._call("POST", _IMC, query={"dryRun": "All" if dry_run else None}, body=body,
                           verb="create", resource=CRD_NAME, name=body["metadata"]["name"])
 
-    def delete_imagecache(self, name: str) -> dict:
-        return self._call("DELETE", f"{_IMC}/{quote(name)}", verb="delete", resource=CRD_NAME, name=name)
+    def delete_imagecache(self, name: str, dry_run: bool = False) -> dict:
+        return self._call("DELETE", f"{_IMC}/{quote(name)}", query={"dryRun": "All" if dry_run else None},
+                          verb="delete", resource=CRD_NAME, name=name)
 
     def watch_imagecaches(self, name: Optional[str], resource_version: Optional[str],
                           timeout: float) -> Iterator[dict]:

@@ -118,7 +118,7 @@ def test_describe_shows_spec_status_events_provenance_and_expiry(
         f"    {image}  ({samples['sample/oci-single:1.0'].digest})",
         "  Phase:        Ready",
         "  Progress:     100%",
-        "  Expires:      in 2d (",  # 3 days minus the build: kubectl's largest unit
+        "  Expires:      in 2d23h (",  # 3 days minus the build, as kubectl's HumanDuration
         "Provenance (kubectl-imagecache):",
         f"  Workloads:    deployment/{namespace}/web",
         "  Platform:     linux/amd64",
