@@ -53,10 +53,17 @@ class EstimateOptions(CommandOptions):
         self.kube = self.kube_flags.complete()
         self.registry = self.registry_flags.complete()
         texts: list[tuple[str, Optional[str]]] = [(a, None) for a in self.args]  # (image, where it was read)
+        empty: list[str] = []  # files that held no image (e.g. `kubectl get svc -o yaml`)
         for path in self.files:
             from ...imagecache.sources import read_image_file
 
-            texts.extend((use.image, use.origin) for use in read_image_file(path))
+            uses = read_image_file(path)
+            if not uses:
+                empty.append("stdin" if path == "-" else f'"{path}"')
+            texts.extend((use.image, use.origin) for use in uses)
+        if not texts and empty:
+            raise UsageError(f"{' and '.join(empty)} held no images: give a list of images or manifests of pods and "
+                             "workloads (Deployment, StatefulSet, Job, ...)")
         if not texts:
             raise UsageError("no images given: name images as arguments or list them in a file with -f FILE")
         seen: dict[str, tuple[str, Any]] = {}
