@@ -183,3 +183,16 @@ def test_misspelled_command_through_kubectl(kubectl: Kubectl) -> None:
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == ('error: unknown command "lsit" for "kubectl imagecache": did you mean "list"? '
                         "(see 'kubectl imagecache --help')\n")
+
+
+def test_prune_failed_says_which_caches_the_grace_keeps(kubectl: Kubectl, custom_api: Any) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    stamp = (now - dt.timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    create_imagecache(custom_api, "hab-f", ["registry.example/x/a:1"],
+                      status={"phase": "Failed", "progress": "0%", "lastUpdatedTime": stamp, "startTime": stamp})
+    r = kubectl("prune", "--reason", "failed")
+    assert r.returncode == 0 and r.stdout == "", r
+    assert ("kept ImageCache hab-f (Failed for 10m): within --failed-grace 1h; use --failed-grace 0 to prune it now"
+            in r.stderr.splitlines()), r.stderr
+    r = kubectl("prune", "--reason", "failed", "--failed-grace", "0s")
+    assert r.stdout.splitlines()[1].split()[:2] == ["hab-f", "failed"] and "within --failed-grace" not in r.stderr, r

@@ -251,6 +251,7 @@ def test_missing_crd_says_how_to_check(imc: Plugin, control_plane: ControlPlane,
             assert r.code == 9, (args, str(r))
             [line] = r.stderr.splitlines()
             assert line.startswith("error: the ImageCache CRD is not installed in this cluster") and hint in line, r
+            assert "README" not in line and "https://help.aliyun.com/" in line  # the krew archive has no README
     finally:
         control_plane.install_crd()  # waits until Established and listable
 
