@@ -5,18 +5,28 @@ delete's dry runs, describe/wait by selector, and the misspelled-command suggest
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import queue
+import re
+import select
+import struct
 import subprocess
+import termios
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.commands_support import IMC, create_imagecache, imagecaches, venv_bin, wait_until
+from tests.cluster.commands_support import IMC, Plugin, create_imagecache, imagecaches, many_ref, venv_bin, wait_until
+from tests.support import cli
 from tests.support.controlplane import ControlPlane
+from tests.support.registry import LiveRegistry
+
+pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, plain_registry
 
 READY = {"phase": "Ready", "progress": "100%", "imageCacheId": "imc-habits000000000000"}
 
@@ -196,3 +206,88 @@ def test_prune_failed_says_which_caches_the_grace_keeps(kubectl: Kubectl, custom
             in r.stderr.splitlines()), r.stderr
     r = kubectl("prune", "--reason", "failed", "--failed-grace", "0s")
     assert r.stdout.splitlines()[1].split()[:2] == ["hab-f", "failed"] and "within --failed-grace" not in r.stderr, r
+
+
+# -- bars and widths on a pseudo-terminal ------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def on_tty(imc: Plugin, args: list[str], columns: int, timeout: float = 120) -> tuple[int, str]:
+    """The plugin with stdin, stdout and stderr on one pseudo-terminal `columns` wide; (exit code, screen)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("KUBECTL_IMAGECACHE_", "DOCKER_CONFIG", "XDG_", "KUBECONFIG", "COLUMNS", "LINES"))}
+    env.update({"HOME": str(imc.home), "KUBECONFIG": str(imc.kubeconfig), "TERM": "xterm",
+                "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    try:
+        proc = subprocess.Popen([cli.plugin_executable(), *args], stdin=slave, stdout=slave, stderr=slave, env=env,
+                                start_new_session=True, close_fds=True)
+    finally:
+        os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        code = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return code, out.decode(errors="replace")
+
+
+def widest(screen: str) -> int:
+    """The widest line the terminal drew (each \\r redraws from the left)."""
+    return max(len(ANSI.sub("", part)) for line in screen.split("\n") for part in line.split("\r"))
+
+
+def test_warm_shows_a_bar_while_sizing_many_images(imc: Plugin, plain_registry: LiveRegistry) -> None:
+    images = [many_ref(plain_registry, i) for i in range(12)]
+    code, screen = on_tty(imc, ["warm", *images, "--name", "hab-many", "--dry-run=client", "--insecure-registry",
+                                plain_registry.host], columns=60)
+    assert code == 0, screen
+    assert "Sizing images" in screen and "12/12" in screen, screen
+    bar = [p for line in screen.split("\n") for p in line.split("\r") if "Sizing images" in p]
+    assert max(len(ANSI.sub("", p)) for p in bar) <= 59, bar
+    code, screen = on_tty(imc, ["warm", *images[:3], "--dry-run=client", "--insecure-registry", plain_registry.host],
+                          columns=60)
+    assert code == 0 and "Sizing images" not in screen, screen  # a few images: no bar to flicker
+
+
+def test_prune_yes_shows_a_bar_while_deleting_many(imc: Plugin, custom_api: Any) -> None:
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    names = [f"hab-prune-{i:02d}" for i in range(11)]
+    for n in names:
+        create_imagecache(custom_api, n, ["registry.example/x/a:1"],
+                          status={"phase": "Failed", "progress": "0%", "lastUpdatedTime": old})
+    code, screen = on_tty(imc, ["prune", "--reason", "failed", "--yes"], columns=50)
+    assert code == 0, screen
+    assert "Deleting caches" in screen and "11/11" in screen, screen
+    text = ANSI.sub("", screen)
+    assert all(f'{IMC} "{n}" deleted' in text for n in names), screen
+    assert not set(names) & set(imagecaches(custom_api))
+    assert widest(screen.split("Deleting caches", 1)[1].split(IMC, 1)[0]) <= 49, screen  # the bar's own line
+
+
+def test_wait_progress_line_fits_a_narrow_terminal(imc: Plugin, custom_api: Any) -> None:
+    name = "hab-" + "n" * 55
+    create_imagecache(custom_api, name, ["registry.example/x/a:1"], status=READY)
+    code, screen = on_tty(imc, ["wait", name, "--timeout", "10s"], columns=40)
+    assert code == 0, screen
+    frames = [ANSI.sub("", p) for line in screen.split("\n") for p in line.split("\r") if "Ready" in p]
+    assert frames and all(len(f) <= 39 for f in frames), screen
+    assert frames[-1].endswith(": Ready 100%") and "hab-nnn" in frames[-1] and "..." in frames[-1], frames

@@ -135,13 +135,25 @@ class PruneOptions(CommandOptions):
                 return 0
             if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
                 raise Cancelled("nothing deleted")
+        from ..progress import CountBar
+
         printer = NamePrinter(err=self.output != "table")  # stdout holds the JSON/YAML document
-        for c in plan:
-            try:
-                cluster.delete_imagecache(c.name)
-            except ClusterNotFound:
-                continue  # someone else removed it meanwhile: the goal is met
-            printer.deleted(c.name)
+        deleted: list[str] = []
+        bar = CountBar(len(plan), "Deleting caches")
+        with bar as step:
+            for c in plan:
+                try:
+                    cluster.delete_imagecache(c.name)
+                except ClusterNotFound:
+                    step()
+                    continue  # someone else removed it meanwhile: the goal is met
+                step()
+                deleted.append(c.name)
+                if not bar.active:
+                    printer.deleted(c.name)
+        if bar.active:  # after the bar, so its line is not broken by the names
+            for n in deleted:
+                printer.deleted(n)
         return 0
 
 

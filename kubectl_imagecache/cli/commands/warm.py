@@ -229,10 +229,13 @@ class WarmOptions(CommandOptions):
 
     def _size(self, plans: list[Any], src: Sources, secrets: list[Any]) -> dict[str, Any]:
         unique = sorted({i for p in plans for i in p.images})
-        if len(unique) >= 10:
-            info(f"sizing {len(unique)} images from their registries...")
-        with self.registry.open_client(self.cache, secrets) as client:
-            results = client.inspect_many([(i, src.refs[i]) for i in unique])
+        from ..progress import MIN_ITEMS, CountBar
+
+        bar = CountBar(len(unique), "Sizing images")
+        with self.registry.open_client(self.cache, secrets) as client, bar as step:
+            if len(unique) >= MIN_ITEMS and not bar.active:  # not a terminal: one line instead of a bar
+                info(f"sizing {len(unique)} images from their registries...")
+            results = client.inspect_many([(i, src.refs[i]) for i in unique], progress=step)
         failed = [(r.image, r.error) for r in results if r.error is not None]
         if failed:
             for image, error in failed:
