@@ -3,6 +3,8 @@ spacing (kubectl's tabwriter), and -o as kubectl reads it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kubectl_imagecache.cli.main import main
@@ -57,3 +59,23 @@ def test_output_formats(typed: str, parsed: OutputFormat) -> None:
 def test_output_format_refused_with_kubectl_words(typed: str) -> None:
     with pytest.raises(UsageError, match="output format|needs a template"):
         parse_output(typed, ("table", "json", "name"), ("jsonpath", "custom-columns"))
+
+
+def test_help_shows_no_empty_choice_and_lists_the_phases(capsys: pytest.CaptureFixture[str]) -> None:
+    from kubectl_imagecache.imagecache.resource import PHASES
+
+    assert main(["warm", "--help"]) == 0
+    warm = capsys.readouterr().out
+    assert "[yaml|json|name]" in warm and "[|" not in warm and "||" not in warm
+    assert main(["wait", "--help"]) == 0
+    wait = " ".join(capsys.readouterr().out.split())
+    assert all(p in wait for p in PHASES) and "phase=PHASE" in wait
+
+
+def test_no_error_points_to_a_readme_the_krew_archive_lacks() -> None:
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "kubectl_imagecache"
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if re.search(r"see (the )?README", p.read_text(), re.IGNORECASE)]
+    assert offenders == []
