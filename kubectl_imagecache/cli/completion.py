@@ -14,9 +14,13 @@ failed lookup yields no candidates and one line on stderr (which shells do not s
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import click
 
@@ -26,7 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["main", "complete", "Candidate"]
 
 DEFAULT, NO_SPACE, NO_FILE, FILTER_DIRS = 0, 2, 4, 16
-LOOKUP_TIMEOUT = (1.0, 2.0)  # (connect, read) seconds for cluster lookups
+LOOKUP_TIMEOUT = (1.0, 1.5)  # (connect, read) seconds for one cluster request
+DEADLINE = 1.6  # seconds for the whole answer: the README promises completion gives up within 2 s
 LOOKUP_LIMIT = 500  # names offered at most; a longer list is no help in a shell
 
 # Values offered for --platform: the platforms ECI runs and multi-platform images commonly carry.
@@ -174,6 +179,37 @@ def _workloads(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
     return [(f"{kind}/{n}", "") for n in names if n.startswith(name)], NO_FILE
 
 
+def _for_values(partial: str) -> list[Candidate]:
+    """wait --for: each phase (bare and as phase=PHASE) and delete."""
+    from ..imagecache.resource import PHASES
+    from ..kube.waiting import DELETE
+
+    values = [*PHASES, *(f"phase={p}" for p in PHASES), DELETE]
+    return [(v, "") for v in values if v.lower().startswith(partial.lower())]
+
+
+def _output_values(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
+    """-o of list: its formats, and the templates (no space after their "=")."""
+    module = sys.modules.get(state.command.callback.__module__ if state.command.callback else "")
+    names = getattr(module, "FORMATS", ())
+    templates = getattr(module, "TEMPLATES", ())
+    out = [(n, "") for n in names if n.startswith(partial)]
+    tpl = [(f"{t}=", "") for t in templates if t.startswith(partial)]
+    return out + tpl, NO_FILE | (NO_SPACE if tpl and not out else 0)
+
+
+def _pull_secrets(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
+    """--pull-secret NAMESPACE:NAME: namespaces first (no space after the colon), then that namespace's
+    docker-config secrets."""
+    namespace, colon, name = partial.partition(":")
+    if not colon:
+        names = _listed(_kube(state), lambda c: c.list_namespaces(limit=LOOKUP_LIMIT))
+        return [(f"{n}:", "") for n in names if n.startswith(namespace)], NO_SPACE | NO_FILE
+    kube = _kube(state)
+    secrets = _listed(kube, lambda c: c.list_secrets(namespace, "kubernetes.io/dockerconfigjson", limit=LOOKUP_LIMIT))
+    return [(f"{namespace}:{n}", "") for n in secrets if n.startswith(name)], NO_FILE
+
+
 def _kubeconfig_entries(state: Parsed, kind: str, partial: str) -> list[Candidate]:
     """Context, cluster or user names: from the kubeconfig files, no API request."""
     return [(n, "") for n in _kube(state).config.names(kind) if n.startswith(partial)]
@@ -185,6 +221,18 @@ def _option_values(state: Parsed, opt: click.Option, partial: str) -> tuple[list
     flag = longs[0] if longs else opt.opts[0]
     if isinstance(opt.type, click.Choice):
         return [(str(c), "") for c in opt.type.choices if str(c) and str(c).startswith(partial)], NO_FILE
+    if flag == "--for":
+        return _for_values(partial), NO_FILE
+    if flag == "--reason":
+        from ..imagecache.prune import REASONS
+
+        done, comma, last = partial.rpartition(",")
+        given = set(done.split(",")) if comma else set()
+        return [(f"{done}{comma}{r}", "") for r in REASONS if r.startswith(last) and r not in given], NO_FILE
+    if flag == "--pull-secret":
+        return _pull_secrets(state, partial)
+    if flag == "--output" and not isinstance(opt.type, click.Choice):
+        return _output_values(state, partial)
     if flag == "--platform":
         return [(p, "") for p in PLATFORMS if p.startswith(partial)], NO_FILE
     if flag in ("--context", "--cluster", "--user"):
@@ -245,17 +293,49 @@ def write(candidates: Iterable[Candidate], directive: int, out: Callable[[str], 
     out(f":{directive}\n")
 
 
+class _TooSlow(Exception):
+    def __str__(self) -> str:
+        return f"no answer within {DEADLINE} s: gave up"
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Give up the whole answer (client import, DNS, TLS, retries, a stalled server) after `seconds`:
+    per-request timeouts alone add up past what a shell user waits. SIGALRM where the platform has it."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _TooSlow()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Console script `kubectl_complete-imagecache`; always exits 0 so the shell shows what we have."""
     from .main import cli
 
     words = list(sys.argv[1:] if argv is None else argv)
     try:
-        candidates, directive = complete(cli, words)
+        with _deadline(DEADLINE):
+            candidates, directive = complete(cli, words)
     except Exception as exc:  # a broken kubeconfig or an unreachable cluster: no candidates, never a message
         message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
         print(f"kubectl_complete-imagecache: {message}", file=sys.stderr)
         candidates, directive = [], NO_FILE
+        if isinstance(exc, _TooSlow) and argv is None:
+            # A stalled connection's sockets and pools would slow the interpreter's teardown: answer, leave now.
+            write(candidates, directive)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
     write(candidates, directive)
     return 0
 

@@ -30,6 +30,13 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Optional[str], Optional[click.Command],
+                                                                           list[str]]:
+        name = args[0]
+        if self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
+            raise click.UsageError(unknown_command(name), ctx)
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         name = ALIASES.get(cmd_name, cmd_name)
         if name not in COMMANDS:
@@ -41,6 +48,22 @@ class LazyGroup(click.Group):
         rows = [(name, text) for name, (_, text) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def unknown_command(name: str) -> str:
+    """kubectl's `unknown command "lsit"` with its "Did you mean this?", on one line."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [*COMMANDS, *ALIASES], n=1, cutoff=0.6)
+    hint = f': did you mean "{ALIASES.get(close[0], close[0])}"?' if close else ""
+    return f'unknown command "{name}" for "kubectl imagecache"{hint}'
+
+
+def usage_line(exc: click.UsageError) -> str:
+    """A usage error as one line: what is wrong and where help is."""
+    path = exc.ctx.command_path if exc.ctx is not None else "kubectl imagecache"
+    message = " ".join(exc.format_message().split())
+    return f"error: {message} (see '{path} --help')"
 
 
 def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -79,9 +102,12 @@ def main(argv: Optional[Sequence[str]] = None, root: Optional[click.Command] = N
         return 130
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except click.UsageError as exc:
+        click.echo(usage_line(exc), err=True)
+        return EXIT_USAGE
     except click.ClickException as exc:
         exc.show()
-        return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code
     except ImageCacheError as exc:
         click.echo(f"error: {exc.message}", err=True)
         return exc.exit_code

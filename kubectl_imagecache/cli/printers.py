@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import click
 
+from ..errors import UsageError
 from ..imagecache.resource import RESOURCE
 
 __all__ = [
     "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "print_structured", "warn", "info",
-    "interactive", "confirm", "NamePrinter", "escape",
+    "interactive", "confirm", "NamePrinter", "escape", "format_table", "OutputFormat", "parse_output",
 ]
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
@@ -32,11 +34,44 @@ def print_structured(obj: Any, fmt: str) -> None:
     (print_json if fmt == "json" else print_yaml)(obj)
 
 
-def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
-    from tabulate import tabulate
+def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], no_headers: bool = False) -> str:
+    """kubectl's table: its tabwriter (minwidth 6, padding 3, the last column unpadded), no rules."""
+    lines = ([] if no_headers else [list(headers)]) + [[str(c) for c in r] for r in rows]
+    if not lines:
+        return ""
+    widths = [max(6, max(len(line[i]) for line in lines if i < len(line)) + 3) for i in range(len(headers))]
+    return "".join("".join(c.ljust(widths[i]) if i < len(line) - 1 else c for i, c in enumerate(line)) + "\n"
+                   for line in lines)
 
-    # kubectl's look: upper-case headers, no rules, two spaces between columns.
-    sys.stdout.write(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True) + "\n")
+
+def print_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], no_headers: bool = False) -> None:
+    sys.stdout.write(format_table(rows, headers, no_headers))
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """-o as kubectl reads it: a name, or a name=argument (jsonpath=TEMPLATE, custom-columns=SPEC)."""
+
+    name: str
+    argument: str = ""
+
+
+def parse_output(text: str, names: Sequence[str], templates: Sequence[str] = ()) -> OutputFormat:
+    """`-o json`, `-o=json` (click hands "=json"), `-ojsonpath={...}`; kubectl's error for others."""
+    value = text[1:] if text.startswith("=") else text
+    name, sep, argument = value.partition("=")
+    if name in templates and sep:
+        if not argument:
+            raise UsageError(f"-o {name}= needs a template, e.g. -o {name}={_EXAMPLES.get(name, '')}")
+        return OutputFormat(name, argument)
+    if value in names:
+        return OutputFormat(value)
+    allowed = ",".join(sorted({*names, *templates}))
+    raise UsageError(f'unable to match a printer suitable for the output format "{value}", '
+                     f"allowed formats are: {allowed}")
+
+
+_EXAMPLES = {"jsonpath": "'{.items[*].metadata.name}'", "custom-columns": "NAME:.metadata.name"}
 
 
 def warn(message: str) -> None:
@@ -66,8 +101,8 @@ class NamePrinter:
     def name(self, name: str, operation: str = "") -> None:
         click.echo(f"{RESOURCE}/{name}" + (f" {operation}" if operation else ""), err=self.err)
 
-    def deleted(self, name: str) -> None:
-        click.echo(f'{RESOURCE} "{name}" deleted', err=self.err)
+    def deleted(self, name: str, suffix: str = "") -> None:
+        click.echo(f'{RESOURCE} "{name}" deleted{suffix}', err=self.err)
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}  # C0, DEL, C1 (0x9b is CSI)

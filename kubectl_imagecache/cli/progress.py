@@ -9,7 +9,60 @@ if TYPE_CHECKING:
     from ..kube.waiting import Outcome
     from .printers import NamePrinter
 
-__all__ = ["BuildProgress", "failure_text", "wait_and_report"]
+__all__ = ["BuildProgress", "CountBar", "MIN_ITEMS", "failure_text", "wait_and_report", "terminal_width", "fit"]
+
+MIN_ITEMS = 10  # below this a bar only flickers
+
+
+def terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
+
+
+def fit(line: str, width: int) -> str:
+    """`line` cut to `width` columns (one less: writing the last column wraps on some terminals)."""
+    room = max(10, width - 1)
+    return line if len(line) <= room else line[: room - 3] + "..."
+
+
+class CountBar:
+    """A bar on stderr for many items (sizing images, deleting caches), only on a terminal; sized to
+    the terminal's width. Used as a context manager; the object it gives is called once per item
+    (from any thread)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total = total
+        self.label = label
+        self.bar: Optional[Any] = None
+
+    @property
+    def active(self) -> bool:
+        return self.bar is not None
+
+    def __enter__(self) -> Callable[[], None]:
+        if self.total < MIN_ITEMS or not sys.stderr.isatty():
+            return lambda: None
+        import threading
+
+        import click
+
+        # click draws "LABEL  [BAR]  N/TOTAL  PCT%  ETA"; give the bar what the rest leaves.
+        rest = len(self.label) + 2 * len(str(self.total)) + 24
+        lock = threading.Lock()
+        bar = self.bar = click.progressbar(length=self.total, label=self.label, file=sys.stderr,
+                                           width=max(5, min(36, terminal_width() - rest - 1)), show_pos=True)
+        bar.__enter__()
+
+        def step() -> None:
+            with lock:
+                bar.update(1)
+
+        return step
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def _percent(text: str) -> int:
@@ -30,7 +83,12 @@ class BuildProgress:
         if self.tty:
             pct = _percent(o.progress)
             bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
-            sys.stderr.write(f"\r\033[K{o.name}: {o.phase:<12} [{bar}] {pct:3d}%")
+            width = terminal_width()
+            tail = f": {o.phase:<12} [{bar}] {pct:3d}%"
+            if width - 1 - len(tail) < 10:  # narrow: the bar goes first, then the name gives way
+                tail = f": {o.phase} {pct:3d}%"
+            name = fit(str(o.name), width - len(tail))
+            sys.stderr.write("\r\033[K" + fit(name + tail, width))
             self._live = True
             if o.done or self.total > 1 and self._phases.get(o.name) != o.phase:
                 sys.stderr.write("\n")

@@ -10,7 +10,8 @@ from ..durations import format_duration
 from . import resource as imc
 from .resource import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
 
-__all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "describe", "expires_text", "as_list", "for_output"]
+__all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "labels_text", "describe", "expires_text", "as_list",
+           "for_output"]
 
 LIST_HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
 WIDE_HEADERS = LIST_HEADERS + ["IMAGE-LIST", "PULL-SECRETS"]
@@ -49,6 +50,12 @@ def list_row(obj: Mapping[str, Any], now: dt.datetime, wide: bool = False) -> li
     if wide:
         row += [",".join(images), ",".join(imc.pull_secrets(obj)) or "<none>"]
     return row
+
+
+def labels_text(obj: Mapping[str, Any]) -> str:
+    """kubectl's LABELS column (--show-labels): k=v,k2=v2 sorted, or <none>."""
+    labels = _meta(obj).get("labels") or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<none>"
 
 
 def for_output(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -159,7 +159,8 @@ class Cluster:
             if resource.startswith(PLURAL) and not self.crd_installed():
                 return CrdMissing(
                     f"the ImageCache CRD is not installed in this cluster ({self.server}); check with "
-                    f"`kubectl get crd {CRD_NAME}` and install it (see the README)"
+                    f"`kubectl get crd {CRD_NAME}`; ACK's virtual node installs it, else see "
+                    "https://help.aliyun.com/zh/eci/user-guide/deploy-an-imagecache-crd"
                 )
             return ClusterNotFound(f"{what} not found")
         if status == 409 and reason == "AlreadyExists":
@@ -220,8 +221,9 @@ class Cluster:
         return self._call("POST", _IMC, query={"dryRun": "All" if dry_run else None}, body=body,
                           verb="create", resource=CRD_NAME, name=body["metadata"]["name"])
 
-    def delete_imagecache(self, name: str) -> dict:
-        return self._call("DELETE", f"{_IMC}/{quote(name)}", verb="delete", resource=CRD_NAME, name=name)
+    def delete_imagecache(self, name: str, dry_run: bool = False) -> dict:
+        return self._call("DELETE", f"{_IMC}/{quote(name)}", query={"dryRun": "All" if dry_run else None},
+                          verb="delete", resource=CRD_NAME, name=name)
 
     def watch_imagecaches(self, name: Optional[str], resource_version: Optional[str],
                           timeout: float) -> Iterator[dict]:
@@ -250,6 +252,13 @@ class Cluster:
 
     def list_namespaces(self, limit: Optional[int] = None) -> list[dict]:
         return list(self._pages("/api/v1/namespaces", {}, "list", "namespaces", limit=limit))
+
+    def list_secrets(self, namespace: str, secret_type: Optional[str] = None, limit: Optional[int] = None,
+                     ) -> list[dict]:
+        """Secrets of one namespace, optionally of one type (fieldSelector type=...)."""
+        return list(self._pages(f"/api/v1/namespaces/{quote(namespace)}/secrets",
+                                {"fieldSelector": f"type={secret_type}" if secret_type else None}, "list", "secrets",
+                                limit=limit))
 
     def list_kind(self, kind: str, namespace: str, limit: Optional[int] = None) -> list[dict]:
         """Objects of one workload kind (any spelling --from accepts) in one namespace."""

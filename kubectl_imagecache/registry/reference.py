@@ -280,6 +280,10 @@ def parse_reference(text: str) -> Reference:
         raise _fail(original, "empty reference: give an image such as nginx:1.25")
     if any(c.isspace() for c in original):
         raise _fail(original, "contains whitespace: give one image per argument or line")
+    scheme, sep, rest = original.partition("://")
+    if sep and scheme and scheme.isascii() and scheme.isalpha():
+        raise _fail(original, f'an image reference has no scheme: drop "{scheme}://" and give {rest or "nginx:1.25"}'
+                              + (" (--insecure-registry allows plain HTTP)" if scheme.lower() == "http" else ""))
     if _IDENTIFIER.fullmatch(original):
         raise _fail(
             original,

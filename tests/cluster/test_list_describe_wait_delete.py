@@ -116,7 +116,7 @@ def test_describe_shows_spec_status_events_provenance_and_expiry(
         f"    {image}  ({samples['sample/oci-single:1.0'].digest})",
         "  Phase:        Ready",
         "  Progress:     100%",
-        "  Expires:      in 2d (",  # 3 days minus the build: kubectl's largest unit
+        "  Expires:      in 2d23h (",  # 3 days minus the build, as kubectl's HumanDuration
         "Provenance (kubectl-imagecache):",
         f"  Workloads:    deployment/{namespace}/web",
         "  Platform:     linux/amd64",
@@ -249,6 +249,7 @@ def test_missing_crd_says_how_to_check(imc: Plugin, control_plane: ControlPlane,
             assert r.code == 9, (args, str(r))
             [line] = r.stderr.splitlines()
             assert line.startswith("error: the ImageCache CRD is not installed in this cluster") and hint in line, r
+            assert "README" not in line and "https://help.aliyun.com/" in line  # the krew archive has no README
     finally:
         control_plane.install_crd()  # waits until Established and listable
 

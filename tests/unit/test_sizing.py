@@ -80,7 +80,7 @@ def test_bad_durations_name_the_flag(text: str) -> None:
 
 
 def test_format_duration_like_kubectl() -> None:
-    assert [format_duration(s) for s in (5, 61, 7200, 3 * 86400)] == ["5s", "1m", "2h", "3d"]
+    assert [format_duration(s) for s in (5, 61, 7200, 3 * 86400)] == ["5s", "61s", "120m", "3d"]
 
 
 def _info(image: str, layers: list[tuple[str, int]]) -> InspectResult:

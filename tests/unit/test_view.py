@@ -26,7 +26,7 @@ OBJ = {
 
 
 def test_list_row_and_wide() -> None:
-    assert list_row(OBJ, NOW) == ["c1", "Failed", "40%", "imc-abc", "30Gi", "2", "in 46h", "2h"]
+    assert list_row(OBJ, NOW) == ["c1", "Failed", "40%", "imc-abc", "30Gi", "2", "in 46h", "120m"]
     wide = list_row(OBJ, NOW, wide=True)
     assert wide[-2:] == ["nginx:1,redis:7", "shop:regcred"]
     assert list_row({"metadata": {"name": "x"}, "spec": {"images": []}}, NOW)[1:4] == ["Pending", "0%", "<none>"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import click
 
-from ..options import CommandOptions, KubeFlags, kube_flags
+from ...errors import UsageError
+from ..options import CommandOptions, KubeFlags, kube_flags, selector_flag
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -17,31 +18,46 @@ if TYPE_CHECKING:
 @dataclass
 class DescribeOptions(CommandOptions):
     names: tuple[str, ...]
+    selector: Optional[str] = None
     kube: KubeFlags = KubeFlags()
     settings: KubeSettings = field(init=False)
 
     def complete(self) -> None:
-        self.names = tuple(dict.fromkeys(self.names))
+        from ..resourcearg import parse_names
+
+        self.names = parse_names(self.names)
         self.settings = self.kube.complete()
+
+    def validate(self) -> None:
+        if bool(self.names) == bool(self.selector):
+            raise UsageError("name the caches to describe (NAME... or imagecache/NAME) or select them with -l")
 
     def run(self) -> int:
         from ...imagecache.view import describe
 
         cluster = self.settings.connect()
-        objs = [cluster.get_imagecache(n) for n in self.names]  # all fetched before printing any
+        if self.names:
+            objs = [cluster.get_imagecache(n) for n in self.names]  # all fetched before printing any
+        else:
+            objs = sorted(cluster.list_imagecaches(self.selector), key=lambda o: str(o["metadata"]["name"]))
+            if not objs:
+                click.echo("No ImageCaches found.", err=True)
+                return 0
         now = dt.datetime.now(dt.timezone.utc)
         click.echo("\n\n".join(describe(o, now).rstrip("\n") for o in objs))
         return 0
 
 
 @click.command("describe", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@click.argument("names", nargs=-1, metavar="[NAME|imagecache/NAME]...")
+@selector_flag("Describe the caches with these labels.")
 @kube_flags
-def command(names: tuple[str, ...], kube: KubeFlags) -> int:
+def command(names: tuple[str, ...], selector: Optional[str], kube: KubeFlags) -> int:
     """Show one or more ImageCaches in detail, with the images' digests and source workloads.
 
     \b
-    Example:
+    Examples:
       kubectl imagecache describe imc-3f2a9c81d0b4
+      kubectl imagecache describe -l app.kubernetes.io/managed-by=kubectl-imagecache
     """
-    return DescribeOptions(names, kube).execute()
+    return DescribeOptions(names, selector, kube).execute()

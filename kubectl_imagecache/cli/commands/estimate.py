@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
@@ -23,11 +22,11 @@ from ..options import (
     registry_flags,
 )
 from ..printers import print_structured, print_table
+from ..progress import CountBar
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
 
-PROGRESS_MIN_IMAGES = 10  # below this a bar only flickers
 
 
 @dataclass
@@ -53,10 +52,17 @@ class EstimateOptions(CommandOptions):
         self.kube = self.kube_flags.complete()
         self.registry = self.registry_flags.complete()
         texts: list[tuple[str, Optional[str]]] = [(a, None) for a in self.args]  # (image, where it was read)
+        empty: list[str] = []  # files that held no image (e.g. `kubectl get svc -o yaml`)
         for path in self.files:
             from ...imagecache.sources import read_image_file
 
-            texts.extend((use.image, use.origin) for use in read_image_file(path))
+            uses = read_image_file(path)
+            if not uses:
+                empty.append("stdin" if path == "-" else f'"{path}"')
+            texts.extend((use.image, use.origin) for use in uses)
+        if not texts and empty:
+            raise UsageError(f"{' and '.join(empty)} held no images: give a list of images or manifests of pods and "
+                             "workloads (Deployment, StatefulSet, Job, ...)")
         if not texts:
             raise UsageError("no images given: name images as arguments or list them in a file with -f FILE")
         seen: dict[str, tuple[str, Any]] = {}
@@ -79,7 +85,8 @@ class EstimateOptions(CommandOptions):
         if self.registry.pull_secrets:  # without --pull-secret no kubeconfig is needed
             secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.registry.pull_secrets],
                                         self.kube.connection.get_secret)
-        with self.registry.open_client(self.cache, secrets) as client, _progress(len(self.images)) as step:
+        with self.registry.open_client(self.cache, secrets) as client, \
+                CountBar(len(self.images), "Inspecting images") as step:
             results = client.inspect_many(self.images, progress=step)
         report = build_report(results, self.headroom)
         for e in report.errors:
@@ -91,33 +98,6 @@ class EstimateOptions(CommandOptions):
         if report.too_large is not None:
             click.echo(f"error: {report.too_large.message}", err=True)
         return report.exit_code
-
-
-class _progress:
-    """A bar on stderr, only for a terminal and many images: stdout stays clean."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.bar: Optional[Any] = None
-
-    def __enter__(self) -> Any:
-        if self.total >= PROGRESS_MIN_IMAGES and sys.stderr.isatty():
-            import threading
-
-            lock = threading.Lock()
-            bar = self.bar = click.progressbar(length=self.total, label="Inspecting images", file=sys.stderr)
-            bar.__enter__()
-
-            def step() -> None:
-                with lock:
-                    bar.update(1)
-
-            return step
-        return lambda: None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
 
 
 def _short(digest: str) -> str:

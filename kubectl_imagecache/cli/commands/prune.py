@@ -54,6 +54,27 @@ def _pod_usage(cluster: Any) -> tuple[PodImages, Pins]:
     return images, pins
 
 
+def _in_grace(caches: Any, candidates: set[str], grace: float, grace_text: str) -> list[str]:
+    """Failed caches --failed-grace keeps, so `--reason failed` that prunes nothing says why.
+    (The same clock as imagecache/prune.py's rule: last update, else start, else creation.)"""
+    from ...durations import format_duration
+    from ...imagecache import resource as imc
+
+    now = dt.datetime.now(dt.timezone.utc)
+    out = []
+    for obj in caches:
+        if imc.phase(obj) not in imc.FAILED_PHASES or imc.name(obj) in candidates:
+            continue
+        status = obj.get("status") or {}
+        since = imc.parse_time(status.get("lastUpdatedTime")) or imc.parse_time(status.get("startTime")) \
+            or imc.created_at(obj)
+        if since is not None and (now - since).total_seconds() < grace:
+            out.append(f"kept ImageCache {imc.name(obj)} ({imc.phase(obj)} for "
+                       f"{format_duration((now - since).total_seconds())}): within --failed-grace {grace_text}; "
+                       "use --failed-grace 0 to prune it now")
+    return out
+
+
 @dataclass
 class PruneOptions(CommandOptions):
     reasons: tuple[str, ...] = ()
@@ -91,6 +112,10 @@ class PruneOptions(CommandOptions):
                              dt.datetime.now(dt.timezone.utc), self.rules, pins)
         for kept in pruning.kept:
             info(kept.describe())
+        if "failed" in self.rules.reasons:
+            for line in _in_grace(caches, {c.name for c in pruning.candidates}, self.rules.failed_grace,
+                                  self.failed_grace):
+                info(line)
         plan = pruning.candidates
         total = sum(c.size_gib for c in plan)
         if self.output != "table":
@@ -110,13 +135,25 @@ class PruneOptions(CommandOptions):
                 return 0
             if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
                 raise Cancelled("nothing deleted")
+        from ..progress import CountBar
+
         printer = NamePrinter(err=self.output != "table")  # stdout holds the JSON/YAML document
-        for c in plan:
-            try:
-                cluster.delete_imagecache(c.name)
-            except ClusterNotFound:
-                continue  # someone else removed it meanwhile: the goal is met
-            printer.deleted(c.name)
+        deleted: list[str] = []
+        bar = CountBar(len(plan), "Deleting caches")
+        with bar as step:
+            for c in plan:
+                try:
+                    cluster.delete_imagecache(c.name)
+                except ClusterNotFound:
+                    step()
+                    continue  # someone else removed it meanwhile: the goal is met
+                step()
+                deleted.append(c.name)
+                if not bar.active:
+                    printer.deleted(c.name)
+        if bar.active:  # after the bar, so its line is not broken by the names
+            for n in deleted:
+                printer.deleted(n)
         return 0
 
 

@@ -229,10 +229,13 @@ class WarmOptions(CommandOptions):
 
     def _size(self, plans: list[Any], src: Sources, secrets: list[Any]) -> dict[str, Any]:
         unique = sorted({i for p in plans for i in p.images})
-        if len(unique) >= 10:
-            info(f"sizing {len(unique)} images from their registries...")
-        with self.registry.open_client(self.cache, secrets) as client:
-            results = client.inspect_many([(i, src.refs[i]) for i in unique])
+        from ..progress import MIN_ITEMS, CountBar
+
+        bar = CountBar(len(unique), "Sizing images")
+        with self.registry.open_client(self.cache, secrets) as client, bar as step:
+            if len(unique) >= MIN_ITEMS and not bar.active:  # not a terminal: one line instead of a bar
+                info(f"sizing {len(unique)} images from their registries...")
+            results = client.inspect_many([(i, src.refs[i]) for i in unique], progress=step)
         failed = [(r.image, r.error) for r in results if r.error is not None]
         if failed:
             for image, error in failed:
@@ -329,7 +332,7 @@ def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
 @click.option("--force", is_flag=True, help="Create even when a cache already holds these images, or when "
                                             "--size is below twice the images.")
 @dry_run_flag("Print the objects; create nothing (server: validated by the API server).")
-@click.option("-o", "--output", type=click.Choice(["", "yaml", "json", "name"]), default="",
+@click.option("-o", "--output", type=click.Choice(["yaml", "json", "name"]), default=None,
               help="Print the created objects (default: one line per cache).")
 @click.option("--wait", is_flag=True, help=f"Wait until the caches are {READY}, with progress on stderr.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION", help="How long --wait waits.")
@@ -339,7 +342,7 @@ def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
 def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str, ...], files: tuple[str, ...],
             froms: tuple[str, ...], from_namespace: bool, selector: Optional[str], size: Optional[int],
             headroom: float, retention_days: Optional[int], reuse: bool, flash: bool, annotations: tuple[str, ...],
-            labels: tuple[str, ...], force: bool, dry_run: DryRun, output: str, wait: bool, timeout: str,
+            labels: tuple[str, ...], force: bool, dry_run: DryRun, output: Optional[str], wait: bool, timeout: str,
             registry: RegistryFlags, cache: CacheFlags, kube: KubeFlags) -> int:
     """Create ImageCaches sized from the registry, from images, manifests or live workloads.
 
@@ -357,6 +360,6 @@ def command(images: tuple[str, ...], name: Optional[str], more_images: tuple[str
     return WarmOptions(
         images=images, more_images=more_images, files=files, froms=froms, from_namespace=from_namespace,
         selector=selector, name=name, size=size, headroom=headroom, retention_days=retention_days, reuse=reuse,
-        flash=flash, annotations=annotations, labels=labels, force=force, dry_run=dry_run, output=output, wait=wait,
-        timeout=timeout, registry_flags=registry, cache_flags=cache, kube_flags=kube,
+        flash=flash, annotations=annotations, labels=labels, force=force, dry_run=dry_run, output=output or "",
+        wait=wait, timeout=timeout, registry_flags=registry, cache_flags=cache, kube_flags=kube,
     ).execute()
