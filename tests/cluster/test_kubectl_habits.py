@@ -22,11 +22,9 @@ from typing import Any
 import pytest
 
 from tests.cluster.commands_support import IMC, Plugin, create_imagecache, imagecaches, many_ref, venv_bin, wait_until
+from tests.fakes.controlplane import ControlPlane
+from tests.fakes.registry import LiveRegistry
 from tests.support import cli
-from tests.support.controlplane import ControlPlane
-from tests.support.registry import LiveRegistry
-
-pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, plain_registry
 
 READY = {"phase": "Ready", "progress": "100%", "imageCacheId": "imc-habits000000000000"}
 

@@ -14,9 +14,9 @@ import pytest
 
 from kubectl_imagecache.imagecache.prune import REASONS
 from kubectl_imagecache.imagecache.resource import PHASES
+from tests.fakes.controlplane import ControlPlane
 from tests.release.conftest import Tools, clean_env
 from tests.release.test_completion import HELPER, cluster, complete  # noqa: F401 - cluster is a fixture
-from tests.support.controlplane import ControlPlane
 
 
 def test_for_lists_the_phases_and_delete(tools: Tools, tmp_path: Path) -> None:
