@@ -1,4 +1,4 @@
-"""Durations as users type them for kubectl: 90s, 30m, 1h, 1h30m, 7d, or plain seconds."""
+"""Durations as users type them for kubectl: 500ms, 90s, 30m, 1h, 1h30m, 7d, or plain seconds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from .errors import UsageError
 
 __all__ = ["parse_duration", "format_duration"]
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|[smhdw])")  # "ms" first: kubectl's --request-timeout=500ms
 
 
 def parse_duration(text: str, flag: str) -> float:
@@ -26,7 +26,7 @@ def parse_duration(text: str, flag: str) -> float:
             total += float(m.group(1)) * _UNITS[m.group(2)]
             pos = m.end()
         if pos != len(raw) or not raw:
-            raise UsageError(f'{flag} "{text}" is not a duration: use e.g. 90s, 30m, 1h, 1h30m or 7d')
+            raise UsageError(f'{flag} "{text}" is not a duration: use e.g. 500ms, 90s, 30m, 1h, 1h30m or 7d')
         value = total
     if value < 0 or value != value:
         raise UsageError(f'{flag} "{text}" must not be negative')

@@ -34,6 +34,7 @@ from ..options import (
 )
 from ..printers import NamePrinter, info, print_structured, warn
 
+EXIT_INTERRUPTED = 130  # as main() answers ^C elsewhere (128 + SIGINT)
 _KINDS = ", ".join(WORKLOAD_KIND_NAMES)
 # Room for the "-N" suffix a split or a taken name adds.
 NAME_MAX = SUBDOMAIN_MAX - 13
@@ -290,7 +291,14 @@ class WarmOptions(CommandOptions):
             return (f"timed out after {self.timeout} waiting for {o.name}: it is {o.phase} at {o.progress}; "
                     f"follow it with `kubectl imagecache wait {o.name}`")
 
-        return wait_and_report(self.kube.connection, names, READY, self.wait_seconds, timed_out, None)
+        try:
+            return wait_and_report(self.kube.connection, names, READY, self.wait_seconds, timed_out, None)
+        except KeyboardInterrupt:
+            # The caches go on building without us: say how to follow them (kubectl's habit after ^C).
+            follow = " ".join(names)
+            click.echo(f"interrupted: the cache build goes on; follow it with `kubectl imagecache wait {follow}` "
+                       f"or `kubectl imagecache list {follow}`", err=True)
+            return EXIT_INTERRUPTED
 
 
 def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
