@@ -31,10 +31,13 @@ pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries,
 
 class ApiProxy:
     """Forwards to the API server; `mode` decides the fault: "429" (first request), "watch-dies"
-    (a watch gets its headers and half an event, then the connection closes), "watch-stalls"."""
+    (a watch gets its headers and half an event, then the connection closes), "watch-stalls",
+    "list-barrier" (ImageCache lists are held until `barrier` of them arrived: concurrent clients all
+    see the cluster before any of them changes it)."""
 
-    def __init__(self, cp: ControlPlane, mode: str) -> None:
+    def __init__(self, cp: ControlPlane, mode: str, barrier: int = 0) -> None:
         self.cp, self.mode, self.seen = cp, mode, []
+        self.barrier = threading.Barrier(barrier) if barrier else None
         self.ctx = ssl.create_default_context(cafile=str(cp.ca_file))
         self.release = threading.Event()
         proxy = self
@@ -81,12 +84,28 @@ class ApiProxy:
                 self.release.wait(60)
             h.connection.shutdown(socket.SHUT_RDWR)
             return
+        if self.barrier is not None and h.command == "GET" and "/imagecaches?" in h.path and "watch" not in h.path:
+            try:
+                if self.barrier.wait(20) == 0:
+                    self.barrier = None  # one release: later lists (a wait's) pass at once
+            except threading.BrokenBarrierError:
+                self.barrier = None
         req = urllib.request.Request(self.cp.server + h.path, data=body, method=h.command,
                                      headers={k: v for k, v in h.headers.items() if k.lower() != "host"})
         try:
             resp = urllib.request.urlopen(req, context=self.ctx, timeout=30)
         except urllib.error.HTTPError as e:
             resp = e
+        if "watch=true" in h.path and resp.status == 200:  # events as they come, not at the watch's end
+            h.send_response(200)
+            h.send_header("Content-Type", resp.headers.get("Content-Type", "application/json"))
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            while chunk := resp.read1(65536):
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                h.wfile.flush()
+            h.wfile.write(b"0\r\n\r\n")
+            return
         data = resp.read()
         h.send_response(resp.status)
         h.send_header("Content-Type", resp.headers.get("Content-Type", "application/json"))
@@ -108,8 +127,8 @@ class ApiProxy:
 def proxy(control_plane: ControlPlane) -> Iterator[Any]:
     made: list[ApiProxy] = []
 
-    def make(mode: str) -> ApiProxy:
-        made.append(ApiProxy(control_plane, mode))
+    def make(mode: str, barrier: int = 0) -> ApiProxy:
+        made.append(ApiProxy(control_plane, mode, barrier))
         return made[-1]
 
     yield make
