@@ -261,3 +261,19 @@ def test_ctrl_c_during_warm_wait_says_how_to_follow(imc: Plugin, plain_registry:
     assert proc.returncode == 130, err
     assert f"kubectl imagecache wait {name}" in err, err
     assert "Traceback" not in err, err
+
+
+def test_short_request_timeout_bounds_each_watch_not_the_wait(imc: Plugin, custom_api: Any) -> None:
+    """--request-timeout 1s: every watch ends within about a second and is made again; the wait goes on
+    until the cache is Ready (after 3 s), as kubectl wait's watches do."""
+    name = unique("slow")
+    create_imagecache(custom_api, name, ["nginx:1.27"], imageCacheSize=20, status={"phase": "Creating"})
+    ready = threading.Timer(3.0, lambda: custom_api.patch_cluster_custom_object_status(
+        "eci.alibabacloud.com", "v1", "imagecaches", name, {"status": {"phase": "Ready", "progress": "100%"}}))
+    ready.start()
+    try:
+        r = imc("wait", name, "--timeout", "60s", "--request-timeout", "1s", timeout=60)
+    finally:
+        ready.cancel()
+    assert r.code == 0, r
+    assert f"imagecache.eci.alibabacloud.com/{name} condition met" in r.stdout, r
