@@ -168,10 +168,10 @@ class Kubeconfig:
         except ConfigException as e:
             # The client's messages name keys and files (e.g. a missing cluster or certificate file).
             raise UsageError(f'kubeconfig {self.label}, context "{context}": {e}') from None
-        if failures:
+        command = self._exec_command(context, user) if failures else None
+        if failures and command:
             # The client logs a failed exec credential plugin and goes on without credentials, so the
             # server would answer as to an anonymous user ("forbidden"): say what really went wrong.
-            command = self._exec_command(context, user)
             if failures[0].startswith("[Errno 2]") or "No such file" in failures[0]:
                 raise ClusterUnauthorized(
                     f'cannot get credentials for context "{context}": its exec credential plugin "{command}" was '
@@ -188,7 +188,8 @@ class Kubeconfig:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return client.ApiClient(configuration=configuration)
 
-    def _exec_command(self, context: str, user: Optional[str]) -> str:
+    def _exec_command(self, context: str, user: Optional[str]) -> Optional[str]:
+        """The exec credential plugin's command of the user the context (or --user) names, if any."""
         found = self._entry("contexts", context)
         ctx = found[1].get("context") if found else None
         name = user or (ctx.get("user") if isinstance(ctx, dict) else None)
@@ -196,7 +197,7 @@ class Kubeconfig:
         spec = entry[1].get("user") if entry else None
         exec_spec = spec.get("exec") if isinstance(spec, dict) else None
         command = exec_spec.get("command") if isinstance(exec_spec, dict) else None
-        return str(command) if command else "?"
+        return str(command) if command else None
 
     def _client_config(self, context: str, cluster: Optional[str], user: Optional[str]) -> Any:
         """The merged config as the client's own KubeConfigMerger builds it: every entry a ConfigNode

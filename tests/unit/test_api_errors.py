@@ -65,3 +65,22 @@ def test_network_cause_names_the_cause() -> None:
     assert "unknown authority" in network_cause(flattened)
     for text in (network_cause(wrapped), network_cause(timeout)):
         assert "urllib3" not in text and "Error" not in text
+
+
+def test_missing_exec_plugin_is_named(tmp_path: Path) -> None:
+    import pytest
+
+    from kubectl_imagecache.errors import EXIT_AUTH, ClusterUnauthorized
+    from kubectl_imagecache.kube.kubeconfig import Kubeconfig
+
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                                                  "command": "no-such-plugin-xyz", "interactiveMode": "Never"}}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    with pytest.raises(ClusterUnauthorized) as info:
+        Kubeconfig.load(str(path)).api_client()
+    assert info.value.exit_code == EXIT_AUTH
+    assert 'exec credential plugin "no-such-plugin-xyz" was not found' in info.value.message
