@@ -87,16 +87,19 @@ class KubeFlags:
     context: Optional[str] = None
     cluster: Optional[str] = None
     user: Optional[str] = None
-    request_timeout: str = "0"
+    request_timeout: Optional[str] = None  # None: the default (kube.api.DEFAULT_REQUEST_TIMEOUT)
     namespace: Optional[str] = None
     all_namespaces: bool = False
 
     def complete(self) -> KubeSettings:
         from ..durations import parse_duration
-        from ..kube.api import KubeSettings
+        from ..kube.api import DEFAULT_REQUEST_TIMEOUT, KubeSettings
 
-        timeout = parse_duration(self.request_timeout or "0", "--request-timeout")
-        return KubeSettings(self.kubeconfig, self.context, self.cluster, self.user, timeout or None, self.namespace)
+        if self.request_timeout is None:
+            timeout: Optional[float] = DEFAULT_REQUEST_TIMEOUT
+        else:  # kubectl's "0": no limit
+            timeout = parse_duration(self.request_timeout, "--request-timeout") or None
+        return KubeSettings(self.kubeconfig, self.context, self.cluster, self.user, timeout, self.namespace)
 
 
 # click parameter name -> KubeFlags field; completion reads the same words with the same names.
@@ -115,8 +118,9 @@ kube_flags = _group(KubeFlags, "kube", KUBE_PARAMS, [
     click.option("--context", "kube_context", metavar="NAME", help="The kubeconfig context to use."),
     click.option("--cluster", "kube_cluster", metavar="NAME", help="The kubeconfig cluster to use."),
     click.option("--user", "kube_user", metavar="NAME", help="The kubeconfig user to use."),
-    click.option("--request-timeout", default="0", show_default=True, metavar="DURATION",
-                 help="Time to wait for one API request (0: no limit)."),
+    click.option("--request-timeout", metavar="DURATION",
+                 help="Time to wait for one API request, e.g. 500ms, 10s, 1m; also bounds each watch "
+                      "(default: 30s; 0: no limit)."),
 ])
 
 

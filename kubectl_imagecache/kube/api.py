@@ -8,6 +8,7 @@ API failures to our error types (CRD missing, forbidden, unauthorised, unreachab
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Union
@@ -35,6 +36,13 @@ __all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", 
 
 _IMC = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 PAGE = 500  # items per list page: bounded memory and API-server load on large clusters
+# Without --request-timeout a request still ends: a stalled API server must never hang a command
+# silently. kubectl's transport bounds the dial and TLS handshake (30 s, 10 s); we bound each request.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+WATCH_MAX = 300  # seconds one watch request lasts at most (server-side timeoutSeconds)
+RETRIES_429 = 5  # 429 (and 503) with Retry-After: retried this often, as client-go does (it allows 10)
+RETRY_AFTER_MAX = 10.0  # seconds; a longer Retry-After is waited this long
+WATCH_LINE_MAX = 16 * 2**20  # bytes of one watch event: bounded memory against a hostile server
 
 # --from KIND/NAME: accepted spellings -> (API path prefix, plural)
 WORKLOAD_KINDS: dict[str, tuple[str, str, str]] = {}
@@ -68,7 +76,7 @@ class KubeSettings:
     context: Optional[str] = None
     cluster: Optional[str] = None
     user: Optional[str] = None
-    request_timeout: Timeout = None  # seconds, or (connect, read); None = no client-side limit
+    request_timeout: Timeout = DEFAULT_REQUEST_TIMEOUT  # seconds, or (connect, read); None = no limit (0)
     namespace: Optional[str] = None  # -n as given
 
     @cached_property
@@ -87,9 +95,9 @@ class KubeSettings:
         return self.connect()
 
     def connect(self) -> Cluster:
-        # With a timeout, no urllib3 retries: each retry would wait the whole timeout again.
-        retries = 0 if self.request_timeout else None
-        return Cluster(self.config.api_client(self.context, self.cluster, self.user, retries), self.request_timeout)
+        # No urllib3 retries: each would wait the whole timeout again, and they skip POSTs; `_call` retries
+        # what is safe to retry (429/503 with Retry-After) itself, for every verb.
+        return Cluster(self.config.api_client(self.context, self.cluster, self.user, 0), self.request_timeout)
 
 
 class Cluster:
@@ -104,36 +112,50 @@ class Cluster:
     # -- transport -----------------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, query: Optional[Mapping[str, Any]] = None, body: Any = None,
               verb: str, resource: str, name: Optional[str] = None, stream: bool = False,
-              timeout: Optional[float] = None, content_type: str = "application/json") -> Any:
+              timeout: Timeout = None, content_type: str = "application/json") -> Any:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError as Urllib3Error
 
-        try:
-            resp = self.api.call_api(
-                path, method,
-                query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _request_timeout=timeout if timeout is not None else self.timeout,
-                _return_http_data_only=True,
-            )
-        except ApiException as exc:
-            raise self._translate(exc, verb, resource, name) from None
-        except Urllib3Error as exc:
-            raise ClusterUnreachable(
-                # MaxRetryError wraps the cause (a timeout, a refused connection): name the cause.
-                f"cannot reach the API server at {self.server} "
-                f"({(getattr(exc, 'reason', None) or exc).__class__.__name__}); check the "
-                "kubeconfig context and the network, or raise --request-timeout"
-            ) from None
-        except Exception as exc:  # exec credential plugins and token refresh fail with their own types
-            if exc.__class__.__name__ == "ConfigException":
-                raise ClusterUnauthorized(f"cannot get credentials for {self.server}: {exc}") from None
-            raise
+        attempt = 0
+        while True:
+            try:
+                resp = self.api.call_api(
+                    path, method,
+                    query_params=[(k, v) for k, v in (query or {}).items() if v is not None],
+                    header_params={"Accept": "application/json", "Content-Type": content_type},
+                    body=body, auth_settings=["BearerToken"], _preload_content=False,
+                    _request_timeout=timeout if timeout is not None else self.timeout,
+                    _return_http_data_only=True,
+                )
+                break
+            except ApiException as exc:
+                wait = _retry_after(exc)
+                if wait is not None and attempt < RETRIES_429:
+                    attempt += 1
+                    time.sleep(wait)  # the server asked for it: the request was not processed
+                    continue
+                raise self._translate(exc, verb, resource, name) from None
+            except Urllib3Error as exc:
+                raise self.unreachable(exc) from None
+            except Exception as exc:  # exec credential plugins and token refresh fail with their own types
+                if exc.__class__.__name__ == "ConfigException":
+                    raise ClusterUnauthorized(f"cannot get credentials for {self.server}: {exc}") from None
+                raise
         if stream:
             return resp
-        data = resp.data
-        return json.loads(data) if data else {}
+        try:
+            data = resp.data
+        except (Urllib3Error, OSError) as exc:  # the body stalled or the connection broke while reading it
+            raise self.unreachable(exc) from None
+        try:
+            return json.loads(data) if data else {}
+        except ValueError:
+            raise ClusterError(f"the API server {self.server} answered {verb} {resource} with a body that is "
+                               "not JSON") from None
+
+    def unreachable(self, exc: BaseException) -> ClusterUnreachable:
+        """A transport failure as one line naming its cause (timeout, TLS, refused, cut)."""
+        return ClusterUnreachable(f"cannot reach the API server at {self.server}: {network_cause(exc, self.timeout)}")
 
     def _translate(self, exc: Any, verb: str, resource: str, name: Optional[str]) -> ImageCacheError:
         status = getattr(exc, "status", 0) or 0
@@ -167,6 +189,8 @@ class Cluster:
             return AlreadyExists(f"{what} already exists; choose another name or delete it first")
         if status == 422 or status == 400:
             return UsageError(f"the API server refused {what}: {message or reason}")
+        if status == 0 and "SSL" in str(getattr(exc, "reason", "")):
+            return self.unreachable(exc)
         if status == 0 or status >= 500:
             return ClusterUnreachable(f"the API server {self.server} failed to {verb} {what} "
                                       f"(HTTP {status or 'error'}): {message or reason or 'no details'}")
@@ -174,6 +198,7 @@ class Cluster:
 
     def crd_installed(self) -> bool:
         from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError as Urllib3Error
 
         try:
             self.api.call_api(f"/apis/{GROUP}/{VERSION}", "GET", header_params={"Accept": "application/json"},
@@ -181,6 +206,8 @@ class Cluster:
                               _request_timeout=self.timeout, _return_http_data_only=True)
         except ApiException as exc:
             return exc.status != 404
+        except Urllib3Error as exc:
+            raise self.unreachable(exc) from None
         return True
 
     def _pages(self, path: str, query: Mapping[str, Any], verb: str, resource: str,
@@ -227,20 +254,38 @@ class Cluster:
 
     def watch_imagecaches(self, name: Optional[str], resource_version: Optional[str],
                           timeout: float) -> Iterator[dict]:
-        """Watch events (dicts with type and object); ends at the server-side timeout."""
-        query = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": max(1, int(timeout)),
+        """Watch events (dicts with type and object); ends at the server-side timeout.
+
+        The request timeout bounds a watch too: the server ends it after at most that long (the caller
+        lists and watches again), and a server that stops sending is given only a little more.
+        """
+        seconds = max(1, int(min(timeout, WATCH_MAX, *_seconds(self.timeout))))
+        query = {"watch": "true", "resourceVersion": resource_version, "timeoutSeconds": seconds,
                  "allowWatchBookmarks": "true",
                  "fieldSelector": f"metadata.name={name}" if name else None}
+        connect = _seconds(self.timeout)
+        grace = min(5.0, *connect) if connect else 5.0
         resp = self._call("GET", _IMC, query=query, verb="watch", resource=CRD_NAME, name=name, stream=True,
-                          timeout=timeout + 5)
+                          timeout=(connect[0] if connect else seconds + grace, seconds + grace))
+        yield from self._events(resp)
+
+    def _events(self, resp: Any) -> Iterator[dict]:
+        from urllib3.exceptions import HTTPError as Urllib3Error
+
         try:
             buf = b""
-            for chunk in resp.stream(4096, decode_content=True):
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if line.strip():
-                        yield json.loads(line)
+            try:
+                for chunk in resp.stream(4096, decode_content=True):
+                    buf += chunk
+                    while b"\n" in buf:
+                        line, buf = buf.split(b"\n", 1)
+                        if line.strip():
+                            yield _event(line, self.server)
+                    if len(buf) > WATCH_LINE_MAX:
+                        raise ClusterError(f"the API server {self.server} sent a watch event larger than "
+                                           f"{WATCH_LINE_MAX // 2**20} MiB")
+            except (Urllib3Error, OSError) as exc:  # the server went away or stopped sending mid-watch
+                raise self.unreachable(exc) from None
         finally:
             resp.release_conn()
 
@@ -293,3 +338,96 @@ class Cluster:
     def get_service_account(self, namespace: str, name: str) -> dict:
         return self._call("GET", f"/api/v1/namespaces/{quote(namespace)}/serviceaccounts/{quote(name)}",
                           verb="get", resource="serviceaccounts", name=f"{namespace}/{name}")
+
+
+def _event(line: bytes, server: str) -> dict:
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise ClusterError(f"the API server {server} sent a watch event that is not a JSON object")
+    return doc
+
+
+def _seconds(timeout: Timeout) -> tuple[float, ...]:
+    """The request timeout as (seconds,) to take a minimum of, or () for none."""
+    if timeout is None:
+        return ()
+    return (min(timeout),) if isinstance(timeout, tuple) else (float(timeout),)
+
+
+def _retry_after(exc: Any) -> Optional[float]:
+    """Seconds to wait before retrying a 429 or 503 that carried Retry-After, else None."""
+    if getattr(exc, "status", 0) not in (429, 503):
+        return None
+    headers = getattr(exc, "headers", None) or {}
+    value = next((v for k, v in dict(headers).items() if str(k).lower() == "retry-after"), None)
+    try:
+        seconds = float(str(value).strip())
+    except ValueError:
+        return None  # absent, or an HTTP date: not worth a guess
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX) if seconds == seconds else None
+
+
+# OpenSSL verify codes (X509_V_ERR_*) that have a plain-words cause.
+_VERIFY_CAUSES = {
+    18: "its certificate is self-signed and not trusted (signed by an unknown authority)",
+    19: "its certificate is signed by an unknown authority",
+    20: "its certificate is signed by an unknown authority",
+    21: "its certificate is signed by an unknown authority",
+    10: "its certificate has expired",
+    9: "its certificate is not yet valid",
+    62: "its certificate is not valid for this host name (hostname mismatch)",
+    64: "its certificate is not valid for this IP address (hostname mismatch)",
+}
+_TLS_HINT = "; check certificate-authority(-data), server and tls-server-name in the kubeconfig"
+
+
+def network_cause(exc: BaseException, timeout: Timeout = None) -> str:
+    """What went wrong on the way to the API server, in words, with what to do about it.
+
+    Never the exception's text as is: urllib3's names the Python objects involved.
+    """
+    import ssl
+
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
+
+    chain: list[BaseException] = []
+    todo: list[Any] = [exc]
+    while todo and len(chain) < 20:
+        e = todo.pop()
+        if isinstance(e, BaseException) and e not in chain:
+            chain.append(e)
+            todo.extend([getattr(e, "reason", None), e.__cause__, e.__context__, *e.args])
+    limit = f" within {_seconds(timeout)[0]:g}s" if timeout else ""
+    for e in chain:
+        if isinstance(e, ssl.SSLCertVerificationError):
+            cause = _VERIFY_CAUSES.get(getattr(e, "verify_code", 0))
+            detail = str(getattr(e, "verify_message", "") or "certificate verify failed")
+            return f"TLS: {cause or detail}{_TLS_HINT}"
+    text = " ".join(str(e) for e in chain)
+    if "CERTIFICATE_VERIFY_FAILED" in text:  # the client flattened the error into text
+        if "mismatch" in text:
+            return f"TLS: its certificate is not valid for this host name (hostname mismatch){_TLS_HINT}"
+        if "issuer" in text or "self-signed" in text or "self signed" in text:
+            return f"TLS: its certificate is signed by an unknown authority{_TLS_HINT}"
+        return f"TLS: certificate verify failed{_TLS_HINT}"
+    for e in chain:  # NewConnectionError is a ConnectTimeoutError to urllib3: look at it first
+        if isinstance(e, ConnectionRefusedError) or isinstance(e, NewConnectionError) and "refused" in str(e).lower():
+            return "connection refused; check the kubeconfig context (is the cluster running?)"
+        if isinstance(e, NewConnectionError) and "resolution" in str(e).lower():
+            return "the server's host name does not resolve; check the kubeconfig context and DNS"
+    for e in chain:
+        timed_out = isinstance(e, (ConnectTimeoutError, ReadTimeoutError, TimeoutError)) and \
+            not isinstance(e, NewConnectionError)
+        if timed_out or isinstance(e, ssl.SSLError) and "timed out" in str(e).lower():
+            return (f"no answer{limit} (request timed out); check the kubeconfig context and the network, "
+                    "or raise --request-timeout")
+    for e in chain:
+        if isinstance(e, ssl.SSLError):
+            return f"TLS handshake failed ({getattr(e, 'reason', None) or 'SSL error'}){_TLS_HINT}"
+    for e in chain:
+        if isinstance(e, (ProtocolError, ConnectionError)):
+            return "the connection was closed before the answer was complete; try again"
+    return "the connection failed; check the kubeconfig context and the network"

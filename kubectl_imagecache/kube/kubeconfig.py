@@ -144,7 +144,7 @@ class Kubeconfig:
         """An ApiClient for `context` (default: the current context); --cluster/--user replace the
         context's cluster or user, as kubectl's flags do.
 
-        `retries` replaces urllib3's default (3 retries): with --request-timeout, 0, so the timeout bounds
+        `retries` replaces urllib3's default (3 retries): the API layer passes 0, so the timeout bounds
         the request as kubectl's does instead of being paid four times. Never writes to a kubeconfig
         (persist_config=False) and never falls back to in-cluster config.
         """
@@ -168,14 +168,36 @@ class Kubeconfig:
         except ConfigException as e:
             # The client's messages name keys and files (e.g. a missing cluster or certificate file).
             raise UsageError(f'kubeconfig {self.label}, context "{context}": {e}') from None
-        if failures:
+        command = self._exec_command(context, user) if failures else None
+        if failures and command:
             # The client logs a failed exec credential plugin and goes on without credentials, so the
             # server would answer as to an anonymous user ("forbidden"): say what really went wrong.
+            if failures[0].startswith("[Errno 2]") or "No such file" in failures[0]:
+                raise ClusterUnauthorized(
+                    f'cannot get credentials for context "{context}": its exec credential plugin "{command}" was '
+                    "not found; install it (or put it on PATH) and try again"
+                )
             raise ClusterUnauthorized(
-                f'cannot get credentials for context "{context}" from its exec plugin ({failures[0]}); '
+                f'cannot get credentials for context "{context}" from its exec plugin "{command}" ({failures[0]}); '
                 "log in again or fix the plugin"
             )
+        import urllib3
+
+        # With insecure-skip-tls-verify, urllib3 warns once per request with its own file path; kubectl
+        # says nothing either (the kubeconfig asked for it).
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return client.ApiClient(configuration=configuration)
+
+    def _exec_command(self, context: str, user: Optional[str]) -> Optional[str]:
+        """The exec credential plugin's command of the user the context (or --user) names, if any."""
+        found = self._entry("contexts", context)
+        ctx = found[1].get("context") if found else None
+        name = user or (ctx.get("user") if isinstance(ctx, dict) else None)
+        entry = self._entry("users", name) if isinstance(name, str) else None
+        spec = entry[1].get("user") if entry else None
+        exec_spec = spec.get("exec") if isinstance(spec, dict) else None
+        command = exec_spec.get("command") if isinstance(exec_spec, dict) else None
+        return str(command) if command else None
 
     def _client_config(self, context: str, cluster: Optional[str], user: Optional[str]) -> Any:
         """The merged config as the client's own KubeConfigMerger builds it: every entry a ConfigNode
@@ -208,9 +230,10 @@ class _ExecFailureLog(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith("exec:"):
-            self.messages.append(message)
+        # The loader logs exec failures as "exec: ..." or, for an exception (a command not found), as the
+        # exception's text alone: every error the loader logs while it loads is one.
+        if record.module in ("kube_config", "exec_provider") or record.getMessage().startswith("exec:"):
+            self.messages.append(record.getMessage())
 
 
 @contextlib.contextmanager

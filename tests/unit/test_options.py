@@ -21,6 +21,7 @@ from kubectl_imagecache.cli.options import (
     registry_flags,
 )
 from kubectl_imagecache.errors import UsageError
+from kubectl_imagecache.kube.api import DEFAULT_REQUEST_TIMEOUT
 
 
 def received(*args: str) -> dict[str, Any]:
@@ -60,7 +61,9 @@ def test_defaults_are_the_dataclass_defaults() -> None:
 def test_complete_turns_flags_into_checked_settings(tmp_path: Path) -> None:
     kube = KubeFlags(kubeconfig="kc", context="c", request_timeout="1m", namespace="shop").complete()
     assert (kube.kubeconfig, kube.context, kube.request_timeout, kube.namespace) == ("kc", "c", 60.0, "shop")
-    assert KubeFlags().complete().request_timeout is None  # 0: no client-side limit
+    assert KubeFlags().complete().request_timeout == DEFAULT_REQUEST_TIMEOUT == 30.0  # bounded by default
+    assert KubeFlags(request_timeout="0").complete().request_timeout is None  # kubectl's 0: no limit
+    assert KubeFlags(request_timeout="500ms").complete().request_timeout == 0.5
     registry = RegistryFlags(platform="linux/arm64", insecure_registries=(" R.example:5000 ",),
                              pull_secrets=("a:b", "a:b", "c:d")).complete()
     assert str(registry.platform) == "linux/arm64"

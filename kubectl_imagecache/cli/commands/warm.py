@@ -13,8 +13,9 @@ from typing import Any, Mapping, Optional, Sequence
 
 import click
 
-from ...errors import ImageCacheError, UsageError
-from ...imagecache.resource import ANN_FLASH, ANN_REUSE, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
+from ...errors import AlreadyExists, ImageCacheError, UsageError
+from ...imagecache import resource as imc
+from ...imagecache.resource import ANN_FLASH, ANN_REUSE, IN_PROGRESS_PHASES, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
 from ...kube.api import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS, KubeSettings
 from ...kube.names import SUBDOMAIN_MAX, is_qualified_name, is_subdomain
 from ...sizing import DEFAULT_HEADROOM, validate_headroom
@@ -34,6 +35,7 @@ from ..options import (
 )
 from ..printers import NamePrinter, info, print_structured, warn
 
+EXIT_INTERRUPTED = 130  # as main() answers ^C elsewhere (128 + SIGINT)
 _KINDS = ", ".join(WORKLOAD_KIND_NAMES)
 # Room for the "-N" suffix a split or a taken name adds.
 NAME_MAX = SUBDOMAIN_MAX - 13
@@ -128,6 +130,10 @@ class WarmOptions(CommandOptions):
     extra_annotations: dict[str, str] = field(init=False, default_factory=dict)
     extra_labels: dict[str, str] = field(init=False, default_factory=dict)
     workload_refs: list[tuple[str, str]] = field(init=False, default_factory=list)  # --from (kind, name)
+    # run(): live caches that already hold a plan's images but are still building (--wait waits for them),
+    # and what each object to create must hold, to tell a concurrent warm's cache from a conflict.
+    building: list[str] = field(init=False, default_factory=list)
+    wants: dict[str, tuple[tuple[str, ...], int, dict[str, str]]] = field(init=False, default_factory=dict)
 
     # -- complete and validate: the flags alone, no request yet ---------------------------------------------
     def complete(self) -> None:
@@ -185,21 +191,42 @@ class WarmOptions(CommandOptions):
         infos = self._size(plans, src, found.secrets)
         objects = self._objects(plans, src, infos, found.names)
         if not objects:
-            return 0
+            return self._wait(self.building) if self.wait and self.building else 0
         if self.dry_run is DryRun.CLIENT:
             _print_objects(objects, self.output)
             return 0
         printer = NamePrinter()
         created = []
         for obj in objects:
-            created.append(self.kube.connection.create_imagecache(obj, dry_run=self.dry_run is DryRun.SERVER))
+            made = self._create(obj)
+            if made is None:
+                continue
+            created.append(made)
             if not self.output:
                 printer.name(obj["metadata"]["name"], "created")
-        if self.output:
+        if self.output and created:
             _print_objects(created, self.output)
         if self.wait:
-            return self._wait([o["metadata"]["name"] for o in created])
+            return self._wait([*self.building, *(o["metadata"]["name"] for o in created)])
         return 0
+
+    def _create(self, obj: dict) -> Optional[dict]:
+        """Create `obj`; None when a concurrent warm created a cache of this name holding exactly these
+        images meanwhile: the no-op this warm would have been a moment later (--wait then waits for it)."""
+        from ...imagecache.plan import matching_cache
+
+        cluster, name = self.kube.connection, obj["metadata"]["name"]
+        try:
+            return cluster.create_imagecache(obj, dry_run=self.dry_run is DryRun.SERVER)
+        except AlreadyExists:
+            images, gib, digests = self.wants[name]
+            holder = matching_cache([cluster.get_imagecache(name)], images, gib, digests)
+            if holder is None or holder.stale:
+                raise
+            info(f"ImageCache {name} with these {len(images)} image(s) was just created by another warm: "
+                 "nothing to do" + (", waiting for it" if self.wait else ""))
+            self.building.append(name)
+            return None
 
     def _read_sources(self) -> Sources:
         from ...imagecache.sources import ImageUse, images_from_objects, read_image_file
@@ -264,8 +291,13 @@ class WarmOptions(CommandOptions):
                 info(f"ImageCache {holder.name} holds these images at older digests (stale): creating a replacement")
             elif holder and not self.force:
                 unverified = "" if holder.verified else " (it records no digests, so a moved tag cannot be told)"
+                phase = imc.phase(taken.get(holder.name) or {})
+                building = phase in IN_PROGRESS_PHASES
+                then = f"; it is {phase}, waiting for it" if building and self.wait else ""
                 info(f"ImageCache {holder.name} already holds these {len(p.images)} image(s) with {gib} GiB or more"
-                     f"{unverified}: nothing to do (--force creates another)")
+                     f"{unverified}: nothing to do (--force creates another){then}")
+                if building:
+                    self.building.append(holder.name)
                 continue
             if p.name in taken:
                 replacing = holder is not None and holder.stale and holder.name == p.name
@@ -283,6 +315,7 @@ class WarmOptions(CommandOptions):
                 reuse=self.reuse, flash=self.flash, annotations=self.extra_annotations, labels=self.extra_labels,
             )
             obj["spec"]["images"] = [src.written.get(i, i) for i in p.images]
+            self.wants[p.name] = (tuple(p.images), gib, digests)
             objects.append(obj)
         return objects
 
@@ -293,7 +326,14 @@ class WarmOptions(CommandOptions):
             return (f"timed out after {self.timeout} waiting for {o.name}: it is {o.phase} at {o.progress}; "
                     f"follow it with `kubectl imagecache wait {o.name}`")
 
-        return wait_and_report(self.kube.connection, names, READY, self.wait_seconds, timed_out, None)
+        try:
+            return wait_and_report(self.kube.connection, names, READY, self.wait_seconds, timed_out, None)
+        except KeyboardInterrupt:
+            # The caches go on building without us: say how to follow them (kubectl's habit after ^C).
+            follow = " ".join(names)
+            click.echo(f"interrupted: the cache build goes on; follow it with `kubectl imagecache wait {follow}` "
+                       f"or `kubectl imagecache list {follow}`", err=True)
+            return EXIT_INTERRUPTED
 
 
 def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
