@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wait": ("wait", "Wait until ImageCaches are Ready (or another phase, or deleted)."),
     "delete": ("delete", "Delete ImageCaches, confirmed first."),
     "prune": ("prune", "Preview, then delete, expired, failed, unused and superseded caches."),
+    "coverage": ("coverage", "Show which cache ECI picks for each workload, and whether its pods start warm."),
+    "explain": ("explain", "Show every candidate cache for a pod or workload and why the winner won."),
     "cache": ("cache", "Inspect or empty the local cache of registry metadata."),
     "version": ("version", "Print the plugin, Python and client library versions."),
 }
