@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "coverage": ("coverage", "Show which cache ECI picks for each workload, and whether its pods start warm."),
     "explain": ("explain", "Show every candidate cache for a pod or workload and why the winner won."),
     "refresh": ("refresh", "Replace stale caches by caches of the same images at their current digests."),
+    "sync": ("sync", "Warm what is missing, refresh what is stale, prune what is not needed: one plan."),
     "cache": ("cache", "Inspect or empty the local cache of registry metadata."),
     "version": ("version", "Print the plugin, Python and client library versions."),
 }

@@ -94,8 +94,12 @@ def resolve_current(registry: RegistrySettings, cache: CacheSettings, tags: Sequ
 
 
 def build_bodies(planned: Sequence[PlannedCache], workloads: Sequence[Mapping[str, Any]], cluster: Cluster,
-                 registry: RegistrySettings, cache: CacheSettings) -> list[dict]:
-    """warm's sizing of planned caches: every image inspected (none missing), 2x rule, current digests."""
+                 registry: RegistrySettings, cache: CacheSettings, strict: bool = True) -> list[dict]:
+    """warm's sizing of planned caches: every image inspected (none missing), 2x rule, current digests.
+
+    strict: one image that cannot be sized fails all (coverage --fix, as warm); else (sync) only the
+    caches holding it are left out, with a warning each, so one broken workload does not stop the rest.
+    """
     if not planned:
         return []
     from ...imagecache.plan import imagecache_object
@@ -108,7 +112,15 @@ def build_bodies(planned: Sequence[PlannedCache], workloads: Sequence[Mapping[st
     with registry.open_client(cache, found.secrets) as client:
         results = client.inspect_many([(i, parse_reference(i)) for i in unique])
     failed = [r for r in results if r.error is not None]
-    if failed:
+    if failed and not strict:
+        bad = {r.image for r in failed}
+        for r in failed:
+            warn(f"{r.image}: {r.error.message if r.error else ''}")
+        for p in planned:
+            if bad & set(p.images):
+                warn(f"not warming {p.name} ({', '.join(p.workloads)}): an image could not be sized")
+        planned = [p for p in planned if not bad & set(p.images)]
+    elif failed:
         for r in failed:
             click.echo(f"error: {r.image}: {r.error.message if r.error else ''}", err=True)
         raise ImageCacheError(f"{len(failed)} image(s) could not be sized, so no cache was planned (a size that "
