@@ -29,7 +29,7 @@ from tests.support.registry import LiveRegistry
 
 pytest_plugins = ["tests.cluster.commands_conftest_support"]  # imc, registries, run_emulator
 
-HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
+HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE", "STALE"]
 
 
 def rfc3339(t: dt.datetime) -> str:

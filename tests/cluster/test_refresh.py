@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -100,15 +101,33 @@ def emulator(run_emulator: Callable[..., Emulator]) -> Iterator[Emulator]:
 
 
 def test_refresh_replaces_a_stale_cache_with_a_ready_one_at_every_moment(
-        imc: Plugin, admin_api: Any, custom_api: Any, plain_registry: LiveRegistry, emulator: Emulator) -> None:
+        imc: Plugin, admin_api: Any, custom_api: Any, plain_registry: LiveRegistry, emulator: Emulator,
+        tmp_path: Path) -> None:
     reg = plain_registry
     repo = unique("refresh/app")
     image = f"{reg.host}/{repo}:v1"
-    push(reg, repo, "v1", f"{repo}-1")
+    first = push(reg, repo, "v1", f"{repo}-1")
     w = imc("warm", image, "--wait", "--timeout", "60s")
     assert w.code == 0, w
     [old] = created_names(w.stdout)
     second = push(reg, repo, "v1", f"{repo}-2")
+
+    # list and describe: within the metadata cache's TTL the digest warm saw is trusted (no request,
+    # so the move is not seen yet); a fresh cache asks the registry (HEAD) and sees it.
+    def stale_cell(plugin: Plugin) -> str:
+        r = plugin("list", old)
+        assert r.code == 0, r
+        header, row = r.stdout.splitlines()
+        return row.split()[header.split().index("STALE")]
+
+    assert stale_cell(imc) == "no"
+    other_home = tmp_path / "other-home"
+    other_home.mkdir()
+    fresh = Plugin(imc.kubeconfig, other_home)
+    assert stale_cell(fresh) == "yes"
+    desc = fresh("describe", old)
+    assert desc.code == 0, desc
+    assert f"{image}  recorded {first}  current {second}  STALE" in desc.stdout
 
     d = imc("refresh", "--all-stale", "--dry-run", "-o", "json", "--refresh")
     assert d.code == 0, d

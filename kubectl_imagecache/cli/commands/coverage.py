@@ -93,6 +93,27 @@ def resolve_current(registry: RegistrySettings, cache: CacheSettings, tags: Sequ
     return {r.image: r.info.digest for r in results if r.info is not None}
 
 
+def freshness_of(caches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """name -> freshness.CacheFreshness, with the default registry and metadata-cache settings (list,
+    describe): HEAD requests only for tags older than the cache's TTL; a failure leaves them unknown."""
+    from ...imagecache import resource as imc
+    from ...imagecache.freshness import cache_freshness, tags_to_resolve
+
+    try:
+        current = resolve_current(RegistryFlags().complete(), CacheFlags().complete(), tags_to_resolve(caches))
+    except ImageCacheError as exc:
+        warn(f"cannot check the images' current digests ({exc.message}): staleness unknown")
+        current = {}
+    return {imc.name(c): cache_freshness(c, current) for c in caches}
+
+
+def stale_text(f: Any) -> str:
+    """list's STALE column: yes (a tag moved), no (every recorded digest is current), - (cannot tell)."""
+    if f.stale:
+        return "yes"
+    return "no" if f.images and not f.unknown else "-"
+
+
 def build_bodies(planned: Sequence[PlannedCache], workloads: Sequence[Mapping[str, Any]], cluster: Cluster,
                  registry: RegistrySettings, cache: CacheSettings, strict: bool = True) -> list[dict]:
     """warm's sizing of planned caches: every image inspected (none missing), 2x rule, current digests.
@@ -308,4 +329,5 @@ def command(selector: Optional[str], output: str, price: Optional[float], fix: b
 
 
 __all__ = ["command", "CoverageOptions", "Scope", "read_scope", "resolve_current", "build_bodies", "list_events",
+           "freshness_of", "stale_text",
            "state_text", "summary_lines"]

@@ -48,10 +48,14 @@ class ListOptions(CommandOptions):
             click.echo("No ImageCaches found.", err=True)
         else:
             from ...imagecache.view import LIST_HEADERS, WIDE_HEADERS, list_row
+            from .coverage import freshness_of, stale_text
 
             now = dt.datetime.now(dt.timezone.utc)
             wide = self.output == "wide"
-            print_table([list_row(o, now, wide) for o in items], WIDE_HEADERS if wide else LIST_HEADERS)
+            fresh = freshness_of(items)  # STALE: recorded vs current digests (HEAD only past the cache TTL)
+            n = len(LIST_HEADERS)  # STALE ends the narrow columns; wide ones follow
+            print_table([(row := list_row(o, now, wide))[:n] + [stale_text(fresh[o["metadata"]["name"]])] + row[n:]
+                         for o in items], [*LIST_HEADERS, "STALE", *(WIDE_HEADERS[n:] if wide else [])])
         return 0
 
 
