@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wait": ("wait", "Wait until ImageCaches are Ready (or another phase, or deleted)."),
     "delete": ("delete", "Delete ImageCaches, confirmed first."),
     "prune": ("prune", "Preview, then delete, expired, failed, unused and superseded caches."),
+    "coverage": ("coverage", "Show which cache ECI picks for each workload, and whether its pods start warm."),
+    "explain": ("explain", "Show every candidate cache for a pod or workload and why the winner won."),
+    "refresh": ("refresh", "Replace stale caches by caches of the same images at their current digests."),
+    "sync": ("sync", "Warm what is missing, refresh what is stale, prune what is not needed: one plan."),
     "cache": ("cache", "Inspect or empty the local cache of registry metadata."),
     "version": ("version", "Print the plugin, Python and client library versions."),
 }

@@ -21,7 +21,8 @@ from ..errors import ClusterUnauthorized, UsageError
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["Kubeconfig", "kubeconfig_paths", "DEFAULT_NAMESPACE", "ENTRY_KINDS"]
+__all__ = ["Kubeconfig", "kubeconfig_paths", "in_cluster_config", "DEFAULT_NAMESPACE", "ENTRY_KINDS",
+           "SERVICE_ACCOUNT_DIR"]
 
 # The separator the Python client splits a kubeconfig string on (kubernetes.config.kube_config
 # ENV_KUBECONFIG_PATH_SEPARATOR), which is also the one KUBECONFIG uses.
@@ -100,7 +101,14 @@ class Kubeconfig:
 
     @classmethod
     def load(cls, kubeconfig: Optional[str] = None) -> Kubeconfig:
-        paths, label = kubeconfig_paths(kubeconfig)
+        try:
+            paths, label = kubeconfig_paths(kubeconfig)
+        except UsageError:
+            # kubectl's rule: with no kubeconfig at all, a pod's own service account is the config.
+            found = None if kubeconfig or os.environ.get("KUBECONFIG") else in_cluster_config()
+            if found is None:
+                raise
+            return found
         return cls([(p, _read(p)) for p in paths], label)
 
     # -- answers --------------------------------------------------------------------------------------
@@ -146,7 +154,7 @@ class Kubeconfig:
 
         `retries` replaces urllib3's default (3 retries): the API layer passes 0, so the timeout bounds
         the request as kubectl's does instead of being paid four times. Never writes to a kubeconfig
-        (persist_config=False) and never falls back to in-cluster config.
+        (persist_config=False) and uses in-cluster config only as load() does, when no kubeconfig exists.
         """
         context = self.context(context)
         for flag, kind, value in (("--cluster", "clusters", cluster), ("--user", "users", user)):
@@ -222,6 +230,43 @@ class Kubeconfig:
                 items.append(node(path, entry))
             merged[kind] = items
         return ConfigNode(first, merged, first)
+
+
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+IN_CLUSTER = "in-cluster"  # the context, cluster and user names of the synthesized config
+
+
+def in_cluster_config(directory: Optional[str] = None) -> Optional[Kubeconfig]:
+    """The pod's service account as a one-context kubeconfig, as client-go's InClusterConfig reads it:
+    KUBERNETES_SERVICE_HOST/PORT, the token and CA in ``directory``, the namespace file for -n.
+    None when this is not a pod (either variable unset, or no token file).
+
+    The token is named by path (tokenFile), never copied: the client rereads it as kubelet rotates it.
+    """
+    directory = directory or SERVICE_ACCOUNT_DIR
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    token = os.path.join(directory, "token")
+    if not host or not port or not os.path.isfile(token):
+        return None
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
+    cluster: dict[str, Any] = {"server": f"https://{host}:{port}"}
+    ca = os.path.join(directory, "ca.crt")
+    if os.path.isfile(ca):
+        cluster["certificate-authority"] = ca
+    context: dict[str, Any] = {"cluster": IN_CLUSTER, "user": IN_CLUSTER}
+    try:
+        with open(os.path.join(directory, "namespace"), encoding="utf-8") as f:
+            namespace = f.read(256).strip()
+    except OSError:
+        namespace = ""
+    if namespace:
+        context["namespace"] = namespace
+    doc = {"apiVersion": "v1", "kind": "Config", "current-context": IN_CLUSTER,
+           "clusters": [{"name": IN_CLUSTER, "cluster": cluster}],
+           "users": [{"name": IN_CLUSTER, "user": {"tokenFile": token}}],
+           "contexts": [{"name": IN_CLUSTER, "context": context}]}
+    return Kubeconfig([(os.path.join(directory, "kubeconfig"), doc)], f"in-cluster ({directory})")
 
 
 class _ExecFailureLog(logging.Handler):

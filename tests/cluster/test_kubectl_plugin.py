@@ -50,7 +50,7 @@ def test_warm_list_prune_delete_through_kubectl(kubectl: Kubectl, admin_api: Any
     ls = kubectl("list")
     assert ls.returncode == 0, ls
     header, *rows = ls.stdout.splitlines()
-    assert header.split() == ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
+    assert header.split() == ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE", "STALE"]
     assert [r.split()[:6] for r in rows] == [["via-kubectl", "Pending", "0%", "<none>", "20Gi", "2"]]
     assert [i["metadata"]["name"] for i in _json(kubectl("get", "-o", "json"))["items"]] == ["via-kubectl"]
 

@@ -27,7 +27,7 @@ from tests.fakes.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
 from tests.support import cli
 
-HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
+HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE", "STALE"]
 
 
 def rfc3339(t: dt.datetime) -> str:

@@ -98,19 +98,22 @@ class ListOptions(CommandOptions):
 
         if self.fmt.name == "custom-columns":
             return [h for h, _ in self.columns]
-        headers = list(WIDE_HEADERS if self.fmt.name == "wide" else LIST_HEADERS)
+        n = len(LIST_HEADERS)  # STALE ends the narrow columns; the wide ones follow
+        headers = [*LIST_HEADERS, "STALE", *(WIDE_HEADERS[n:] if self.fmt.name == "wide" else [])]
         headers += [_label_header(k) for k in self.labels]
         return headers + (["LABELS"] if self.show_labels else [])
 
-    def _row(self, o: Mapping[str, Any], now: dt.datetime) -> list[str]:
-        from ...imagecache.view import labels_text, list_row
+    def _row(self, o: Mapping[str, Any], now: dt.datetime, stale: str) -> list[str]:
+        from ...imagecache.view import LIST_HEADERS, labels_text, list_row
 
         if self.fmt.name == "custom-columns":
             from ..jsonpath import format_value, select
 
             return [",".join(format_value(v) for v in select(p, o, o)) or "<none>" for _, p in self.columns]
         labels = (o.get("metadata") or {}).get("labels") or {}
-        row = list_row(o, now, self.fmt.name == "wide") + [str(labels.get(k, "")) for k in self.labels]
+        n = len(LIST_HEADERS)
+        full = list_row(o, now, self.fmt.name == "wide")
+        row = full[:n] + [stale] + full[n:] + [str(labels.get(k, "")) for k in self.labels]
         return row + ([labels_text(o)] if self.show_labels else [])
 
     def _print(self, items: list[Mapping[str, Any]], single: bool, headers: bool) -> None:
@@ -130,8 +133,13 @@ class ListOptions(CommandOptions):
             for o in items:
                 printer.name(o["metadata"]["name"])
         else:
+            from .coverage import freshness_of, stale_text
+
             now = dt.datetime.now(dt.timezone.utc)
-            click.echo(format_table([self._row(o, now) for o in items], self._headers(),
+            # STALE: recorded vs current digests (a HEAD request only past the metadata cache's TTL)
+            fresh = freshness_of(items) if self.fmt.name != "custom-columns" else {}
+            rows = [self._row(o, now, stale_text(fresh[o["metadata"]["name"]]) if fresh else "") for o in items]
+            click.echo(format_table(rows, self._headers(),
                                     self.no_headers or not headers), nl=False)
 
     def run(self) -> int:

@@ -1,0 +1,107 @@
+"""A coordination.k8s.io Lease that keeps two syncs from acting at once.
+
+Taken with optimistic concurrency: create when absent (one creator wins, the other gets
+AlreadyExists), else update with the read resourceVersion (one updater wins, the other gets a
+409 Conflict). A lease whose holder did not renew within leaseDurationSeconds is free: a sync
+that died does not block the next one for longer than that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from typing import Any, Optional
+from urllib.parse import quote
+
+from ..errors import AlreadyExists, ClusterError, ClusterNotFound, ImageCacheError
+from ..imagecache.resource import parse_time
+
+__all__ = ["LEASE_NAME", "LEASE_NAMESPACE", "LeaseHeld", "Lease", "acquire", "release", "holder_identity"]
+
+LEASE_NAME = "kubectl-imagecache-sync"  # deploy/sync/role.yaml grants get/update on this name only
+LEASE_NAMESPACE = "kubectl-imagecache"
+
+
+class LeaseHeld(ImageCacheError):
+    """Another sync holds the Lease: this one does nothing."""
+
+
+@dataclass
+class Lease:
+    namespace: str
+    name: str
+    holder: str
+    obj: dict[str, Any]
+
+
+def holder_identity() -> str:
+    # host (the pod's name in a CronJob), pid and a nonce: two processes never share one.
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _micro(t: dt.datetime) -> str:
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # metav1.MicroTime
+
+
+def _path(namespace: str, name: Optional[str] = None) -> str:
+    base = f"/apis/coordination.k8s.io/v1/namespaces/{quote(namespace)}/leases"
+    return f"{base}/{quote(name)}" if name else base
+
+
+def _conflict(exc: ClusterError) -> bool:
+    return type(exc) is ClusterError and "HTTP 409" in exc.message
+
+
+def _held(namespace: str, name: str, holder: str, until: Optional[dt.datetime]) -> LeaseHeld:
+    when = f" until {until.isoformat()}" if until else ""
+    return LeaseHeld(f"another sync ({holder}) holds Lease {namespace}/{name}{when}; nothing was done "
+                     "(two syncs never act together)")
+
+
+def acquire(cluster: Any, namespace: str, holder: str, duration_seconds: int, now: Optional[dt.datetime] = None,
+            name: str = LEASE_NAME) -> Lease:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    spec = {"holderIdentity": holder, "leaseDurationSeconds": int(duration_seconds), "acquireTime": _micro(now),
+            "renewTime": _micro(now)}
+    what = "leases.coordination.k8s.io"
+    try:
+        current = cluster._call("GET", _path(namespace, name), verb="get", resource=what, name=f"{namespace}/{name}")
+    except ClusterNotFound:
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": name, "namespace": namespace}, "spec": {**spec, "leaseTransitions": 0}}
+        try:
+            obj = cluster._call("POST", _path(namespace), body=body, verb="create", resource=what,
+                                name=f"{namespace}/{name}")
+        except AlreadyExists:
+            raise _held(namespace, name, "a sync that started at the same moment", None) from None
+        return Lease(namespace, name, holder, obj)
+    old = current.get("spec") or {}
+    other = old.get("holderIdentity")
+    renewed = parse_time(old.get("renewTime")) or parse_time(old.get("acquireTime"))
+    until = renewed + dt.timedelta(seconds=int(old.get("leaseDurationSeconds") or 0)) if renewed else None
+    if other and other != holder and until is not None and until > now:
+        raise _held(namespace, name, str(other), until)
+    body = {**current, "spec": {**spec, "leaseTransitions": int(old.get("leaseTransitions") or 0) + (other != holder)}}
+    try:
+        obj = cluster._call("PUT", _path(namespace, name), body=body, verb="update", resource=what,
+                            name=f"{namespace}/{name}")
+    except ClusterError as exc:
+        if _conflict(exc):
+            raise _held(namespace, name, "a sync that started at the same moment", None) from None
+        raise
+    return Lease(namespace, name, holder, obj)
+
+
+def release(cluster: Any, lease: Lease) -> None:
+    """Give the Lease up (the next sync need not wait for it to expire). Errors are the caller's to report."""
+    spec = dict(lease.obj.get("spec") or {})
+    if spec.get("holderIdentity") != lease.holder:
+        return
+    spec.pop("holderIdentity", None)
+    spec["leaseDurationSeconds"] = 1
+    body = {**lease.obj, "spec": spec}
+    lease.obj = cluster._call("PUT", _path(lease.namespace, lease.name), body=body, verb="update",
+                              resource="leases.coordination.k8s.io", name=f"{lease.namespace}/{lease.name}")

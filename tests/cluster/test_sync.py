@@ -1,0 +1,134 @@
+"""`sync` on the real API server with the emulated controller and a real registry.
+
+- one plan: warm the NONE workload, refresh the stale cache, prune the failed one;
+- --yes acts and a second run right after finds nothing to do;
+- two syncs at once: the Lease lets one act, the other exits 1 naming the holder, nothing done twice;
+- --max-create bounds a run, and a policy file is checked before anything.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+from tests.cluster.commands_support import Plugin, create_imagecache, created_names, imagecaches, many_ref, unique
+from tests.cluster.test_coverage import deployment
+from tests.fakes import oci
+from tests.fakes.emulator.emulator import Emulator
+from tests.fakes.registry import LiveRegistry
+
+DIGESTS = "kubectl-imagecache.io/digests"
+
+
+def push(reg: LiveRegistry, repo: str, tag: str, seed: str) -> str:
+    return reg.client.push_image(repo, tag, [oci.random_bytes(seed, 2048)]).digest
+
+
+def sync(imc: Plugin, ns: str, *args: str) -> dict[str, Any]:
+    r = imc("sync", "-n", ns, "--lease-namespace", ns, "--refresh", "--timeout", "60s", "-o", "json", *args,
+            timeout=180)
+    assert r.code == 0, r
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_one_plan_then_a_second_run_changes_nothing(imc: Plugin, custom_api: Any, admin_api: Any, namespace: str,
+                                                    plain_registry: LiveRegistry,
+                                                    run_emulator: Callable[..., Emulator]) -> None:
+    reg, ns = plain_registry, namespace
+    fresh_repo, moving_repo = unique("sync/web"), unique("sync/api")
+    web, api = f"{reg.host}/{fresh_repo}:1", f"{reg.host}/{moving_repo}:v1"
+    # Before the emulator starts: it leaves a Failed cache alone, but would build one it saw first.
+    failed = unique("sync-failed")
+    create_imagecache(custom_api, failed, [web], annotations={"kubectl-imagecache.io/workloads":
+                                                              json.dumps([f"deployment/{ns}/web"])},
+                      status={"phase": "Failed", "reason": "ImagePullFailed",
+                              "lastUpdatedTime": "2020-01-01T00:00:00Z"})
+    run_emulator()
+    push(reg, fresh_repo, "1", f"{fresh_repo}-1")
+    push(reg, moving_repo, "v1", f"{moving_repo}-1")
+    w = imc("warm", api, "--wait", "--timeout", "60s")
+    assert w.code == 0, w
+    [stale] = created_names(w.stdout)
+    custom_api.patch_cluster_custom_object("eci.alibabacloud.com", "v1", "imagecaches", stale, {"metadata": {
+        "annotations": {"kubectl-imagecache.io/workloads": json.dumps([f"deployment/{ns}/api"])}}})
+    moved = push(reg, moving_repo, "v1", f"{moving_repo}-2")
+    deployment(admin_api, ns, "web", [web])
+    deployment(admin_api, ns, "api", [api])
+
+    preview = sync(imc, ns)
+    plan = preview["plan"]
+    assert preview["outcome"] is None
+    assert [c["images"] for c in plan["creates"]] == [[web]], (plan, imagecaches(custom_api)[failed]["status"])
+    assert [r["old"] for r in plan["refreshes"]] == [stale]
+    assert {d["name"]: d["reasons"] for d in plan["deletes"]} == {failed: ["failed", "unused"], stale: ["refreshed"]}
+    assert failed in imagecaches(custom_api)  # a preview changes nothing
+
+    done = sync(imc, ns, "--yes")
+    out = done["outcome"]
+    new = plan["creates"][0]["name"]
+    replacement = plan["refreshes"][0]["name"]
+    assert sorted(out["ready"]) == sorted([new, replacement]) and out["failed"] == []
+    assert sorted(out["deleted"]) == sorted([failed, stale])
+    caches = imagecaches(custom_api)
+    assert caches[new]["status"]["phase"] == "Ready" and caches[replacement]["status"]["phase"] == "Ready"
+    assert json.loads(caches[replacement]["metadata"]["annotations"][DIGESTS]) == {api: moved}
+    assert stale not in caches and failed not in caches
+
+    again = sync(imc, ns, "--yes")
+    assert again["plan"]["creates"] == [] and again["plan"]["refreshes"] == [] and again["plan"]["deletes"] == []
+    assert set(imagecaches(custom_api)) == set(caches)
+
+
+def test_two_syncs_at_once_only_one_acts(imc: Plugin, custom_api: Any, admin_api: Any, namespace: str,
+                                         plain_registry: LiveRegistry,
+                                         run_emulator: Callable[..., Emulator]) -> None:
+    reg, ns = plain_registry, namespace
+    run_emulator(step_delay=0.2)  # slow enough that the first still holds the Lease when the second starts
+    repo = unique("sync/pair")
+    image = f"{reg.host}/{repo}:1"
+    push(reg, repo, "1", f"{repo}-1")
+    deployment(admin_api, ns, "pair", [image])
+    args = ["sync", "-n", ns, "--lease-namespace", ns, "--yes", "--timeout", "60s", "-o", "json"]
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: imc(*args, timeout=180), range(2)))
+    results = [(r.code, r.stdout, r.stderr) for r in runs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    [(_, out, _)] = [r for r in results if r[0] == 0]
+    [(_, _, err)] = [r for r in results if r[0] == 1]
+    assert "holds Lease" in err and "nothing was done" in err
+    assert len(json.loads(out)["outcome"]["created"]) == 1
+    mine = [n for n, o in imagecaches(custom_api).items() if image in o["spec"]["images"]]
+    assert len(mine) == 1  # created once, by the one that acted
+    # The Lease was given back: the next sync may act at once (and finds nothing to do).
+    again = imc(*args)
+    assert again.code == 0, again
+    assert again.json()["plan"]["creates"] == []
+
+
+def test_max_create_defers_and_a_bad_policy_is_refused_before_anything(
+        imc: Plugin, custom_api: Any, admin_api: Any, namespace: str, plain_registry: LiveRegistry,
+        tmp_path: Path) -> None:
+    reg, ns = plain_registry, namespace
+    # 3 workloads of 8 images each: warm packs them into 2 caches (at most 20 images a cache).
+    for i in range(3):
+        deployment(admin_api, ns, f"w{i}", [many_ref(reg, 8 * i + k) for k in range(8)])
+    before = set(imagecaches(custom_api))
+    plan = sync(imc, ns, "--max-create", "1")["plan"]
+    assert len(plan["creates"]) == 1 and len([d for d in plan["deferred"] if d.startswith("create ")]) == 1
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("reasons: [expired, everything]\n")
+    r = imc("sync", "-n", ns, "--lease-namespace", ns, "--yes", "--policy", str(policy))
+    assert r.code == 2 and 'reason "everything" is unknown' in r.stderr, r
+    policy.write_text("maxCreat: 3\n")
+    r = imc("sync", "-n", ns, "--lease-namespace", ns, "--yes", "--policy", str(policy))
+    assert r.code == 2 and 'unknown key "maxCreat"' in r.stderr, r
+    policy.write_text(f"maxCreate: 1\nnamespaces: [{ns}]\n")
+    r = imc("sync", "--lease-namespace", ns, "--refresh", "--policy", str(policy), "-o", "json")
+    assert r.code == 0, r
+    assert len(r.json()["plan"]["creates"]) == 1 and len(r.json()["plan"]["deferred"]) == 1
+    assert sync(imc, ns)["plan"]["deferred"] == []  # without the bound, both
+    assert set(imagecaches(custom_api)) == before
