@@ -24,10 +24,11 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.cluster.commands_support import imagecaches, unique
+from tests.fakes import oci
 from tests.fakes.controlplane import ControlPlane
 from tests.fakes.emulator.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
-from tests.support import cli, oci
+from tests.support import cli
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "sync"
 NS, SA, LEASE = "kubectl-imagecache", "imagecache-sync", "kubectl-imagecache-sync"
