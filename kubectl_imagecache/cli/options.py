@@ -86,7 +86,7 @@ def cache_flags(f: F) -> F:
     return _apply(f, [
         click.option("--cache-dir", metavar="DIR",
                      help="Local metadata cache (default: $KUBECTL_IMAGECACHE_CACHE_DIR, "
-                          "$XDG_CACHE_HOME/kubectl-imagecache or ~/.cache/kubectl-imagecache)."),
+                          "$XDG_CACHE_HOME/kubectl-imagecache/metadata or ~/.cache/kubectl-imagecache/metadata)."),
         click.option("--cache-ttl", default="1h", show_default=True, metavar="DURATION",
                      help="How long a tag's digest is trusted before it is checked again."),
         click.option("--refresh", is_flag=True, help="Check every tag's digest with the registry now."),

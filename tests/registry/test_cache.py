@@ -40,13 +40,15 @@ def test_location_precedence_and_private_mode(tmp_path: Path, plain_registry: Li
     home = tmp_path / "home"
     home.mkdir()
     assert run(["estimate", image], home=home).code == 0
-    default = home / ".cache" / "kubectl-imagecache"
-    assert default.is_dir()
+    # Its own folder: the zipapp's bytecode and the build caches live beside it, not in it.
+    default = home / ".cache" / "kubectl-imagecache" / "metadata"
+    assert (default / "cache.db").is_file()
     assert stat.S_IMODE(default.stat().st_mode) == 0o700
+    assert [p.name for p in default.parent.iterdir()] == ["metadata"]
 
     xdg = tmp_path / "xdg"
     assert run(["estimate", image], home=home, env={"XDG_CACHE_HOME": str(xdg)}).code == 0
-    assert (xdg / "kubectl-imagecache").is_dir()
+    assert (xdg / "kubectl-imagecache" / "metadata" / "cache.db").is_file()
 
     env_dir = tmp_path / "envdir"
     assert run(["estimate", image], home=home, env={"XDG_CACHE_HOME": str(xdg),
@@ -124,7 +126,7 @@ def test_no_cache_writes_nothing(tmp_path: Path, plain_registry: LiveRegistry, f
     assert not (tmp_path / "c").exists()
     fault_proxy.reset()
     assert estimate(tmp_path, tmp_path / "c", images, "--no-cache").code == 0
-    assert fault_proxy.count("GET") == 1
+    assert fault_proxy.count("GET") == 2  # manifest and config, nothing remembered
 
 
 def test_contradicting_flags_are_refused_before_anything(tmp_path: Path, fault_proxy: FaultProxy,
