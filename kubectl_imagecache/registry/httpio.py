@@ -17,8 +17,8 @@ from ..errors import BadResponse, ResponseTooLarge, Unreachable
 from ..escape import clean
 
 __all__ = [
-    "Reply", "MAX_ERROR_BYTES", "MAX_TOKEN_BYTES", "read_body", "parse_retry_after", "Failure", "classify",
-    "remaining",
+    "Reply", "BrokenBody", "MAX_ERROR_BYTES", "MAX_TOKEN_BYTES", "read_body", "parse_retry_after", "Failure",
+    "classify", "remaining",
 ]
 
 MAX_ERROR_BYTES = 64 << 10  # an error body is only ever read for its code
@@ -39,6 +39,14 @@ class Reply:
     @property
     def content_type(self) -> str:
         return str(self.headers.get("Content-Type", "")).split(";", 1)[0].strip()
+
+
+class BrokenBody(BadResponse):
+    """A body cut short or mis-framed; ``failure`` says how (a reset is worth another try)."""
+
+    def __init__(self, message: str, failure: Failure) -> None:
+        super().__init__(message)
+        self.failure = failure
 
 
 def remaining(deadline: Optional[float], floor: float = 0.0) -> Optional[float]:
@@ -95,9 +103,10 @@ def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[f
         if failure.kind in ("timeout", "read-timeout"):
             raise Unreachable(f"{where} stopped sending {what} (timed out); check the network or raise "
                               "--registry-timeout") from None
-        raise BadResponse(f"{where} sent a broken body for {what} ({failure.detail})") from None
+        raise BrokenBody(f"{where} sent a broken body for {what} ({failure.detail})", failure) from None
     except Exception as exc:  # noqa: BLE001 - the HTTP stack's own errors vary by version: never a traceback
-        raise BadResponse(f"{where} sent a broken body for {what} ({exc.__class__.__name__})") from None
+        raise BrokenBody(f"{where} sent a broken body for {what} ({exc.__class__.__name__})",
+                         Failure("other", exc.__class__.__name__)) from None
     finally:
         try:
             resp.close()

@@ -27,7 +27,7 @@ from .. import __version__
 from ..errors import BadResponse, Forbidden, NotFound, RegistryError, Unreachable
 from ..escape import clean
 from .auth import RegistryAuth, scope_for
-from .httpio import MAX_ERROR_BYTES, Failure, Reply, classify, parse_retry_after, read_body, remaining
+from .httpio import MAX_ERROR_BYTES, BrokenBody, Failure, Reply, classify, parse_retry_after, read_body, remaining
 from .manifest import MAX_MANIFEST_BYTES
 
 if TYPE_CHECKING:
@@ -287,10 +287,15 @@ class RegistryTransport:
             generation = self.gate.acquire(deadline, self.registry)
             reply: Optional[Reply] = None
             failure: Optional[Failure] = None
+            broken: Optional[BrokenBody] = None
             try:
                 reply = self._send(method, path, headers, what, limit, deadline, stream)
             except _NetError as exc:
                 failure = exc.failure
+            except BrokenBody as exc:  # cut short mid-body: a reset is worth another try
+                if not exc.failure.transient:
+                    raise
+                failure, broken = exc.failure, exc
             finally:
                 self.gate.release()
             if reply is not None and reply.status not in RETRY_STATUSES:
@@ -308,6 +313,8 @@ class RegistryTransport:
             if attempt >= self.opts.retries or (left is not None and wait >= left):
                 if reply is not None:
                     return reply
+                if broken is not None:
+                    raise broken
                 assert failure is not None
                 raise self._net_error(failure, what, attempt)
             time.sleep(wait)

@@ -261,12 +261,12 @@ def test_invalid_digests_are_refused_at_parse(digest: object) -> None:
                                    "layers": []}).encode())
 
 
-@pytest.mark.parametrize("size", [2 ** 63, 10 ** 400, -1, 1.5, float("inf"), True, "10"])
-def test_sizes_outside_int64_are_refused(size: object) -> None:
-    body = json.dumps({"mediaType": OCI_MANIFEST, "config": desc(D, 1, OCI_CONFIG),
-                       "layers": [desc(D, 1, LAYER)]}).replace('"size": 1}]', f'"size": {size if not isinstance(size, str) else json.dumps(size)}}}]')
-    body = body.replace("Infinity", "1e999").replace("True", "true")
-    with pytest.raises(UnsupportedManifest):
+@pytest.mark.parametrize("size", [str(2 ** 63), "1" + "0" * 400, "-1", "1.5", "1e999", "true", '"10"', "null"])
+def test_sizes_outside_int64_are_refused(size: str) -> None:
+    config = json.dumps(desc(D, 1, OCI_CONFIG))
+    body = f'{{"mediaType": "{OCI_MANIFEST}", "config": {config}, "layers": [{{"mediaType": "{LAYER}", ' \
+           f'"digest": "{D}", "size": {size}}}]}}'
+    with pytest.raises(UnsupportedManifest, match="valid size"):
         parse_manifest(body.encode())
 
 

@@ -31,7 +31,8 @@ from kubectl_imagecache.registry.platform import (
 OS, ARCH = "linux", "amd64"  # the host containerd would read
 
 
-def P(os_: str, arch: str, variant: Optional[str] = None, version: str = "", features: tuple[str, ...] = ()) -> Platform:
+def P(os_: str, arch: str, variant: Optional[str] = None, version: str = "",
+      features: tuple[str, ...] = ()) -> Platform:
     return Platform(os_, arch, variant, version, features)
 
 
