@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..errors import BadResponse, Unauthorized, Unreachable
 from ..escape import clean
-from .httpio import MAX_TOKEN_BYTES, classify, read_body, remaining
+from .httpio import MAX_TOKEN_BYTES, classify, deadline_scope, read_body, remaining
 
 if TYPE_CHECKING:
     import requests
@@ -250,21 +250,20 @@ class RegistryAuth:
         left = remaining(deadline, 0.05)
         timeout = min(self._timeout, left) if left is not None else self._timeout
         session = self._session()
+        if cred is not None and cred.identity_token:
+            # OAuth2 refresh-token grant, as docker does with an identity token.
+            method, headers = "POST", {}
+            form: Optional[dict[str, str]] = {**params, "grant_type": "refresh_token",
+                                              "refresh_token": cred.identity_token, "client_id": "kubectl-imagecache"}
+            query: Optional[dict[str, str]] = None
+        else:
+            method, headers, form, query = "GET", {}, None, params
+            if cred and cred.username and cred.password is not None:
+                headers["Authorization"] = basic_header(cred.username, cred.password)
         try:
-            if cred is not None and cred.identity_token:
-                # OAuth2 refresh-token grant, as docker does with an identity token.
-                resp = session.request(
-                    "POST", realm,
-                    data={**params, "grant_type": "refresh_token", "refresh_token": cred.identity_token,
-                          "client_id": "kubectl-imagecache"},
-                    timeout=(timeout, timeout), allow_redirects=False, stream=True,
-                )
-            else:
-                headers = {}
-                if cred and cred.username and cred.password is not None:
-                    headers["Authorization"] = basic_header(cred.username, cred.password)
-                resp = session.request("GET", realm, params=params, headers=headers, timeout=(timeout, timeout),
-                                       allow_redirects=False, stream=True)
+            with deadline_scope(deadline):
+                resp = session.request(method, realm, params=query, data=form, headers=headers,
+                                       timeout=(timeout, timeout), allow_redirects=False, stream=True)
         except Exception as exc:  # noqa: BLE001 - any failure of the HTTP stack is "cannot reach"
             raise Unreachable(f"cannot reach {where} ({classify(exc).detail}); check the network") from None
         status = int(resp.status_code)

@@ -8,17 +8,22 @@ is described in words a user can act on, and nothing from the registry reaches a
 from __future__ import annotations
 
 import errno
+import heapq
+import itertools
 import math
+import socket
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
 
 from ..errors import BadResponse, ResponseTooLarge, Unreachable
 from ..escape import clean
 
 __all__ = [
     "Reply", "BrokenBody", "MAX_ERROR_BYTES", "MAX_TOKEN_BYTES", "read_body", "parse_retry_after", "Failure",
-    "classify", "remaining",
+    "classify", "remaining", "deadline_scope", "current_deadline", "watch", "unwatch",
 ]
 
 MAX_ERROR_BYTES = 64 << 10  # an error body is only ever read for its code
@@ -56,15 +61,93 @@ def remaining(deadline: Optional[float], floor: float = 0.0) -> Optional[float]:
     return max(floor, deadline - time.monotonic())
 
 
-def _set_socket_timeout(resp: Any, seconds: float) -> None:
-    # Each recv waits at most what is left of the image's time, not a fresh full timeout:
-    # a registry trickling one byte at a time cannot stretch --registry-timeout.
+class _Watchdog:
+    """One thread that shuts a socket down when its deadline passes, so a blocked read ends.
+
+    Socket timeouts bound each recv, not a read: a registry trickling a byte every few hundred
+    milliseconds never trips them, and a 64 KiB read would take hours. The watchdog is what makes
+    --registry-timeout bound the whole image.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int]] = []
+        self._armed: dict[int, socket.socket] = {}
+        self._ids = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, deadline: float, sock: socket.socket) -> int:
+        with self._cond:
+            token = next(self._ids)
+            self._armed[token] = sock
+            heapq.heappush(self._heap, (deadline, token))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="registry-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return token
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, token = heapq.heappop(self._heap)
+                sock = self._armed.pop(token, None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+_WATCHDOG = _Watchdog()
+_LOCAL = threading.local()
+
+
+@contextmanager
+def deadline_scope(deadline: Optional[float]) -> Iterator[None]:
+    """Requests sent by this thread inside the block end by ``deadline`` (see the transport's connections)."""
+    previous = getattr(_LOCAL, "deadline", None)
+    _LOCAL.deadline = deadline
     try:
-        sock = resp.raw.connection.sock
-        if sock is not None:
-            sock.settimeout(max(0.05, seconds))
-    except (AttributeError, OSError):
-        pass
+        yield
+    finally:
+        _LOCAL.deadline = previous
+
+
+def current_deadline() -> Optional[float]:
+    return getattr(_LOCAL, "deadline", None)
+
+
+def watch(sock: Any, deadline: Optional[float] = None) -> Optional[int]:
+    """Shut ``sock`` down at ``deadline`` (default: this thread's); returns a token for unwatch."""
+    deadline = deadline if deadline is not None else current_deadline()
+    if deadline is None or not isinstance(sock, socket.socket):
+        return None
+    return _WATCHDOG.arm(deadline, sock)
+
+
+def unwatch(token: Optional[int]) -> None:
+    if token is not None:
+        _WATCHDOG.disarm(token)
+
+
+def _socket_of(resp: Any) -> Any:
+    raw = getattr(resp, "raw", None)
+    sock = getattr(raw, "watched_socket", None)  # set by the transport's connections
+    if sock is None:
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+    return sock
+
+
+def _timed_out(where: str, what: str) -> Unreachable:
+    return Unreachable(f"{where} did not finish sending {what} in time; check the network or raise --registry-timeout")
 
 
 def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[float] = None) -> bytes:
@@ -83,23 +166,27 @@ def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[f
                                    "limit; refusing it")
         parts: list[bytes] = []
         size = 0
-        for chunk in resp.iter_content(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise ResponseTooLarge(f"{where} sent {what} larger than the {limit}-byte limit (after "
-                                       "decompression); refusing it")
-            parts.append(chunk)
-            left = remaining(deadline)
-            if left is not None:
-                if left <= 0:
-                    raise Unreachable(f"{where} did not finish sending {what} in time; check the network or "
-                                      "raise --registry-timeout")
-                _set_socket_timeout(resp, left)
+        token = watch(_socket_of(resp), deadline)
+        try:
+            for chunk in resp.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLarge(f"{where} sent {what} larger than the {limit}-byte limit (after "
+                                           "decompression); refusing it")
+                parts.append(chunk)
+                left = remaining(deadline)
+                if left is not None and left <= 0:
+                    raise _timed_out(where, what)
+        finally:
+            unwatch(token)
         return b"".join(parts)
     except (ResponseTooLarge, Unreachable):
         raise
     except (requests.RequestException, OSError, ValueError, EOFError, LookupError) as exc:
         failure = classify(exc)
+        left = remaining(deadline)
+        if left is not None and left <= 0:
+            raise _timed_out(where, what) from None  # the watchdog cut it: that is a timeout
         if failure.kind in ("timeout", "read-timeout"):
             raise Unreachable(f"{where} stopped sending {what} (timed out); check the network or raise "
                               "--registry-timeout") from None

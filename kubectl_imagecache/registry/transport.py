@@ -27,7 +27,19 @@ from .. import __version__
 from ..errors import BadResponse, Forbidden, NotFound, RegistryError, Unreachable
 from ..escape import clean
 from .auth import RegistryAuth, scope_for
-from .httpio import MAX_ERROR_BYTES, BrokenBody, Failure, Reply, classify, parse_retry_after, read_body, remaining
+from .httpio import (
+    MAX_ERROR_BYTES,
+    BrokenBody,
+    Failure,
+    Reply,
+    classify,
+    deadline_scope,
+    parse_retry_after,
+    read_body,
+    remaining,
+    unwatch,
+    watch,
+)
 from .manifest import MAX_MANIFEST_BYTES
 
 if TYPE_CHECKING:
@@ -85,14 +97,61 @@ def _ca_locations() -> tuple[Optional[str], Optional[str]]:
     return file_, dir_
 
 
+def _watched_pools() -> dict[str, type]:
+    """urllib3 pools whose connections honour the thread's deadline while awaiting an answer.
+
+    A socket timeout bounds each recv; a registry that trickles its status line and headers a
+    byte at a time would never trip it. The watchdog shuts the socket at the deadline instead.
+    """
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def getresponse(conn: Any, parent: Any, args: Any, kwargs: Any) -> Any:
+        sock = conn.sock
+        token = watch(sock)
+        try:
+            resp = parent.getresponse(conn, *args, **kwargs)
+        finally:
+            unwatch(token)
+        # http.client forgets the socket of a "Connection: close" answer: keep it for the body's watch.
+        resp.watched_socket = sock
+        return resp
+
+    class _HTTP(HTTPConnection):
+        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+            return getresponse(self, HTTPConnection, args, kwargs)
+
+    class _HTTPS(HTTPSConnection):
+        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+            return getresponse(self, HTTPSConnection, args, kwargs)
+
+    class _HTTPPool(HTTPConnectionPool):
+        ConnectionCls = _HTTP
+
+    class _HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _HTTPS
+
+    return {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 def new_session(opts: TransportOptions, verify: bool) -> requests.Session:
     """The default session: a keep-alive pool as large as the concurrency, no hidden retries."""
     import requests
     from requests.adapters import HTTPAdapter
 
     ca_file, ca_dir = _ca_locations()
+    pools = _watched_pools()
 
     class _Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager.pool_classes_by_scheme = pools
+            return manager
+
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             super().cert_verify(conn, url, verify, cert)
             if verify is True and url.lower().startswith("https") and (ca_file or ca_dir):
@@ -208,6 +267,7 @@ class RegistryTransport:
         self.opts = opts
         self.insecure = endpoint in opts.insecure_hosts or registry in opts.insecure_hosts or is_loopback(endpoint)
         self._scheme = scheme_hint if self.insecure else "https"
+        self._scheme_known = self._scheme is not None  # False while "http" is only a guess from a TLS refusal
         self._remember_scheme = remember_scheme
         self._factory: SessionFactory = session_factory or opts.session_factory or new_session
         self._lock = threading.Lock()
@@ -324,37 +384,36 @@ class RegistryTransport:
               deadline: float, stream: bool) -> Reply:
         if self._scheme is None:
             # One thread finds the scheme while the others wait: eight threads probing TLS on a
-            # plain-HTTP port at once cost three times the whole cold run.
+            # plain-HTTP port at once cost three times the whole cold run. The wait ends as soon
+            # as TLS is refused, not when this thread's answer comes: a stalled image must not
+            # hold up the others.
             with self._probe_lock:
                 if self._scheme is None:
-                    return self._send_once(method, path, headers, what, limit, deadline, stream)
-        return self._send_once(method, path, headers, what, limit, deadline, stream)
+                    try:
+                        return self._send_over("https", method, path, headers, what, limit, deadline, stream)
+                    except _NetError as exc:
+                        if exc.failure.kind == "tls":
+                            self._scheme = "http"  # remembered on disk once an answer proves it
+                        elif exc.failure.kind in ("reset", "other"):
+                            return self._send_over("http", method, path, headers, what, limit, deadline, stream)
+                        else:
+                            raise
+        assert self._scheme is not None
+        return self._send_over(self._scheme, method, path, headers, what, limit, deadline, stream)
 
-    def _send_once(self, method: str, path: str, headers: Mapping[str, str], what: str, limit: int,
+    def _send_over(self, scheme: str, method: str, path: str, headers: Mapping[str, str], what: str, limit: int,
                    deadline: float, stream: bool) -> Reply:
-        schemes = [self._scheme] if self._scheme else ["https", "http"]
-        last: Optional[Failure] = None
-        for scheme in schemes:
-            try:
-                resp = self._follow(method, f"{scheme}://{self.endpoint}{path}", dict(headers), deadline)
-            except _NetError as exc:
-                # An insecure host may speak plain HTTP: on a TLS or connection failure try http.
-                if self._scheme is None and scheme == "https" and exc.failure.kind in ("tls", "reset", "other"):
-                    last = exc.failure
-                    continue
-                raise
-            if self._scheme is None:
-                self._scheme = scheme
-                self._remember_scheme(scheme)
-            status = int(resp.status_code)
-            if stream and 200 <= status < 300:
-                return Reply(status, resp.headers, b"", str(resp.url), raw=resp)
-            bound = limit if 200 <= status < 300 else MAX_ERROR_BYTES
-            body = read_body(resp, bound, f"the answer for {what}" if status >= 300 else what, self.registry,
-                             deadline)
-            return Reply(status, resp.headers, body, str(resp.url))
-        assert last is not None
-        raise _NetError(last)
+        resp = self._follow(method, f"{scheme}://{self.endpoint}{path}", dict(headers), deadline)
+        if self._scheme is None or not self._scheme_known:
+            self._scheme = scheme
+            self._scheme_known = True
+            self._remember_scheme(scheme)
+        status = int(resp.status_code)
+        if stream and 200 <= status < 300:
+            return Reply(status, resp.headers, b"", str(resp.url), raw=resp)
+        bound = limit if 200 <= status < 300 else MAX_ERROR_BYTES
+        body = read_body(resp, bound, f"the answer for {what}" if status >= 300 else what, self.registry, deadline)
+        return Reply(status, resp.headers, body, str(resp.url))
 
     def _follow(self, method: str, url: str, headers: dict[str, str], deadline: float) -> Any:
         """Send and follow redirects by hand: never read a redirect's body, never leak credentials."""
@@ -364,10 +423,18 @@ class RegistryTransport:
             left = remaining(deadline, 0.05)
             timeout = min(self.opts.timeout, left if left is not None else self.opts.timeout)
             try:
-                resp = self.session().request(method, url, headers=headers, timeout=(timeout, timeout),
-                                              allow_redirects=False, stream=True)
+                with deadline_scope(deadline):
+                    resp = self.session().request(method, url, headers=headers, timeout=(timeout, timeout),
+                                                  allow_redirects=False, stream=True)
             except Exception as exc:  # noqa: BLE001 - every failure of the HTTP stack becomes a typed error
-                raise _NetError(classify(exc)) from None
+                failure = classify(exc)
+                if remaining(deadline, 0.0) == 0.0:
+                    failure = Failure("timeout", "no answer in time")  # the watchdog cut it at the deadline
+                raise _NetError(failure) from None
+            if remaining(deadline, 0.0) == 0.0:
+                # Headers cut short by the watchdog look complete to http.client: it is a timeout.
+                resp.close()
+                raise _NetError(Failure("timeout", "no answer in time"))
             status = int(resp.status_code)
             location = resp.headers.get("Location") if status in REDIRECT_STATUSES else None
             if not location:

@@ -291,7 +291,8 @@ def test_clear_removes_a_broken_cache(tmp_path: Path) -> None:
 
 def _fill_foreign(folder: Path) -> dict[Path, bytes]:
     """Files the cache did not create: a user's notes, a build cache, a hex-named folder."""
-    files = {folder / "notes.txt": b"mine", folder / "controlplane" / "v1.33" / "kube-apiserver": b"\x7fELF" * (1 << 20),
+    files = {folder / "notes.txt": b"mine",
+             folder / "controlplane" / "v1.33" / "kube-apiserver": b"\x7fELF" * (1 << 20),
              folder / "ab" / "notes.val": b"not diskcache's", folder / "cache.db.bak": b"a user's backup"}
     for f, data in files.items():
         f.parent.mkdir(parents=True, exist_ok=True)

@@ -245,7 +245,8 @@ def test_index_entry_without_platform_is_judged_by_its_config(plain_registry: Li
     assert "linux/amd64" in exc.value.message
     # An entry that does declare its platform wins over ones that do not.
     body2 = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        amd.descriptor().to_json(), {**arm.descriptor().to_json(), "platform": {"os": "linux", "architecture": "arm64"}}]})
+        amd.descriptor().to_json(),
+        {**arm.descriptor().to_json(), "platform": {"os": "linux", "architecture": "arm64"}}]})
     client.push_manifest(unique_repo, "mixed", body2, OCI_INDEX)
     assert_image(inspect(make_client(tmp_path), f"{plain_registry.host}/{unique_repo}:mixed", "linux/arm64"), arm)
 
@@ -267,7 +268,8 @@ def test_helm_chart_is_refused_as_not_an_image(plain_registry: LiveRegistry, tmp
                                               unique_repo: str) -> None:
     client = plain_registry.client
     config = client.push_blob(unique_repo, b"{}", "application/vnd.cncf.helm.config.v1+json")
-    chart = client.push_blob(unique_repo, random_bytes(unique_repo, KIB), "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
+    chart = client.push_blob(unique_repo, random_bytes(unique_repo, KIB),
+                             "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
     body = canonical_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.to_json(),
                            "layers": [chart.to_json()]})
     client.push_manifest(unique_repo, "0.1.0", body, OCI_MANIFEST)
