@@ -78,6 +78,22 @@ class PlatformNotFound(RegistryError):
     """An index has no entry for the requested platform; the message lists those it has."""
 
 
+class PlatformMismatch(PlatformNotFound):
+    """A single-platform image (or a platformless index entry) whose config names another platform."""
+
+
+class NotAnImage(UnsupportedManifest):
+    """An OCI artifact that is not a container image (Helm chart, signature, SBOM...)."""
+
+
+class ResponseTooLarge(RegistryError):
+    """A registry body beyond its bound (manifest 4 MiB, token 1 MiB, error 64 KiB): never read on."""
+
+
+class BadResponse(RegistryError):
+    """A registry's HTTP answer broke the protocol (headers, encoding, redirects, JSON)."""
+
+
 class OfflineMiss(ImageCacheError):
     """--offline and the answer is not in the local cache."""
 

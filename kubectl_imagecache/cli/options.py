@@ -259,7 +259,7 @@ class CacheFlags:
 
 
 CACHE_DIR_HELP = ("Local metadata cache (default: $KUBECTL_IMAGECACHE_CACHE_DIR, "
-                  "$XDG_CACHE_HOME/kubectl-imagecache or ~/.cache/kubectl-imagecache).")
+                  "$XDG_CACHE_HOME/kubectl-imagecache/metadata or ~/.cache/kubectl-imagecache/metadata).")
 
 cache_flags = _group(CacheFlags, "cache", {f.name: f.name for f in fields(CacheFlags)}, [
     click.option("--cache-dir", metavar="DIR", help=CACHE_DIR_HELP),

@@ -8,12 +8,17 @@ Authorization header on any redirect to another host.
 from __future__ import annotations
 
 import base64
+import json
+import math
+import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from ..errors import Unauthorized, Unreachable
+from ..errors import BadResponse, Unauthorized, Unreachable
+from ..escape import clean
+from .httpio import MAX_TOKEN_BYTES, classify, deadline_scope, read_body, remaining
 
 if TYPE_CHECKING:
     import requests
@@ -23,6 +28,28 @@ if TYPE_CHECKING:
 __all__ = ["Challenge", "parse_challenge", "RegistryAuth", "scope_for"]
 
 _TOKEN_MIN_LIFETIME = 60  # the distribution spec's default when expires_in is absent
+_TOKEN_MAX_LIFETIME = 24 * 3600  # a run never lasts longer; also bounds absurd values (1e999)
+# A token goes into an HTTP header: visible ASCII only (RFC 6750 b64token is narrower still).
+# CR/LF in a token would let a token service inject headers; such a token is refused, unprinted.
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
+
+
+def basic_header(username: str, password: str) -> str:
+    """The Basic Authorization value, in UTF-8 as docker sends it (requests would use Latin-1)."""
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
+def token_lifetime(expires_in: Any) -> float:
+    """Seconds a token lives: expires_in when it is a sane number, else the spec's 60 s."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)):
+        return float(_TOKEN_MIN_LIFETIME)
+    try:
+        value = float(expires_in)
+    except OverflowError:  # an integer beyond a float
+        return float(_TOKEN_MAX_LIFETIME)
+    if not math.isfinite(value):
+        return float(_TOKEN_MAX_LIFETIME) if value > 0 else float(_TOKEN_MIN_LIFETIME)
+    return min(max(value, float(_TOKEN_MIN_LIFETIME)), float(_TOKEN_MAX_LIFETIME))
 
 
 @dataclass(frozen=True)
@@ -96,7 +123,7 @@ class RegistryAuth:
         self._tried: dict[str, list[str]] = {}  # scope -> labels tried, in order
 
     # -- used by the transport --------------------------------------------------------------------
-    def header(self, scope: str) -> Optional[str]:
+    def header(self, scope: str, deadline: Optional[float] = None) -> Optional[str]:
         """The Authorization value to send up front, if the challenge is already known."""
         with self._lock:
             challenge = self._challenge
@@ -111,9 +138,10 @@ class RegistryAuth:
             current = self._valid_token(scope)  # another thread may have fetched it meanwhile
             if current is not None:
                 return current
-            return self._obtain_bearer(challenge, scope)
+            return self._obtain_bearer(challenge, scope, deadline)
 
-    def on_unauthorized(self, www_authenticate: Optional[str], scope: str, sent: Optional[str]) -> Optional[str]:
+    def on_unauthorized(self, www_authenticate: Optional[str], scope: str, sent: Optional[str],
+                        deadline: Optional[float] = None) -> Optional[str]:
         """Called after a 401; returns a new Authorization value to retry with, or None to give up."""
         challenge = parse_challenge(www_authenticate)
         if challenge is None or challenge.scheme not in ("bearer", "basic"):
@@ -132,7 +160,7 @@ class RegistryAuth:
                 value = self._valid_token(scope)
                 if value is not None and value != sent:
                     return value  # another thread authenticated while our request was out
-            value = self._obtain_bearer(challenge, scope)
+            value = self._obtain_bearer(challenge, scope, deadline)
         return value if value != sent else None
 
     def unauthorized_error(self, what: str, scope: Optional[str] = None) -> Unauthorized:
@@ -166,7 +194,7 @@ class RegistryAuth:
         with self._lock:
             self._tried.setdefault(scope, []).append(label)
 
-    def _obtain_bearer(self, challenge: Challenge, scope: str) -> Optional[str]:
+    def _obtain_bearer(self, challenge: Challenge, scope: str, deadline: Optional[float] = None) -> Optional[str]:
         """Fetch a token with the first usable candidate; the caller holds the scope's lock."""
         denied = self._denied.get(scope, set())
         candidates: list[Optional[Credential]] = [
@@ -176,7 +204,7 @@ class RegistryAuth:
         for cred in candidates:
             label = cred.source if cred else ANONYMOUS
             self._note_tried(scope, label)
-            token = self._fetch_token(challenge, scope, cred)
+            token = self._fetch_token(challenge, scope, cred, deadline)
             if token is not None:
                 token.source = label
                 self._tokens[scope] = token
@@ -198,57 +226,73 @@ class RegistryAuth:
                 if cred.source in self._bad or not cred.username or cred.password is None:
                     continue
                 self._tried.setdefault(scope, []).append(cred.source)
-                raw = f"{cred.username}:{cred.password}".encode()
-                self._basic = "Basic " + base64.b64encode(raw).decode()
+                self._basic = basic_header(cred.username, cred.password)
                 self._basic_source = cred.source
                 return self._basic
             self._tried.setdefault(scope, []).append(ANONYMOUS)
             return None
 
-    def _fetch_token(self, challenge: Challenge, scope: str, cred: Optional[Credential]) -> Optional[_Token]:
-        import requests
+    def _fetch_token(self, challenge: Challenge, scope: str, cred: Optional[Credential],
+                     deadline: Optional[float] = None) -> Optional[_Token]:
+        from urllib.parse import urlsplit
 
-        if not challenge.realm:
+        realm = challenge.realm
+        if not realm:
             return None
+        parts = urlsplit(realm)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise BadResponse(f"{self.registry} names a token service that is not an http(s) URL "
+                              f"({clean(realm, 100)}); refusing to send credentials there")
+        where = f"the token service of {self.registry}"
         params = {"scope": scope}
         if challenge.service:
             params["service"] = challenge.service
+        left = remaining(deadline, 0.05)
+        timeout = min(self._timeout, left) if left is not None else self._timeout
         session = self._session()
+        if cred is not None and cred.identity_token:
+            # OAuth2 refresh-token grant, as docker does with an identity token.
+            method = "POST"
+            headers: dict[str, str] = {}
+            form: Optional[dict[str, str]] = {**params, "grant_type": "refresh_token",
+                                              "refresh_token": cred.identity_token, "client_id": "kubectl-imagecache"}
+            query: Optional[dict[str, str]] = None
+        else:
+            method, headers, form, query = "GET", {}, None, params
+            if cred and cred.username and cred.password is not None:
+                headers["Authorization"] = basic_header(cred.username, cred.password)
         try:
-            if cred is not None and cred.identity_token:
-                # OAuth2 refresh-token grant, as docker does with an identity token.
-                resp = session.post(
-                    challenge.realm,
-                    data={**params, "grant_type": "refresh_token", "refresh_token": cred.identity_token,
-                          "client_id": "kubectl-imagecache"},
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                )
-            else:
-                auth = (cred.username, cred.password) if cred and cred.username and cred.password is not None else None
-                resp = session.get(challenge.realm, params=params, auth=auth, timeout=self._timeout,
-                                   allow_redirects=False)
-        except requests.RequestException as exc:
-            raise Unreachable(
-                f"cannot reach the token service of {self.registry} ({exc.__class__.__name__}); check the network"
-            ) from None
-        if resp.status_code in (401, 403):
+            with deadline_scope(deadline):
+                resp = session.request(method, realm, params=query, data=form, headers=headers,
+                                       timeout=(timeout, timeout), allow_redirects=False, stream=True)
+        except Exception as exc:  # noqa: BLE001 - any failure of the HTTP stack is "cannot reach"
+            raise Unreachable(f"cannot reach {where} ({classify(exc).detail}); check the network") from None
+        status = int(resp.status_code)
+        if status in (401, 403):
+            resp.close()
             return None
-        if cred is not None and cred.identity_token and (400 <= resp.status_code < 500 or resp.status_code == 501):
+        if cred is not None and cred.identity_token and (400 <= status < 500 or status == 501):
             # OAuth2 answers 400 invalid_grant for an expired or revoked refresh token, and a token
             # service without the grant answers 404/405/501: the credential is refused, the service
             # is not down. Treating it as refused lets the next candidate (or anonymous) be tried
             # and the final 401 name this source, instead of a misleading "try again later".
+            resp.close()
             return None
-        if resp.status_code != 200:
-            raise Unreachable(f"token service of {self.registry} answered HTTP {resp.status_code}; try again later")
+        if status != 200:
+            resp.close()
+            raise Unreachable(f"{where} answered HTTP {status}; try again later")
+        body = read_body(resp, MAX_TOKEN_BYTES, "a token", where, deadline)
         try:
-            doc = resp.json()
-            value = doc.get("token") or doc.get("access_token")
-            lifetime = max(int(doc.get("expires_in") or _TOKEN_MIN_LIFETIME), _TOKEN_MIN_LIFETIME)
-        except (ValueError, AttributeError, TypeError):
-            value = None
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            doc = None
+        value = (doc.get("token") or doc.get("access_token")) if isinstance(doc, dict) else None
         if not isinstance(value, str) or not value:
-            raise Unreachable(f"token service of {self.registry} returned no token")
+            raise Unreachable(f"{where} returned no token")
+        if not _TOKEN_CHARS.fullmatch(value):
+            # Never printed: it is a secret, and it is what could forge headers.
+            raise BadResponse(f"{where} returned a token with characters an HTTP header cannot carry "
+                              "(control characters or spaces); refusing it")
+        lifetime = token_lifetime(doc.get("expires_in")) if isinstance(doc, dict) else _TOKEN_MIN_LIFETIME
         # Renew a little early so a token never expires between check and use.
         return _Token(value, time.monotonic() + lifetime - 10)

@@ -1,21 +1,28 @@
 """The persistent cache of registry metadata (diskcache).
 
-What is kept: manifest bodies by digest (immutable, so kept until evicted) and tag -> digest
-mappings with the time they were seen (trusted for a TTL). Nothing secret: no tokens, no
-credentials, no headers. A cache that is corrupt, unreadable or locked costs one warning and is
-then ignored, so it can slow a command down but never crash it or change its answer; manifest
-bodies are re-hashed on every read for the same reason.
+What is kept: manifest and image-config bodies by digest (immutable, so kept until evicted) and
+tag -> digest mappings with the time they were seen (trusted for a TTL). Nothing secret: no
+tokens, no credentials, no headers. A cache that is corrupt, unreadable or locked costs one
+warning and is then ignored, so it can slow a command down but never crash it or change its
+answer; bodies are re-hashed on every read for the same reason.
+
+The cache owns its folder's database files and nothing else: by default the folder is
+``~/.cache/kubectl-imagecache/metadata`` (XDG respected), beside but apart from the zipapp's
+bytecode and the build caches of the project; ``info`` counts and ``clear`` removes only the
+files diskcache creates, even in a folder the user chose and filled with other things.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
-from .manifest import compute_digest
+from .manifest import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, compute_digest
+from .reference import is_valid_digest
 
 __all__ = ["MetadataCache", "TagEntry", "default_cache_dir", "DEFAULT_TTL", "DEFAULT_SIZE_LIMIT"]
 
@@ -23,6 +30,15 @@ DEFAULT_TTL = 3600.0
 DEFAULT_SIZE_LIMIT = 256 << 20  # manifests are small: this holds hundreds of thousands
 _LOCK_WAIT = 1.0  # seconds to wait for another process's lock before going on without the cache
 _SCHEMA = "v1"  # bump when the stored shapes change; old entries are then simply not found
+# Every value in SQLite, none in side files: bodies are bounded (4 MiB), and then the database
+# files below are all the cache ever creates.
+_DISK_MIN_FILE_SIZE = max(MAX_MANIFEST_BYTES, MAX_CONFIG_BYTES) + (1 << 20)
+_DB = "cache.db"
+_DB_FILES = (_DB, _DB + "-wal", _DB + "-shm", _DB + "-journal")
+# diskcache's side files for large values (none written since _DISK_MIN_FILE_SIZE; an older
+# version could have): <2 hex>/<2 hex>/<28 hex>.val
+_VALUE_FILE = re.compile(r"^[0-9a-f]{28}\.val$")
+_HEX2 = re.compile(r"^[0-9a-f]{2}$")
 
 
 def default_cache_dir(explicit: Optional[str] = None) -> Path:
@@ -31,9 +47,30 @@ def default_cache_dir(explicit: Optional[str] = None) -> Path:
     env = os.environ.get("KUBECTL_IMAGECACHE_CACHE_DIR")
     if env:
         return Path(env).expanduser()
+    return _project_cache_root() / "metadata"
+
+
+def _project_cache_root() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "kubectl-imagecache"
+
+
+def _own_files(directory: Path) -> Iterator[Path]:
+    """The files diskcache created in ``directory``: its database and large-value files only."""
+    if not directory.is_dir():
+        return
+    for name in _DB_FILES:
+        f = directory / name
+        if f.is_file() and not f.is_symlink():
+            yield f
+    try:
+        firsts = [d for d in directory.iterdir() if _HEX2.match(d.name) and d.is_dir() and not d.is_symlink()]
+    except OSError:
+        return
+    for first in firsts:
+        for second in (d for d in first.iterdir() if _HEX2.match(d.name) and d.is_dir() and not d.is_symlink()):
+            yield from (f for f in second.iterdir() if _VALUE_FILE.match(f.name) and f.is_file())
 
 
 def _probe_unlocked(db: Path) -> None:
@@ -88,13 +125,14 @@ class MetadataCache:
 
                 self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
                 os.chmod(self.directory, 0o700)
-                _probe_unlocked(self.directory / "cache.db")
+                _probe_unlocked(self.directory / _DB)
                 # timeout=1: a cache locked by another process must not stall us for a minute
                 self._cache = diskcache.Cache(
                     str(self.directory),
                     size_limit=self._size_limit,
                     eviction_policy="least-recently-used",
                     timeout=_LOCK_WAIT,
+                    disk_min_file_size=_DISK_MIN_FILE_SIZE,
                 )
             except Exception as exc:  # noqa: BLE001 - any failure means "no cache", never a crash
                 self._disable(exc)
@@ -138,18 +176,24 @@ class MetadataCache:
         if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], bytes)):
             return None
         media_type, body = value
-        # Re-hash: a damaged or tampered entry is a miss, never a wrong size.
-        algorithm = digest.split(":", 1)[0]
-        try:
-            if compute_digest(body, algorithm) != digest:
-                return None
-        except ValueError:
+        if not _intact(body, digest, MAX_MANIFEST_BYTES):
             return None
         return str(media_type), body
 
     def put_manifest(self, digest: str, media_type: str, body: bytes) -> None:
-        """Only call with a body already verified against its digest."""
-        self._set(f"manifest:{digest}", (media_type, body))
+        """Only call with a body already verified against its digest (and within its bound)."""
+        if len(body) <= MAX_MANIFEST_BYTES and is_valid_digest(digest):
+            self._set(f"manifest:{digest}", (media_type, body))
+
+    def get_blob(self, digest: str) -> Optional[bytes]:
+        """An image config kept by digest (immutable: no TTL)."""
+        body = self._get(f"blob:{digest}")
+        return body if isinstance(body, bytes) and _intact(body, digest, MAX_CONFIG_BYTES) else None
+
+    def put_blob(self, digest: str, body: bytes) -> None:
+        """Only call with a body already verified against its digest (and within its bound)."""
+        if len(body) <= MAX_CONFIG_BYTES and is_valid_digest(digest):
+            self._set(f"blob:{digest}", body)
 
     def get_tag(self, registry: str, repository: str, tag: str) -> Optional[TagEntry]:
         value = self._get(f"tag:{registry}/{repository}:{tag}")
@@ -179,27 +223,59 @@ class MetadataCache:
                 entries = len(cache)
             except Exception as exc:  # noqa: BLE001
                 self._disable(exc)
-        size = sum(f.stat().st_size for f in self.directory.rglob("*") if f.is_file()) if self.directory.exists() else 0
+        size = 0
+        for f in _own_files(self.directory):
+            try:
+                size += f.stat().st_size
+            except OSError:
+                pass
         return {"path": str(self.directory), "entries": entries, "bytes": size, "sizeLimitBytes": self._size_limit}
 
     def clear(self) -> int:
-        """Empty the cache; a broken one is removed from disk so the next run starts clean."""
+        """Empty the cache; a broken one has its own files removed so the next run starts clean.
+
+        Only what diskcache created is touched, never the folder's other contents (a folder the
+        user named with --cache-dir may hold anything).
+        """
+        legacy = self._remove_legacy()
         cache = self._open()
         if cache is not None:
             try:
-                return int(cache.clear(retry=True))
+                return legacy + int(cache.clear(retry=True))
             except Exception as exc:  # noqa: BLE001
                 self._disable(exc)
-        return self._remove_tree()
+        self.close()
+        return legacy + self._remove_own_files(self.directory)
 
-    def _remove_tree(self) -> int:
-        import shutil
-
-        if not self.directory.exists():
+    def _remove_legacy(self) -> int:
+        """Earlier builds kept the database in the project's cache root itself; those files go too."""
+        root = _project_cache_root()
+        if self.directory != root / "metadata":
             return 0
-        count = sum(1 for _ in self.directory.rglob("*"))
-        shutil.rmtree(self.directory, ignore_errors=True)
-        return count
+        removed = 0
+        for name in _DB_FILES:
+            f = root / name
+            if f.is_file() and not f.is_symlink():
+                try:
+                    f.unlink()
+                    removed += 1
+                except OSError:
+                    pass
+        return removed
+
+    def _remove_own_files(self, directory: Path) -> int:
+        removed = 0
+        for f in list(_own_files(directory)):
+            try:
+                f.unlink()
+                removed += 1
+            except OSError:
+                pass
+        for first in (d for d in _subdirs(directory) if _HEX2.match(d.name)):
+            for second in (d for d in _subdirs(first) if _HEX2.match(d.name)):
+                _rmdir_if_empty(second)
+            _rmdir_if_empty(first)
+        return removed
 
     def close(self) -> None:
         if self._cache is not None:
@@ -208,3 +284,24 @@ class MetadataCache:
             except Exception:  # noqa: BLE001
                 pass
             self._cache = None
+
+
+def _intact(body: bytes, digest: str, limit: int) -> bool:
+    """Re-hash on read: a damaged or tampered entry is a miss, never a wrong size."""
+    if len(body) > limit or not is_valid_digest(digest):
+        return False
+    return compute_digest(body, digest.split(":", 1)[0]) == digest
+
+
+def _subdirs(directory: Path) -> list[Path]:
+    try:
+        return [d for d in directory.iterdir() if d.is_dir() and not d.is_symlink()]
+    except OSError:
+        return []
+
+
+def _rmdir_if_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:
+        pass

@@ -1,33 +1,53 @@
 """The registry client: resolve a reference to the manifest of one platform, using the local cache.
 
-Request budget (the benchmark checks it): a cold single-platform image costs one GET, a
-multi-platform one two; a tag seen within the TTL costs nothing; an expired tag costs one HEAD
-when its digest has not moved. Every body fetched is verified against its digest before use or caching.
+The platform is chosen as containerd chooses it (platform.py, ImageIndex.select), and checked
+against the image config where no index says it: a single-platform image, or an index entry
+without a platform.
+
+Request budget (the benchmark checks it): a cold single-platform image costs two GETs (manifest,
+config blob), a multi-platform one two (index, manifest); a tag seen within the TTL costs nothing;
+an expired tag costs one HEAD when its digest has not moved. Manifests and configs are addressed
+by digest, so they are cached forever. Every body fetched is verified against its digest before
+use or caching, and read within its bound (4 MiB, as containers/image).
+
+--registry-timeout bounds each image as a whole: every request, retry and wait it needs.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
-from ..errors import ImageCacheError, OfflineMiss, RegistryError
+from ..errors import (
+    ImageCacheError,
+    OfflineMiss,
+    PlatformMismatch,
+    PlatformNotFound,
+    RegistryError,
+    ResponseTooLarge,
+    UnsupportedManifest,
+)
+from ..escape import clean
 from .auth import RegistryAuth
 from .cache import DEFAULT_TTL, MetadataCache
 from .credentials import CredentialStore
 from .manifest import (
     ACCEPT,
+    MAX_CONFIG_BYTES,
     ImageIndex,
     ImageInfo,
     ImageManifest,
     InspectResult,
     compute_digest,
+    parse_config_platform,
     parse_manifest,
     verify_digest,
 )
-from .platform import DEFAULT_PLATFORM, Platform
-from .reference import Reference
+from .platform import DEFAULT_PLATFORM, Platform, format_platform, only
+from .reference import Reference, is_valid_digest
 from .transport import RegistryTransport, TransportOptions
 
 __all__ = ["ClientOptions", "RegistryClient", "NeedsNetwork"]
@@ -66,17 +86,32 @@ class RegistryClient:
     # -- public ------------------------------------------------------------------------------------
     def inspect(self, ref: Reference, platform: Optional[Platform] = None, *, cache_only: bool = False) -> ImageInfo:
         """The image for one platform; with cache_only, raises NeedsNetwork rather than asking a registry."""
-        platform = platform or self.options.platform
-        digest, media_type, body = self._resolve(ref, cache_only)
+        want = platform or self.options.platform
+        deadline = time.monotonic() + self._topts.timeout
+        digest, media_type, body = self._resolve(ref, cache_only, deadline)
         manifest = parse_manifest(body, media_type)
         if isinstance(manifest, ImageIndex):
-            entry = manifest.select(platform)
-            child_type, child_body = self._by_digest(ref, entry.digest, cache_only)
+            entry = manifest.select(want)
+            child_type, child_body = self._by_digest(ref, entry.digest, cache_only, deadline)
             child = parse_manifest(child_body, child_type)
             if not isinstance(child, ImageManifest):
-                raise RegistryError(f"{ref}: platform entry {entry.digest} is not an image manifest (nested index)")
-            return ImageInfo(ref, digest, manifest.media_type, entry.digest, entry.platform or platform, child)
-        return ImageInfo(ref, digest, manifest.media_type, digest, platform, manifest)
+                raise UnsupportedManifest(f"platform entry {entry.digest} is not an image manifest (nested index)")
+            chosen = entry.platform
+            if chosen is None:
+                # As containerd: an entry without a platform is judged by its config.
+                chosen = self._config_platform(ref, child, cache_only, deadline)
+                if not only(want).match(chosen):
+                    raise PlatformNotFound(
+                        f"no image for platform {want}: the index's best candidate, entry {entry.digest} without a "
+                        f"platform, is {chosen} by its config, which containerd would not pull for {want}; "
+                        "choose one with --platform")
+            return ImageInfo(ref, digest, manifest.media_type, entry.digest, chosen, child)
+        actual = self._config_platform(ref, manifest, cache_only, deadline)
+        if not only(want).match(actual):
+            raise PlatformMismatch(
+                f"a single-platform image for {actual} (its config says so), not for {want}: ECI would not run it "
+                f"there; size it with --platform {clean(format_platform(actual))} or use an image built for {want}")
+        return ImageInfo(ref, digest, manifest.media_type, digest, actual, manifest)
 
     def inspect_many(
         self,
@@ -98,13 +133,18 @@ class RegistryClient:
                 return
             except ImageCacheError as exc:
                 results[i] = InspectResult(text, error=exc)
+            except Exception as exc:  # noqa: BLE001 - one image's surprise must not lose the others' report
+                results[i] = InspectResult(text, error=RegistryError(
+                    f"unexpected error ({exc.__class__.__name__}: {clean(str(exc), 200)}); please report it"))
             progress()
 
         if self.cache is not None:
             for i in range(len(images)):
                 one(i, cache_only=True)
         pending = [i for i, r in enumerate(results) if r is None]
-        workers = max(1, min(self._topts.concurrency, len(pending)))
+        # --concurrency is per registry (each transport's gate enforces it): enough threads for all.
+        registries = len({images[i][1].registry for i in pending}) or 1
+        workers = max(1, min(self._topts.concurrency * registries, len(pending), 256))
         if workers == 1:
             for i in pending:
                 one(i)
@@ -115,7 +155,11 @@ class RegistryClient:
 
     def blob(self, ref: Reference, digest: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Stream a blob (the emulated cloud controller pulls layers with it)."""
-        resp = self._transport(ref).request("GET", ref.repository, f"blobs/{digest}", {}, f"blob {digest}")
+        if not is_valid_digest(digest):
+            raise UnsupportedManifest(f"not a valid digest: {clean(digest, 80)}")
+        reply = self._transport(ref).request("GET", ref.repository, f"blobs/{digest}", {}, f"blob {digest}",
+                                             stream=True)
+        resp: Any = reply.raw
         try:
             yield from resp.iter_content(chunk_size)
         finally:
@@ -164,19 +208,21 @@ class RegistryClient:
                 self._transports[ref.registry] = t
             return t
 
-    def _resolve(self, ref: Reference, cache_only: bool = False) -> tuple[str, str, bytes]:
+    def _resolve(self, ref: Reference, cache_only: bool, deadline: float) -> tuple[str, str, bytes]:
         """(digest, media type, body) of what the reference names."""
         if ref.digest is not None:
-            media_type, body = self._by_digest(ref, ref.digest, cache_only)
+            media_type, body = self._by_digest(ref, ref.digest, cache_only, deadline)
             return ref.digest, media_type, body
         assert ref.tag is not None
         cache, opts = self.cache, self.options
         entry = cache.get_tag(ref.registry, ref.repository, ref.tag) if cache else None
+        if entry is not None and not is_valid_digest(entry.digest):
+            entry = None  # a damaged cache entry is a miss, never a URL
         if opts.offline:
             if entry is None:
                 raise OfflineMiss(f"{ref} is not in the local cache and --offline forbids asking the registry; "
                                   "run once without --offline")
-            return entry.digest, *self._by_digest(ref, entry.digest)
+            return entry.digest, *self._by_digest(ref, entry.digest, False, deadline)
         if entry is not None and cache is not None:
             cached = cache.get_manifest(entry.digest)
             if cached is not None and not opts.refresh and entry.fresh(opts.ttl):
@@ -185,65 +231,82 @@ class RegistryClient:
                 raise NeedsNetwork
             if cached is not None:
                 # Revalidate with HEAD: free on Docker Hub's pull limit, and no body when unchanged.
-                digest = self._head_digest(ref)
+                digest = self._head_digest(ref, deadline)
                 if digest == entry.digest:
                     cache.put_tag(ref.registry, ref.repository, ref.tag, digest, cached[0])
                     return digest, *cached
         if cache_only:
             raise NeedsNetwork
-        return self._get_by_tag(ref)
+        return self._get_by_tag(ref, deadline)
 
-    def _head_digest(self, ref: Reference) -> Optional[str]:
+    def _head_digest(self, ref: Reference, deadline: float) -> Optional[str]:
         try:
-            resp = self._transport(ref).request("HEAD", ref.repository, f"manifests/{ref.tag}",
-                                                {"Accept": ACCEPT}, f"tag {ref.tag}")
+            reply = self._transport(ref).request("HEAD", ref.repository, f"manifests/{ref.tag}",
+                                                 {"Accept": ACCEPT}, f"tag {ref.tag}", deadline=deadline)
         except RegistryError:
             return None  # let the GET that follows produce the precise error (HEAD has no body)
-        return resp.headers.get("Docker-Content-Digest")
+        digest = reply.headers.get("Docker-Content-Digest")
+        return digest if is_valid_digest(digest) else None
 
-    def _get_by_tag(self, ref: Reference) -> tuple[str, str, bytes]:
+    def _get_by_tag(self, ref: Reference, deadline: float) -> tuple[str, str, bytes]:
         assert ref.tag is not None
-        resp = self._transport(ref).request("GET", ref.repository, f"manifests/{ref.tag}",
-                                            {"Accept": ACCEPT}, f"tag {ref.tag}")
-        body, media_type = resp.content, _content_type(resp)
-        header = resp.headers.get("Docker-Content-Digest")
-        if header:
+        reply = self._transport(ref).request("GET", ref.repository, f"manifests/{ref.tag}",
+                                             {"Accept": ACCEPT}, f"tag {ref.tag}", deadline=deadline)
+        body, media_type = reply.body, reply.content_type
+        header = reply.headers.get("Docker-Content-Digest")
+        if header and is_valid_digest(header):
             verify_digest(body, header)
             digest = header
         else:
-            digest = compute_digest(body)
-        parse_manifest(body, media_type)  # refuse schema 1 and unknown types before caching anything
+            digest = compute_digest(body)  # absent or garbage: our own hash is the truth
+        parse_manifest(body, media_type)  # refuse schema 1, artifacts and unknown types before caching anything
         if self.cache is not None:
             self.cache.put_manifest(digest, media_type, body)
             self.cache.put_tag(ref.registry, ref.repository, ref.tag, digest, media_type)
         return digest, media_type, body
 
-    def _by_digest(self, ref: Reference, digest: str, cache_only: bool = False) -> tuple[str, bytes]:
+    def _by_digest(self, ref: Reference, digest: str, cache_only: bool, deadline: float) -> tuple[str, bytes]:
         if self.cache is not None:
             cached = self.cache.get_manifest(digest)
             if cached is not None:
                 return cached
-        if cache_only and not self.options.offline:
-            raise NeedsNetwork
-        if self.options.offline:
-            raise OfflineMiss(f"manifest {digest} of {ref.name} is not in the local cache and --offline "
-                              "forbids asking the registry; run once without --offline")
-        resp = self._transport(ref).request("GET", ref.repository, f"manifests/{digest}",
-                                            {"Accept": ACCEPT}, f"manifest {digest}")
-        body, media_type = resp.content, _content_type(resp)
+        self._may_fetch(cache_only, f"manifest {digest} of {ref.name}")
+        reply = self._transport(ref).request("GET", ref.repository, f"manifests/{digest}",
+                                             {"Accept": ACCEPT}, f"manifest {digest}", deadline=deadline)
+        body, media_type = reply.body, reply.content_type
         verify_digest(body, digest)
         parse_manifest(body, media_type)
         if self.cache is not None:
             self.cache.put_manifest(digest, media_type, body)
         return media_type, body
 
+    def _config_platform(self, ref: Reference, manifest: ImageManifest, cache_only: bool,
+                         deadline: float) -> Platform:
+        """The platform the image's config declares (a small blob, cached forever by its digest)."""
+        config = manifest.config
+        body = self.cache.get_blob(config.digest) if self.cache is not None else None
+        if body is None:
+            self._may_fetch(cache_only, f"config {config.digest} of {ref.name}")
+            if config.size > MAX_CONFIG_BYTES:
+                raise ResponseTooLarge(f"the image config {config.digest} is declared as {config.size} bytes, more "
+                                       f"than the {MAX_CONFIG_BYTES}-byte limit; refusing it")
+            reply = self._transport(ref).request("GET", ref.repository, f"blobs/{config.digest}", {},
+                                                 f"config {config.digest}", limit=MAX_CONFIG_BYTES, deadline=deadline)
+            body = reply.body
+            verify_digest(body, config.digest)
+            platform = parse_config_platform(body)  # refuse a broken config before caching it
+            if self.cache is not None:
+                self.cache.put_blob(config.digest, body)
+            return platform
+        return parse_config_platform(body)
 
-def _content_type(resp: object) -> str:
-    headers = getattr(resp, "headers", {})
-    return str(headers.get("Content-Type", "")).split(";", 1)[0].strip()
+    def _may_fetch(self, cache_only: bool, what: str) -> None:
+        if self.options.offline:
+            raise OfflineMiss(f"{what} is not in the local cache and --offline forbids asking the registry; "
+                              "run once without --offline")
+        if cache_only:
+            raise NeedsNetwork
 
 
 def _refuse_offline(method: str, url: str) -> None:
     raise OfflineMiss(f"--offline: refusing to contact the registry ({method} {url.split('/v2/', 1)[0]})")
-
-

@@ -4,7 +4,7 @@ Modelled on distribution/reference (the "normalized" grammar Docker and containe
 go-containerregistry's pkg/name. Pure logic, no I/O.
 
     reference      := name [ ":" tag ] [ "@" digest ]
-    name           := [ registry "/" ] path          (<= 255 characters once normalized)
+    name           := [ registry "/" ] path          (path <= 255 characters once normalized)
     registry       := host [ ":" port ]              host: domain name, IPv4, or [IPv6]
     path           := component ( "/" component )*
     component      := [a-z0-9]+ ( ( [._] | __ | -+ ) [a-z0-9]+ )*
@@ -24,12 +24,12 @@ Normalization (what makes "nginx" and "docker.io/library/nginx:latest" the same 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
 from kubectl_imagecache.errors import InvalidReference
+from kubectl_imagecache.escape import quote as _quote
 
 __all__ = [
     "DEFAULT_REGISTRY",
@@ -44,6 +44,7 @@ __all__ = [
     "normalize",
     "normalize_or_keep",
     "is_valid_reference",
+    "is_valid_digest",
 ]
 
 DEFAULT_REGISTRY = "docker.io"
@@ -67,20 +68,11 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _UPPER = re.compile(r"[A-Z]")
 # A bare 64-hex string is an image ID, not a name; Docker refuses it for the same reason.
 _IDENTIFIER = re.compile(r"[a-f0-9]{64}")
-# Inputs longer than this are quoted truncated in messages: the message must stay one line.
-_QUOTE_MAX = 300
 
 _COMPONENT_RULE = (
     'use lowercase letters and digits, separated by single ".", "_", "__" or dashes, and no separator at either end'
 )
 _TAG_RULE = 'a tag is 1 to 128 letters, digits, "_", "." or "-", and cannot start with "." or "-"'
-
-
-def _quote(text: str) -> str:
-    if len(text) > _QUOTE_MAX:
-        text = text[:_QUOTE_MAX] + "..."
-    # json.dumps escapes quotes and control characters, so the message stays one readable line.
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _fail(text: str, rule: str) -> InvalidReference:
@@ -165,10 +157,12 @@ def _digest_problem(digest: str) -> Optional[str]:
 
 
 def _name_length_problem(registry: str, repository: str) -> Optional[str]:
-    length = len(registry) + 1 + len(repository)
+    # distribution/reference (what containerd and docker use) limits the path, not host + path;
+    # for Docker Hub the path includes the "library/" that normalizing adds.
+    length = len(repository)
     if length > NAME_TOTAL_LENGTH_MAX:
         return (
-            f"name longer than {NAME_TOTAL_LENGTH_MAX} characters ({length} once normalized): "
+            f"repository path longer than {NAME_TOTAL_LENGTH_MAX} characters ({length} once normalized): "
             "shorten the repository path"
         )
     return None
@@ -349,3 +343,12 @@ def is_valid_reference(text: str) -> bool:
     except InvalidReference:
         return False
     return True
+
+
+def is_valid_digest(digest: object) -> bool:
+    """Whether ``digest`` is ``algorithm:hex`` of a registered algorithm and its exact length.
+
+    Checked on every digest a registry hands us before it goes into a URL or a cache key: an
+    index entry "sha256:x/../../admin" would otherwise become a request for another path.
+    """
+    return isinstance(digest, str) and _digest_problem(digest) is None

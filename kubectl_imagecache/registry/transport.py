@@ -1,41 +1,77 @@
 """One HTTP transport per registry, layered like go-containerregistry's remote/transport.
 
-requests.Session (keep-alive pool, proxy and CA-bundle environment variables) -> urllib3 Retry
-(bounded retries with backoff for 408/429/502/503/504 and connection resets, Retry-After honoured
-up to a cap) -> RegistryAuth (Bearer/Basic on 401) -> error mapping into our exception types.
+A session from the session factory (requests.Session by default: keep-alive pool, proxy and CA
+environment variables) -> our own retry loop (408/429/502/503/504 and connection resets, with
+backoff, Retry-After honoured up to a cap, all within the image's deadline) -> a per-registry
+gate (at most ``concurrency`` requests in flight, halved on each wave of 429s) -> RegistryAuth
+(Bearer/Basic on 401) -> error mapping into our exception types.
+
+Redirects are followed here, not by requests: so a redirect's body is never read, a loop or a
+scheme other than http(s) is refused, and credentials never leave the registry's own host.
+Every body is read within its bound (httpio.read_body). The seam for unit tests is
+``session_factory``: anything with requests.Session's ``request()`` will do.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from urllib.parse import urljoin, urlsplit
 
 from .. import __version__
-from ..errors import Forbidden, NotFound, RegistryError, Unreachable
+from ..errors import BadResponse, Forbidden, NotFound, RegistryError, Unreachable
+from ..escape import clean
 from .auth import RegistryAuth, scope_for
+from .httpio import (
+    MAX_ERROR_BYTES,
+    BrokenBody,
+    Failure,
+    Reply,
+    classify,
+    deadline_scope,
+    parse_retry_after,
+    read_body,
+    remaining,
+    unwatch,
+    watch,
+)
+from .manifest import MAX_MANIFEST_BYTES
 
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["TransportOptions", "RegistryTransport", "is_loopback"]
+__all__ = ["TransportOptions", "RegistryTransport", "is_loopback", "new_session", "SessionFactory",
+           "DEFAULT_CONCURRENCY", "Reply"]
 
 USER_AGENT = f"kubectl-imagecache/{__version__}"
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+# Requests in flight per registry. Round trips dominate a cold run, so more in flight is faster
+# (bench/estimate.py); a registry that answers 429 halves it for the rest of the run.
+DEFAULT_CONCURRENCY = 32
+_BACKOFF_MAX = 10.0
+
+SessionFactory = Callable[["TransportOptions", bool], Any]
 
 
 @dataclass(frozen=True)
 class TransportOptions:
-    concurrency: int = 8
-    timeout: float = 30.0  # per connect and per read, not per whole request
+    concurrency: int = DEFAULT_CONCURRENCY  # per registry
+    timeout: float = 30.0  # for the whole image: every request, retry and wait it needs
     retries: int = 4
     backoff: float = 0.25
     retry_after_cap: int = 30
     insecure_hosts: frozenset[str] = field(default_factory=frozenset)
     # Invoked with (method, url) before each request leaves; --offline sets one that refuses.
     guard: Optional[Callable[[str, str], None]] = None
+    # (options, verify_tls) -> a requests.Session-like object; None means new_session.
+    session_factory: Optional[SessionFactory] = field(default=None, compare=False)
 
 
 def is_loopback(host: str) -> bool:
@@ -49,63 +85,168 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _new_session(opts: TransportOptions, verify: bool) -> requests.Session:
+def _ca_locations() -> tuple[Optional[str], Optional[str]]:
+    """SSL_CERT_FILE / SSL_CERT_DIR, as Go programs (docker, crane, kubectl) read them.
+
+    They replace the default bundle, as in Go. REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) wins over
+    both: requests applies it per request, before these are looked at.
+    """
+    file_, dir_ = os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
+    if dir_ and os.pathsep in dir_:
+        dir_ = dir_.split(os.pathsep, 1)[0]  # Go takes a list; OpenSSL one directory
+    return file_, dir_
+
+
+def _watched_pools() -> dict[str, type]:
+    """urllib3 pools whose connections honour the thread's deadline while awaiting an answer.
+
+    A socket timeout bounds each recv; a registry that trickles its status line and headers a
+    byte at a time would never trip it. The watchdog shuts the socket at the deadline instead.
+    """
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def getresponse(conn: Any, parent: Any, args: Any, kwargs: Any) -> Any:
+        sock = conn.sock
+        token = watch(sock)
+        try:
+            resp = parent.getresponse(conn, *args, **kwargs)
+        finally:
+            unwatch(token)
+        # http.client forgets the socket of a "Connection: close" answer: keep it for the body's watch.
+        resp.watched_socket = sock
+        return resp
+
+    class _HTTP(HTTPConnection):
+        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+            return getresponse(self, HTTPConnection, args, kwargs)
+
+    class _HTTPS(HTTPSConnection):
+        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+            return getresponse(self, HTTPSConnection, args, kwargs)
+
+    class _HTTPPool(HTTPConnectionPool):
+        ConnectionCls = _HTTP
+
+    class _HTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _HTTPS
+
+    return {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+def new_session(opts: TransportOptions, verify: bool) -> requests.Session:
+    """The default session: a keep-alive pool as large as the concurrency, no hidden retries."""
     import requests
     from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
 
-    retry = Retry(
-        total=opts.retries,
-        connect=opts.retries,
-        read=min(opts.retries, 2),  # a stalled registry costs timeout x 3 at most
-        status=opts.retries,
-        other=0,
-        redirect=5,
-        allowed_methods=frozenset({"GET", "HEAD"}),
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=opts.backoff,
-        backoff_max=10,
-        respect_retry_after_header=True,
-        retry_after_max=opts.retry_after_cap,
-        raise_on_status=False,
-        raise_on_redirect=False,
-    )
+    ca_file, ca_dir = _ca_locations()
+    pools = _watched_pools()
+
+    class _Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            manager.pool_classes_by_scheme = pools
+            return manager
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, verify, cert)
+            if verify is True and url.lower().startswith("https") and (ca_file or ca_dir):
+                conn.ca_certs, conn.ca_cert_dir = ca_file, ca_dir
+
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max(1, opts.concurrency), max_retries=retry)
+    # max_retries=0: urllib3 would retry behind our back (a stalled registry cost 3 timeouts
+    # per request); the transport's own loop retries, within the image's deadline.
+    adapter = _Adapter(pool_connections=1, pool_maxsize=max(1, opts.concurrency), max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    # A no-op auth: requests would otherwise put ~/.netrc credentials over our Authorization
+    # header (trust_env stays on for proxies and REQUESTS_CA_BUNDLE).
+    session.auth = _keep_authorization
     if not verify:
+        import warnings
+
+        from urllib3.exceptions import InsecureRequestWarning
+
+        # The user asked for this host to be insecure (or it is loopback): no warning per request.
+        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         session.verify = False
     return session
 
 
-def _error_code(resp: requests.Response) -> str:
+def _keep_authorization(request: Any) -> Any:
+    return request
+
+
+def _error_code(reply: Reply) -> str:
     try:
-        errors = json.loads(resp.content or b"{}").get("errors") or []
-        return str(errors[0].get("code", "")) if errors else ""
-    except (ValueError, AttributeError, TypeError, IndexError):
+        doc = json.loads(reply.body or b"{}")
+        errors = doc.get("errors") or [] if isinstance(doc, dict) else []
+        code = errors[0].get("code", "") if errors and isinstance(errors[0], dict) else ""
+        return code if isinstance(code, str) else ""
+    except (ValueError, AttributeError, TypeError, IndexError, RecursionError):
         return ""
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    """Whether a requests error was a timeout, also when retries wrapped it.
+class _Gate:
+    """At most ``limit`` requests in flight to one registry; 429s halve it and may pause everyone.
 
-    requests reports a read timeout that exhausted urllib3's retries as a ConnectionError around
-    a MaxRetryError around the ReadTimeoutError; the user must still be told it was a timeout.
+    A wave of 429s (many threads refused at once) halves the limit once, not once per thread:
+    only a request sent under the current limit may lower it.
     """
-    import requests
-    from urllib3.exceptions import MaxRetryError
-    from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-    if isinstance(exc, requests.exceptions.Timeout):
-        return True
-    for arg in getattr(exc, "args", ()):
-        if isinstance(arg, MaxRetryError) and isinstance(arg.reason, Urllib3Timeout):
-            return True
-        if isinstance(arg, Urllib3Timeout):
-            return True
-    return False
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._in_flight = 0
+        self._generation = 0
+        self._pause_until = 0.0
+        self._cond = threading.Condition()
+
+    def acquire(self, deadline: Optional[float], registry: str) -> int:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._pause_until <= now and self._in_flight < self.limit:
+                    self._in_flight += 1
+                    return self._generation
+                left = remaining(deadline)
+                if self._pause_until > now and left is not None and self._pause_until - now >= left:
+                    raise RegistryError(
+                        f"{registry} is rate limiting requests (HTTP 429) and asked to wait "
+                        f"{self._pause_until - now:.0f}s, more than the time left; wait and retry, or log in "
+                        "for a higher limit")
+                if left is not None and left <= 0:
+                    raise Unreachable(f"{registry} did not answer in time (all connections busy); raise "
+                                      "--registry-timeout")
+                waits = [w for w in (self._pause_until - now if self._pause_until > now else None, left, 1.0)
+                         if w is not None]
+                self._cond.wait(max(0.01, min(waits)))
+
+    def release(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def throttle(self, generation: int, pause: Optional[float]) -> None:
+        with self._cond:
+            if generation == self._generation:
+                self.limit = max(1, self.limit // 2)
+                self._generation += 1
+            if pause:
+                self._pause_until = max(self._pause_until, time.monotonic() + pause)
+            self._cond.notify_all()
+
+
+class _NetError(Exception):
+    """A request that got no HTTP answer; ``failure`` says why."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.detail)
+        self.failure = failure
 
 
 class RegistryTransport:
@@ -116,141 +257,239 @@ class RegistryTransport:
         registry: str,
         endpoint: str,
         opts: TransportOptions,
-        auth_factory: Callable[[Callable[[], requests.Session]], RegistryAuth],
+        auth_factory: Callable[[Callable[[], Any]], RegistryAuth],
         scheme_hint: Optional[str] = None,
         remember_scheme: Callable[[str], None] = lambda scheme: None,
+        session_factory: Optional[SessionFactory] = None,
     ) -> None:
         self.registry = registry
         self.endpoint = endpoint
         self.opts = opts
         self.insecure = endpoint in opts.insecure_hosts or registry in opts.insecure_hosts or is_loopback(endpoint)
         self._scheme = scheme_hint if self.insecure else "https"
+        self._scheme_known = self._scheme is not None  # False while "http" is only a guess from a TLS refusal
         self._remember_scheme = remember_scheme
+        self._factory: SessionFactory = session_factory or opts.session_factory or new_session
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
-        self._session: Optional[requests.Session] = None
+        self._session: Any = None
+        self.gate = _Gate(opts.concurrency)
         self.auth = auth_factory(self.session)
 
-    def session(self) -> requests.Session:
+    def session(self) -> Any:
         with self._lock:
             if self._session is None:
                 # Unverified TLS only for hosts the user marked insecure (or loopback), never others.
-                self._session = _new_session(self.opts, verify=not self.insecure)
+                self._session = self._factory(self.opts, not self.insecure)
             return self._session
 
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
 
+    def deadline(self) -> float:
+        """When an image started now must be done (--registry-timeout bounds the whole image)."""
+        return time.monotonic() + self.opts.timeout
+
     # -- requests --------------------------------------------------------------------------------
     def request(
-        self, method: str, repository: str, path: str, headers: Mapping[str, str], what: str
-    ) -> requests.Response:
-        """Send method /v2/<repository>/<path>; returns a 2xx response or raises a typed error."""
+        self, method: str, repository: str, path: str, headers: Mapping[str, str], what: str, *,
+        limit: int = MAX_MANIFEST_BYTES, deadline: Optional[float] = None, stream: bool = False,
+    ) -> Reply:
+        """Send method /v2/<repository>/<path>; returns a 2xx reply or raises a typed error.
+
+        The body is read within ``limit``; with ``stream`` a 2xx reply's body is left unread in
+        ``reply.raw`` (a requests.Response the caller must close).
+        """
+        deadline = deadline if deadline is not None else self.deadline()
         scope = scope_for(repository)
         hdrs = dict(headers)
-        authorization = self.auth.header(scope)
+        authorization = self.auth.header(scope, deadline)
         for _attempt in range(3):  # first try, then at most two fresh credentials after 401s
             if authorization:
                 hdrs["Authorization"] = authorization
             else:
                 hdrs.pop("Authorization", None)
-            resp = self._send(method, f"/v2/{repository}/{path}", hdrs, what)
-            if resp.status_code != 401:
+            reply = self._exchange(method, f"/v2/{repository}/{path}", hdrs, what, limit, deadline, stream)
+            if reply.status != 401:
                 break
             # Only the registry itself may ask for credentials: a 401 from a redirect target gets none.
-            if not self._same_host(resp.url):
+            if not self._same_host(reply.url):
                 break
-            authorization = self.auth.on_unauthorized(resp.headers.get("WWW-Authenticate"), scope, authorization)
+            authorization = self.auth.on_unauthorized(reply.headers.get("WWW-Authenticate"), scope, authorization,
+                                                      deadline)
             if authorization is None:
                 break
-        if resp.status_code == 404 and method == "GET" and _error_code(resp) != "NAME_UNKNOWN":
+        if reply.status == 404 and method == "GET" and _error_code(reply) != "NAME_UNKNOWN":
             # Distribution (and most registries) answer MANIFEST_UNKNOWN for a missing repository
             # as for a missing tag; only the tag list tells them apart. Costs a request on failure only.
-            return self._check(resp, repository, what, repository_missing=self._repository_missing(
-                repository, hdrs.get("Authorization")))
-        return self._check(resp, repository, what)
+            return self._check(reply, repository, what, repository_missing=self._repository_missing(
+                repository, hdrs.get("Authorization"), deadline))
+        return self._check(reply, repository, what)
 
-    def _repository_missing(self, repository: str, authorization: Optional[str]) -> bool:
+    def _repository_missing(self, repository: str, authorization: Optional[str], deadline: float) -> bool:
         hdrs = {"Authorization": authorization} if authorization else {}
         try:
-            resp = self._send("GET", f"/v2/{repository}/tags/list?n=1", hdrs, f"tags of {repository}")
+            reply = self._exchange("GET", f"/v2/{repository}/tags/list?n=1", hdrs, f"tags of {repository}",
+                                   MAX_ERROR_BYTES, deadline, False)
         except RegistryError:
             return False  # cannot tell: keep the tag-or-digest message
-        return resp.status_code == 404 and _error_code(resp) == "NAME_UNKNOWN"
+        return reply.status == 404 and _error_code(reply) == "NAME_UNKNOWN"
 
     def _same_host(self, url: str) -> bool:
-        from urllib.parse import urlsplit
-
         return urlsplit(url).netloc == self.endpoint
 
-    def _send(self, method: str, path: str, headers: Mapping[str, str], what: str) -> requests.Response:
+    def _exchange(self, method: str, path: str, headers: Mapping[str, str], what: str, limit: int,
+                  deadline: float, stream: bool) -> Reply:
+        """One request with retries: transient failures and retried statuses, within the deadline."""
+        attempt = 0
+        while True:
+            generation = self.gate.acquire(deadline, self.registry)
+            reply: Optional[Reply] = None
+            failure: Optional[Failure] = None
+            broken: Optional[BrokenBody] = None
+            try:
+                reply = self._send(method, path, headers, what, limit, deadline, stream)
+            except _NetError as exc:
+                failure = exc.failure
+            except BrokenBody as exc:  # cut short mid-body: a reset is worth another try
+                if not exc.failure.transient:
+                    raise
+                failure, broken = exc.failure, exc
+            finally:
+                self.gate.release()
+            if reply is not None and reply.status not in RETRY_STATUSES:
+                return reply
+            if failure is not None and not failure.transient:
+                raise self._net_error(failure, what, attempt)
+            wait = min(self.opts.backoff * (2 ** attempt), _BACKOFF_MAX)
+            if reply is not None:
+                asked = parse_retry_after(reply.headers.get("Retry-After"))
+                if asked is not None:
+                    wait = min(asked, float(self.opts.retry_after_cap))
+                if reply.status == 429:
+                    self.gate.throttle(generation, wait)
+            left = remaining(deadline)
+            if attempt >= self.opts.retries or (left is not None and wait >= left):
+                if reply is not None:
+                    return reply
+                if broken is not None:
+                    raise broken
+                assert failure is not None
+                raise self._net_error(failure, what, attempt)
+            time.sleep(wait)
+            attempt += 1
+
+    def _send(self, method: str, path: str, headers: Mapping[str, str], what: str, limit: int,
+              deadline: float, stream: bool) -> Reply:
         if self._scheme is None:
             # One thread finds the scheme while the others wait: eight threads probing TLS on a
-            # plain-HTTP port at once cost three times the whole cold run.
+            # plain-HTTP port at once cost three times the whole cold run. The wait ends as soon
+            # as TLS is refused, not when this thread's answer comes: a stalled image must not
+            # hold up the others.
             with self._probe_lock:
                 if self._scheme is None:
-                    return self._send_once(method, path, headers, what)
-        return self._send_once(method, path, headers, what)
+                    try:
+                        return self._send_over("https", method, path, headers, what, limit, deadline, stream)
+                    except _NetError as exc:
+                        if exc.failure.kind == "tls":
+                            self._scheme = "http"  # remembered on disk once an answer proves it
+                        elif exc.failure.kind in ("reset", "other"):
+                            return self._send_over("http", method, path, headers, what, limit, deadline, stream)
+                        else:
+                            raise
+        assert self._scheme is not None
+        return self._send_over(self._scheme, method, path, headers, what, limit, deadline, stream)
 
-    def _send_once(self, method: str, path: str, headers: Mapping[str, str], what: str) -> requests.Response:
-        import requests
+    def _send_over(self, scheme: str, method: str, path: str, headers: Mapping[str, str], what: str, limit: int,
+                   deadline: float, stream: bool) -> Reply:
+        resp = self._follow(method, f"{scheme}://{self.endpoint}{path}", dict(headers), deadline)
+        if self._scheme is None or not self._scheme_known:
+            self._scheme = scheme
+            self._scheme_known = True
+            self._remember_scheme(scheme)
+        status = int(resp.status_code)
+        if stream and 200 <= status < 300:
+            return Reply(status, resp.headers, b"", str(resp.url), raw=resp)
+        bound = limit if 200 <= status < 300 else MAX_ERROR_BYTES
+        body = read_body(resp, bound, f"the answer for {what}" if status >= 300 else what, self.registry, deadline)
+        return Reply(status, resp.headers, body, str(resp.url))
 
-        schemes = [self._scheme] if self._scheme else ["https", "http"]
-        last_exc: Optional[Exception] = None
-        for scheme in schemes:
-            url = f"{scheme}://{self.endpoint}{path}"
+    def _follow(self, method: str, url: str, headers: dict[str, str], deadline: float) -> Any:
+        """Send and follow redirects by hand: never read a redirect's body, never leak credentials."""
+        for _hop in range(MAX_REDIRECTS + 1):
             if self.opts.guard:
                 self.opts.guard(method, url)
+            left = remaining(deadline, 0.05)
+            timeout = min(self.opts.timeout, left if left is not None else self.opts.timeout)
             try:
-                resp = self.session().request(
-                    method, url, headers=headers, timeout=self.opts.timeout, allow_redirects=True
-                )
-            except requests.exceptions.SSLError as exc:
-                last_exc = exc
-                continue  # an insecure host may speak plain HTTP: try the next scheme
-            except requests.exceptions.RetryError:
-                raise Unreachable(f"{self.registry} kept failing while fetching {what}; try again later") from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if self._scheme is None and scheme == "https" and isinstance(exc, requests.exceptions.ConnectionError):
-                    last_exc = exc
-                    continue
-                raise self._unreachable(exc, what) from None
-            if self._scheme is None:
-                self._scheme = scheme
-                self._remember_scheme(scheme)
-            return resp
-        assert last_exc is not None
-        raise self._unreachable(last_exc, what) from None
+                with deadline_scope(deadline):
+                    resp = self.session().request(method, url, headers=headers, timeout=(timeout, timeout),
+                                                  allow_redirects=False, stream=True)
+            except Exception as exc:  # noqa: BLE001 - every failure of the HTTP stack becomes a typed error
+                failure = classify(exc)
+                if remaining(deadline, 0.0) == 0.0:
+                    failure = Failure("timeout", "no answer in time")  # the watchdog cut it at the deadline
+                raise _NetError(failure) from None
+            if remaining(deadline, 0.0) == 0.0:
+                # Headers cut short by the watchdog look complete to http.client: it is a timeout.
+                resp.close()
+                raise _NetError(Failure("timeout", "no answer in time"))
+            status = int(resp.status_code)
+            location = resp.headers.get("Location") if status in REDIRECT_STATUSES else None
+            if not location:
+                return resp
+            resp.close()
+            target = urljoin(url, str(location).strip())
+            parts = urlsplit(target)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise _NetError(Failure("scheme", f"redirected to a {clean(parts.scheme or 'relative', 20)}: URL, "
+                                                  "only http and https are followed"))
+            if parts.netloc != self.endpoint:
+                headers.pop("Authorization", None)  # credentials are for the registry only
+            if status == 303:
+                method = "GET" if method != "HEAD" else method
+            url = target
+        raise _NetError(Failure("redirects", f"more than {MAX_REDIRECTS} redirects (a redirect loop)"))
 
-    def _unreachable(self, exc: Exception, what: str) -> RegistryError:
-        import requests
-
-        if isinstance(exc, requests.exceptions.SSLError):
+    def _net_error(self, failure: Failure, what: str, attempt: int) -> RegistryError:
+        retried = ", retried" if attempt else ""
+        where = f"{self.registry} ({self.endpoint})" if self.registry != self.endpoint else self.registry
+        if failure.kind == "tls":
             return Unreachable(
-                f"TLS verification failed for {self.endpoint} while fetching {what}; trust its CA with "
-                f"REQUESTS_CA_BUNDLE=FILE, or allow it with --insecure-registry {self.registry}"
+                f"TLS failed for {self.endpoint} while fetching {what} ({failure.detail}); trust its CA with "
+                f"SSL_CERT_FILE=FILE (or REQUESTS_CA_BUNDLE=FILE), or allow it with --insecure-registry {self.registry}"
             )
-        if _is_timeout(exc):
+        if failure.kind in ("timeout", "read-timeout", "connect-timeout"):
             return Unreachable(
-                f"{self.registry} did not answer in time while fetching {what} (timeout {self.opts.timeout:g}s, "
-                "retried); check the network or raise --registry-timeout"
+                f"{self.registry} did not answer in time while fetching {what} (timeout {self.opts.timeout:g}s for "
+                f"the whole image{retried}); check the network or raise --registry-timeout"
             )
-        return Unreachable(f"cannot connect to {self.registry} ({self.endpoint}) while fetching {what}; "
-                           "check the name and the network")
+        if failure.kind == "refused":
+            return Unreachable(f"cannot connect to {where} while fetching {what}: connection refused; check the "
+                               "host and port, and that the registry is running")
+        if failure.kind == "dns":
+            return Unreachable(f"cannot connect to {where}: its name could not be resolved; check the image's "
+                               "registry name and DNS")
+        if failure.kind == "reset":
+            return Unreachable(f"{where} closed the connection while fetching {what} ({failure.detail}{retried}); "
+                               "try again later")
+        if failure.kind in ("redirects", "scheme", "header"):
+            return BadResponse(f"{self.registry} sent a broken answer for {what}: {failure.detail}")
+        return Unreachable(f"cannot connect to {where} while fetching {what} ({failure.detail}); check the name "
+                           "and the network")
 
-    def _check(self, resp: requests.Response, repository: str, what: str,
-               repository_missing: bool = False) -> requests.Response:
-        status = resp.status_code
+    def _check(self, reply: Reply, repository: str, what: str, repository_missing: bool = False) -> Reply:
+        status = reply.status
         if 200 <= status < 300:
-            return resp
+            return reply
         if status == 401:
             raise self.auth.unauthorized_error(what, scope_for(repository))
         if status == 403:
             raise Forbidden(f"forbidden: {self.registry} denies pulling {what} with the credentials tried; "
-                               "use credentials that may pull it (--registry-config or --pull-secret)")
+                            "use credentials that may pull it (--registry-config or --pull-secret)")
         if status == 404:
-            code = _error_code(resp)
+            code = _error_code(reply)
             if code == "NAME_UNKNOWN" or repository_missing:
                 raise NotFound(f"repository {self.registry}/{repository} not found; check the image name")
             raise NotFound(f"{what} not found in repository {self.registry}/{repository}; check the tag or digest")
@@ -260,4 +499,6 @@ class RegistryTransport:
         if status >= 500 or status == 408:
             raise Unreachable(f"{self.registry} failed with HTTP {status} for {what}, still after retries; "
                               "try again later")
+        if 300 <= status < 400:
+            raise BadResponse(f"{self.registry} answered HTTP {status} for {what} without a usable Location")
         raise RegistryError(f"{self.registry} answered HTTP {status} for {what}")

@@ -67,12 +67,12 @@ def test_basic_with_docker_config(basic_registry: LiveRegistry,
     assert s is not None
     info = inspect(client, f"{proxy.host}/sample/oci-single:1.0")
     assert info.digest == s["sample/oci-single:1.0"].digest
-    # The first request learns the challenge (401); from then on Basic goes up front.
-    assert [(r.status, r.auth_scheme) for r in proxy.requests] == [(401, None), (200, "Basic")]
+    # The first request learns the challenge (401); from then on Basic goes up front (the config too).
+    assert [(r.status, r.auth_scheme) for r in proxy.requests] == [(401, None), (200, "Basic"), (200, "Basic")]
     proxy.reset()
     info = inspect(client, f"{proxy.host}/a/b/c/nested:1.0")
     assert info.size_bytes == s["a/b/c/nested:1.0"].size  # type: ignore[union-attr]
-    assert [(r.status, r.auth_scheme) for r in proxy.requests] == [(200, "Basic")]
+    assert [(r.status, r.auth_scheme) for r in proxy.requests] == [(200, "Basic"), (200, "Basic")]
 
 
 def test_basic_wrong_password_is_unauthorized_and_says_what_was_tried(basic_registry: LiveRegistry,

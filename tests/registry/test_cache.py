@@ -40,13 +40,15 @@ def test_location_precedence_and_private_mode(tmp_path: Path, plain_registry: Li
     home = tmp_path / "home"
     home.mkdir()
     assert run(["estimate", image], home=home).code == 0
-    default = home / ".cache" / "kubectl-imagecache"
-    assert default.is_dir()
+    # Its own folder: the zipapp's bytecode and the build caches live beside it, not in it.
+    default = home / ".cache" / "kubectl-imagecache" / "metadata"
+    assert (default / "cache.db").is_file()
     assert stat.S_IMODE(default.stat().st_mode) == 0o700
+    assert [p.name for p in default.parent.iterdir()] == ["metadata"]
 
     xdg = tmp_path / "xdg"
     assert run(["estimate", image], home=home, env={"XDG_CACHE_HOME": str(xdg)}).code == 0
-    assert (xdg / "kubectl-imagecache").is_dir()
+    assert (xdg / "kubectl-imagecache" / "metadata" / "cache.db").is_file()
 
     env_dir = tmp_path / "envdir"
     assert run(["estimate", image], home=home, env={"XDG_CACHE_HOME": str(xdg),
@@ -124,7 +126,7 @@ def test_no_cache_writes_nothing(tmp_path: Path, plain_registry: LiveRegistry, f
     assert not (tmp_path / "c").exists()
     fault_proxy.reset()
     assert estimate(tmp_path, tmp_path / "c", images, "--no-cache").code == 0
-    assert fault_proxy.count("GET") == 1
+    assert fault_proxy.count("GET") == 2  # manifest and config, nothing remembered
 
 
 def test_contradicting_flags_are_refused_before_anything(tmp_path: Path, fault_proxy: FaultProxy,
@@ -285,3 +287,71 @@ def test_clear_removes_a_broken_cache(tmp_path: Path) -> None:
     assert r.code == 0
     assert not (cache / "cache.db").exists()
     assert sqlite3  # imported for the lock test
+
+
+def _fill_foreign(folder: Path) -> dict[Path, bytes]:
+    """Files the cache did not create: a user's notes, a build cache, a hex-named folder."""
+    files = {folder / "notes.txt": b"mine",
+             folder / "controlplane" / "v1.33" / "kube-apiserver": b"\x7fELF" * (1 << 20),
+             folder / "ab" / "notes.val": b"not diskcache's", folder / "cache.db.bak": b"a user's backup"}
+    for f, data in files.items():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(data)
+    return files
+
+
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_clear_removes_only_the_caches_own_files(tmp_path: Path, plain_registry: LiveRegistry, corrupt: bool) -> None:
+    cache = tmp_path / "c"
+    assert estimate(tmp_path, cache, [plain_registry.ref(INDEX)]).code == 0
+    foreign = _fill_foreign(cache)
+    if corrupt:
+        (cache / "cache.db").write_bytes(b"junk" * 100)
+    info = run(["cache", "info", "-o", "json", "--cache-dir", str(cache)], home=tmp_path).json()
+    assert 0 < info["bytes"] < 1 << 20  # the 4 MiB "kube-apiserver" is not the cache's
+    r = run(["cache", "clear", "--cache-dir", str(cache)], home=tmp_path)
+    assert r.code == 0, r
+    for f, data in foreign.items():
+        assert f.read_bytes() == data
+    if corrupt:
+        assert not (cache / "cache.db").exists()
+    assert estimate(tmp_path, cache, [plain_registry.ref(INDEX)]).code == 0  # and it works again
+
+
+def test_clear_of_the_default_cache_spares_the_build_caches(tmp_path: Path, plain_registry: LiveRegistry) -> None:
+    home = tmp_path / "home"
+    root = home / ".cache" / "kubectl-imagecache"
+    built = root / "controlplane" / "v1.33-etcd3.6" / "kube-apiserver"
+    built.parent.mkdir(parents=True)
+    built.write_bytes(b"14 minutes of building")
+    (root / "pyc").mkdir()
+    (root / "pyc" / "x.pyc").write_bytes(b"bytecode")
+    legacy = root / "cache.db"  # where earlier builds kept the metadata
+    legacy.write_bytes(b"old database")
+    assert run(["estimate", plain_registry.ref(SINGLE)], home=home).code == 0
+    assert (root / "metadata" / "cache.db").is_file()
+    info = run(["cache", "info", "-o", "json"], home=home).json()
+    assert info["path"] == str(root / "metadata")
+    assert info["bytes"] < 10 << 20
+    assert run(["cache", "clear"], home=home).code == 0
+    assert built.read_bytes() == b"14 minutes of building"
+    assert (root / "pyc" / "x.pyc").exists()
+    assert not legacy.exists()
+    assert run(["cache", "info", "-o", "json"], home=home).json()["entries"] == 0
+
+
+def test_nothing_past_the_manifest_bound_is_cached(tmp_path: Path) -> None:
+    from kubectl_imagecache.registry.manifest import MAX_MANIFEST_BYTES, compute_digest
+
+    cache = MetadataCache(tmp_path / "c")
+    big = b" " * (MAX_MANIFEST_BYTES + 1)
+    cache.put_manifest(compute_digest(big), "application/vnd.oci.image.manifest.v1+json", big)
+    cache.put_blob(compute_digest(big), big)
+    assert cache.get_manifest(compute_digest(big)) is None and cache.get_blob(compute_digest(big)) is None
+    assert cache.info()["entries"] == 0
+    # A value near the bound stays inside the database: no side files for clear to hunt down.
+    near = b" " * (MAX_MANIFEST_BYTES - 1)
+    cache.put_manifest(compute_digest(near), "x", near)
+    assert cache.get_manifest(compute_digest(near)) == ("x", near)
+    assert sorted(p.name for p in (tmp_path / "c").iterdir() if p.is_dir()) == []
+    cache.close()

@@ -14,7 +14,9 @@ import pytest
 
 from kubectl_imagecache.errors import (
     DigestMismatch,
+    NotAnImage,
     NotFound,
+    PlatformMismatch,
     PlatformNotFound,
     UnsupportedManifest,
 )
@@ -192,12 +194,90 @@ def test_tag_and_digest_the_digest_wins(plain_registry: LiveRegistry, tmp_path: 
 
 
 def test_digest_reference_to_a_platform_manifest(plain_registry: LiveRegistry, tmp_path: Path) -> None:
-    # A child of an index, named directly: it is an image, whatever --platform says.
+    # A child of an index, named directly, is a single-platform image: its config says which.
     pushed = plain_registry.samples["sample/oci-index:1.0"]  # type: ignore[index]
     assert isinstance(pushed, PushedIndex)
     child = pushed.for_platform("linux/arm/v7")
-    info = inspect(make_client(tmp_path), f"{plain_registry.host}/sample/oci-index@{child.digest}")
+    ref = f"{plain_registry.host}/sample/oci-index@{child.digest}"
+    info = inspect(make_client(tmp_path), ref, "linux/arm/v7")
     assert_image(info, child)
+    assert str(info.platform) == "linux/arm/v7"
+    # Asked for the default linux/amd64, it is refused naming both, never sized as amd64.
+    with pytest.raises(PlatformMismatch) as exc:
+        inspect(make_client(tmp_path), ref)
+    assert "linux/arm/v7" in exc.value.message and "linux/amd64" in exc.value.message
+
+
+@pytest.mark.parametrize("key", ["sample/oci-single:1.0", "sample/docker-single:1.0"])
+def test_single_platform_image_of_another_platform_is_an_error(plain_registry: LiveRegistry, tmp_path: Path,
+                                                               key: str) -> None:
+    with pytest.raises(PlatformMismatch) as exc:
+        inspect(make_client(tmp_path), plain_registry.ref(key), "linux/arm64")
+    assert "linux/amd64" in exc.value.message and "linux/arm64" in exc.value.message
+    assert "--platform linux/amd64" in exc.value.message
+
+
+def test_single_platform_amd64_image_serves_a_386_request_no_more(plain_registry: LiveRegistry,
+                                                                 tmp_path: Path) -> None:
+    # containerd: amd64 runs 386 images, not the reverse.
+    with pytest.raises(PlatformMismatch):
+        inspect(make_client(tmp_path), plain_registry.ref("sample/oci-single:1.0"), "linux/386")
+    assert str(inspect(make_client(tmp_path), plain_registry.ref("sample/oci-single:1.0"), "linux/x86_64").platform) \
+        == "linux/amd64"
+
+
+def test_index_entry_without_platform_is_judged_by_its_config(plain_registry: LiveRegistry, tmp_path: Path,
+                                                               unique_repo: str) -> None:
+    client = plain_registry.client
+    arm = client.push_image(unique_repo, None, [random_bytes(unique_repo + "/arm", 2 * KIB)], platform="linux/arm64/v8")
+    amd = client.push_image(unique_repo, None, [random_bytes(unique_repo + "/amd", 3 * KIB)])
+    # No platform on either entry: containerd reads the configs (first candidate in index order).
+    body = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        amd.descriptor().to_json(), arm.descriptor().to_json()]})
+    client.push_manifest(unique_repo, "bare", body, OCI_INDEX)
+    ref = f"{plain_registry.host}/{unique_repo}:bare"
+    info = inspect(make_client(tmp_path), ref)
+    assert_image(info, amd)
+    assert str(info.platform) == "linux/amd64"
+    # The first candidate is amd64: containerd finds no match for arm64 there, and nor do we.
+    with pytest.raises(PlatformNotFound) as exc:
+        inspect(make_client(tmp_path), ref, "linux/arm64")
+    assert "linux/amd64" in exc.value.message
+    # An entry that does declare its platform wins over ones that do not.
+    body2 = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        amd.descriptor().to_json(),
+        {**arm.descriptor().to_json(), "platform": {"os": "linux", "architecture": "arm64"}}]})
+    client.push_manifest(unique_repo, "mixed", body2, OCI_INDEX)
+    assert_image(inspect(make_client(tmp_path), f"{plain_registry.host}/{unique_repo}:mixed", "linux/arm64"), arm)
+
+
+def test_best_match_not_first_in_index_order(plain_registry: LiveRegistry, tmp_path: Path, unique_repo: str) -> None:
+    client = plain_registry.client
+    v3 = client.push_image(unique_repo, None, [random_bytes(unique_repo + "/v3", 2 * KIB)], platform="linux/amd64/v3")
+    plain = client.push_image(unique_repo, None, [random_bytes(unique_repo + "/v1", 3 * KIB)])
+    body = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {**v3.descriptor().to_json(), "platform": {"os": "linux", "architecture": "amd64", "variant": "v3"}},
+        {**plain.descriptor().to_json(), "platform": {"os": "linux", "architecture": "amd64"}}]})
+    client.push_manifest(unique_repo, "1.0", body, OCI_INDEX)
+    ref = f"{plain_registry.host}/{unique_repo}:1.0"
+    assert_image(inspect(make_client(tmp_path), ref), plain)
+    assert_image(inspect(make_client(tmp_path), ref, "linux/amd64/v3"), v3)
+
+
+def test_helm_chart_is_refused_as_not_an_image(plain_registry: LiveRegistry, tmp_path: Path,
+                                              unique_repo: str) -> None:
+    client = plain_registry.client
+    config = client.push_blob(unique_repo, b"{}", "application/vnd.cncf.helm.config.v1+json")
+    chart = client.push_blob(unique_repo, random_bytes(unique_repo, KIB),
+                             "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
+    body = canonical_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.to_json(),
+                           "layers": [chart.to_json()]})
+    client.push_manifest(unique_repo, "0.1.0", body, OCI_MANIFEST)
+    cache = MetadataCache(tmp_path / "cache")
+    with pytest.raises(NotAnImage) as exc:
+        inspect(make_client(tmp_path, cache=cache), f"{plain_registry.host}/{unique_repo}:0.1.0")
+    assert "application/vnd.cncf.helm.config.v1+json" in exc.value.message
+    assert cache.get_tag(plain_registry.host, unique_repo, "0.1.0") is None
 
 
 # -- not found -------------------------------------------------------------------------------------
@@ -301,13 +381,15 @@ def test_tag_with_lying_digest_header_is_refused_and_not_cached(plain_registry: 
 
 # -- request budget ------------------------------------------------------------------------------
 
-def test_cold_single_platform_costs_one_get(plain_registry: LiveRegistry, fault_proxy: FaultProxy,
-                                            tmp_path: Path) -> None:
+def test_cold_single_platform_costs_manifest_and_config(plain_registry: LiveRegistry, fault_proxy: FaultProxy,
+                                                        tmp_path: Path) -> None:
     pushed = plain_registry.samples["sample/docker-single:1.0"]  # type: ignore[index]
+    assert isinstance(pushed, PushedImage)
     info = inspect(make_client(tmp_path), f"{fault_proxy.host}/sample/docker-single:1.0")
     assert info.digest == pushed.digest
-    assert fault_proxy.counts_by_method() == {"GET": 1}
+    assert fault_proxy.counts_by_method() == {"GET": 2}
     assert fault_proxy.count(pattern=r"/manifests/1\.0$") == 1
+    assert fault_proxy.count(pattern=f"/blobs/{pushed.config.digest}$") == 1
 
 
 @pytest.mark.parametrize("key", ["sample/oci-index:1.0", "sample/docker-list:1.0"])
@@ -359,11 +441,11 @@ def test_moved_tag_after_expiry_gives_the_new_digest(plain_registry: LiveRegistr
     # Within the TTL the cached answer stands (that is what a TTL means)...
     assert inspect(make_client(tmp_path, cache=cache), ref).digest == old.digest
     fault_proxy.reset()
-    # ...once expired, one HEAD sees the move and one GET fetches the new manifest.
+    # ...once expired, one HEAD sees the move and two GETs fetch the new manifest and its config.
     info = inspect(make_client(tmp_path, cache=cache, ttl=0), ref)
     assert info.digest == new.digest
     assert_image(info, new)
-    assert fault_proxy.counts_by_method() == {"HEAD": 1, "GET": 1}
+    assert fault_proxy.counts_by_method() == {"HEAD": 1, "GET": 2}
     fault_proxy.reset()
     # And the new mapping is what the cache now holds.
     assert inspect(make_client(tmp_path, cache=cache), ref).digest == new.digest

@@ -144,7 +144,8 @@ def test_bad_input_changes_nothing(tmp_path: Path, fault_proxy: FaultProxy, plai
         ([good, "Nginx:1"], "lowercase"),
         ([good, "nginx@sha256:abc"], "digest"),
         ([good, "--headroom", "1.5"], "--headroom"),
-        ([good, "--platform", "linux"], "OS/ARCH"),
+        ([good, "--platform", "linux/"], "OS/ARCH"),
+        ([good, "--platform", "linux/arm64/v8/x"], "OS/ARCH"),
         ([good, "--pull-secret", "no-colon"], "NAMESPACE:NAME"),
         ([good, "-f", str(tmp_path / "missing.yaml")], "missing.yaml"),
         ([good, "--insecure-registry", "http://x"], "--insecure-registry"),
@@ -172,13 +173,18 @@ def test_too_large_for_one_cache(tmp_path: Path, fault_proxy: FaultProxy, plain_
     body = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                   "digest": "sha256:" + "2" * 64, "size": 10}, "layers": [layer]}).encode()
+    config = b'{"os":"linux","architecture":"amd64"}'
+    body = body.replace(b'"sha256:' + b"2" * 64 + b'", "size": 10', b'"' + compute_digest(config).encode()
+                        + b'", "size": ' + str(len(config)).encode())
     fault_proxy.respond(r"/v2/huge/app/manifests/", status=200, body=body, headers={
         "Content-Type": "application/vnd.oci.image.manifest.v1+json",
         "Docker-Content-Digest": compute_digest(body)})
+    fault_proxy.respond(r"/v2/huge/app/blobs/", status=200, body=config,
+                        headers={"Content-Type": "application/octet-stream"})
     r = est(tmp_path, "-o", "json", f"{fault_proxy.host}/huge/app:1")
     assert r.code == 1, r
     assert r.json()["imageCacheSizeGiB"] is None
-    assert r.json()["totalBytes"] == 17000 * GIB + 10
+    assert r.json()["totalBytes"] == 17000 * GIB + len(config)
     assert "at most 32768 GiB" in r.stderr and "split" in r.stderr
 
 

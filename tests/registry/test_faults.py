@@ -28,6 +28,11 @@ from tests.fakes.registry import LiveRegistry
 MANIFEST = r"/manifests/"
 
 
+def manifest_statuses(proxy: FaultProxy) -> list[int]:
+    """Statuses of manifest requests only (a single-platform image also fetches its config blob)."""
+    return [r.status for r in proxy.requests if "/manifests/" in r.path]
+
+
 def make_client(tmp_path: Path, *, auths: Optional[dict[str, dict[str, str]]] = None,
                 cache: Optional[MetadataCache] = None, **transport: object) -> RegistryClient:
     settings: dict[str, object] = {"timeout": 5.0, "retries": 2, "backoff": 0.01, "retry_after_cap": 2}
@@ -56,7 +61,7 @@ def test_429_with_retry_after_is_honoured(plain_registry: LiveRegistry, fault_pr
     info = inspect(make_client(tmp_path), f"{fault_proxy.host}/sample/oci-single:1.0")
     elapsed = time.monotonic() - t0
     assert info.digest == plain_registry.samples["sample/oci-single:1.0"].digest  # type: ignore[index]
-    assert [r.status for r in fault_proxy.requests] == [429, 200]
+    assert manifest_statuses(fault_proxy) == [429, 200]
     assert 0.9 <= elapsed < 5
 
 
@@ -66,7 +71,7 @@ def test_retry_after_beyond_the_cap_is_capped(plain_registry: LiveRegistry, faul
     t0 = time.monotonic()
     inspect(make_client(tmp_path, retry_after_cap=1), f"{fault_proxy.host}/sample/oci-single:1.0")
     elapsed = time.monotonic() - t0
-    assert [r.status for r in fault_proxy.requests] == [429, 200]
+    assert manifest_statuses(fault_proxy) == [429, 200]
     assert 0.9 <= elapsed < 4  # waited the cap (1 s), not the 100 s asked for
 
 
@@ -114,7 +119,7 @@ def test_connection_reset_then_success(plain_registry: LiveRegistry, fault_proxy
     fault_proxy.reset_connection(MANIFEST, times=1)
     info = inspect(make_client(tmp_path), f"{fault_proxy.host}/sample/docker-single:1.0")
     assert info.digest == plain_registry.samples["sample/docker-single:1.0"].digest  # type: ignore[index]
-    assert [r.fault for r in fault_proxy.requests] == ["reset", None]
+    assert [r.fault for r in fault_proxy.requests if "/manifests/" in r.path] == ["reset", None]
 
 
 def test_persistent_resets_are_unreachable(fault_proxy: FaultProxy, tmp_path: Path) -> None:
@@ -132,8 +137,20 @@ def test_stalled_registry_times_out(fault_proxy: FaultProxy, tmp_path: Path) -> 
     elapsed = time.monotonic() - t0
     msg = str(exc.value)
     assert "did not answer in time" in msg and "timeout 0.5s" in msg and "--registry-timeout" in msg
-    assert elapsed < 4
-    assert fault_proxy.count() == 2  # one retry, as asked
+    # --registry-timeout bounds the whole image: the stall used it up, no time was left to retry.
+    assert elapsed < 1.5
+    assert fault_proxy.count() == 1
+
+
+def test_registry_timeout_bounds_the_whole_image(fault_proxy: FaultProxy, tmp_path: Path) -> None:
+    # Each answer is slow but within the timeout; together they exceed it: the image gives up
+    # at the timeout, where a per-request timeout would have waited for all of them (and retried).
+    fault_proxy.delay("", seconds=0.6, times=None)
+    t0 = time.monotonic()
+    with pytest.raises(Unreachable) as exc:
+        inspect(make_client(tmp_path, timeout=1.0, retries=4), f"{fault_proxy.host}/sample/oci-index:1.0")
+    assert time.monotonic() - t0 < 1.8
+    assert "timeout 1s for the whole image" in str(exc.value)
 
 
 def test_slow_but_alive_registry_is_waited_for(plain_registry: LiveRegistry, fault_proxy: FaultProxy,
@@ -153,7 +170,7 @@ def test_faults_are_not_cached(plain_registry: LiveRegistry, fault_proxy: FaultP
     fault_proxy.reset()
     info = inspect(make_client(tmp_path, cache=cache), f"{fault_proxy.host}/sample/oci-single:1.0")
     assert info.digest == plain_registry.samples["sample/oci-single:1.0"].digest  # type: ignore[index]
-    assert fault_proxy.counts_by_method() == {"GET": 1}
+    assert fault_proxy.counts_by_method() == {"GET": 2}  # manifest and config, both fetched afresh
 
 
 # -- redirects ------------------------------------------------------------------------------------
@@ -209,7 +226,7 @@ def test_token_redirect_drops_bearer(token_registry: LiveRegistry,
     proxy.redirect(r"/v2/private/secret/manifests/")
     info = inspect(client, f"{proxy.host}/private/secret:1.0")
     assert info.digest == token_registry.samples["private/secret:1.0"].digest  # type: ignore[index]
-    assert [r.auth_scheme for r in proxy.requests] == ["Bearer"]
+    assert [r.auth_scheme for r in proxy.requests if "/manifests/" in r.path] == ["Bearer"]
     assert proxy.redirect_target.requests and not proxy.redirect_target.authorization_seen
 
 
@@ -229,4 +246,4 @@ def test_401_from_redirect_target_gets_no_credentials(basic_registry: LiveRegist
         proxy.reset()
         info = inspect(client, f"{proxy.host}/a/b/c/nested:1.0")
         assert info.digest == basic_registry.samples["a/b/c/nested:1.0"].digest  # type: ignore[index]
-        assert [(r.status, r.auth_scheme) for r in proxy.requests] == [(200, "Basic")]
+        assert [(r.status, r.auth_scheme) for r in proxy.requests] == [(200, "Basic"), (200, "Basic")]

@@ -202,8 +202,9 @@ INVALID = [
     ("host:port/app", 'registry port "port" is invalid'),
     ("[::1/app", "is not a valid host"),
     ("[::1]x/app", "is not a valid host"),
-    ("a/" + "b" * 250, "name longer than 255 characters"),
-    ("quay.io/" + "/".join(["abcdefghij"] * 23), "name longer than 255 characters"),
+    ("a/" + "b" * 254, "repository path longer than 255 characters"),
+    ("quay.io/" + "/".join(["abcdefghij"] * 24), "repository path longer than 255 characters"),
+    ("b" * 248, "repository path longer than 255 characters (256 once normalized)"),  # library/ counts
 ]
 
 
@@ -231,10 +232,11 @@ def test_error_quotes_control_characters_on_one_line() -> None:
     assert '"a\\"b\\u0000"' in info.value.message
 
 
-def test_name_length_counts_the_normalized_name() -> None:
-    # 255 is fine, 256 is not; "docker.io/" counts because that is the name registries see
-    path = "a/" + "b" * (255 - len("docker.io/a/"))
-    assert len(normalize(path).split(":")[0]) == 255
+def test_name_length_counts_the_normalized_path() -> None:
+    # As distribution/reference: the path is limited (255 fine, 256 not), the registry host is not.
+    path = "a/" + "b" * (255 - len("a/"))
+    assert len(parse_reference(path).repository) == 255
+    assert parse_reference("registry.example.com/" + path).repository == path
     with pytest.raises(InvalidReference, match="longer than 255"):
         parse_reference(path + "b")
 

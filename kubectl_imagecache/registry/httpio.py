@@ -1,0 +1,325 @@
+"""What the transport and the token flow share: bounded body reads, Retry-After, failure causes.
+
+A registry is input like any other: every body is read in chunks and abandoned at its limit
+(after decompression, so a gzip bomb stops at the limit too), every failure of the HTTP stack
+is described in words a user can act on, and nothing from the registry reaches a message raw.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+import math
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional
+
+from ..errors import BadResponse, ResponseTooLarge, Unreachable
+from ..escape import clean
+
+__all__ = [
+    "Reply", "BrokenBody", "MAX_ERROR_BYTES", "MAX_TOKEN_BYTES", "read_body", "parse_retry_after", "Failure",
+    "classify", "remaining", "deadline_scope", "current_deadline", "watch", "unwatch",
+]
+
+MAX_ERROR_BYTES = 64 << 10  # an error body is only ever read for its code
+MAX_TOKEN_BYTES = 1 << 20
+_CHUNK = 64 << 10
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A registry's answer, its body already read within its limit."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (requests' CaseInsensitiveDict)
+    body: bytes
+    url: str
+    raw: Any = field(default=None, compare=False, repr=False)  # the unread response, when streamed
+
+    @property
+    def content_type(self) -> str:
+        return str(self.headers.get("Content-Type", "")).split(";", 1)[0].strip()
+
+
+class BrokenBody(BadResponse):
+    """A body cut short or mis-framed; ``failure`` says how (a reset is worth another try)."""
+
+    def __init__(self, message: str, failure: Failure) -> None:
+        super().__init__(message)
+        self.failure = failure
+
+
+def remaining(deadline: Optional[float], floor: float = 0.0) -> Optional[float]:
+    """Seconds left before ``deadline`` (monotonic), at least ``floor``; None without a deadline."""
+    if deadline is None:
+        return None
+    return max(floor, deadline - time.monotonic())
+
+
+class _Watchdog:
+    """One thread that shuts a socket down when its deadline passes, so a blocked read ends.
+
+    Socket timeouts bound each recv, not a read: a registry trickling a byte every few hundred
+    milliseconds never trips them, and a 64 KiB read would take hours. The watchdog is what makes
+    --registry-timeout bound the whole image.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int]] = []
+        self._armed: dict[int, socket.socket] = {}
+        self._ids = itertools.count()
+        self._cond = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def arm(self, deadline: float, sock: socket.socket) -> int:
+        with self._cond:
+            token = next(self._ids)
+            self._armed[token] = sock
+            heapq.heappush(self._heap, (deadline, token))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="registry-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return token
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                _, token = heapq.heappop(self._heap)
+                sock = self._armed.pop(token, None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+_WATCHDOG = _Watchdog()
+_LOCAL = threading.local()
+
+
+@contextmanager
+def deadline_scope(deadline: Optional[float]) -> Iterator[None]:
+    """Requests sent by this thread inside the block end by ``deadline`` (see the transport's connections)."""
+    previous = getattr(_LOCAL, "deadline", None)
+    _LOCAL.deadline = deadline
+    try:
+        yield
+    finally:
+        _LOCAL.deadline = previous
+
+
+def current_deadline() -> Optional[float]:
+    return getattr(_LOCAL, "deadline", None)
+
+
+def watch(sock: Any, deadline: Optional[float] = None) -> Optional[int]:
+    """Shut ``sock`` down at ``deadline`` (default: this thread's); returns a token for unwatch."""
+    deadline = deadline if deadline is not None else current_deadline()
+    if deadline is None or not isinstance(sock, socket.socket):
+        return None
+    return _WATCHDOG.arm(deadline, sock)
+
+
+def unwatch(token: Optional[int]) -> None:
+    if token is not None:
+        _WATCHDOG.disarm(token)
+
+
+def _socket_of(resp: Any) -> Any:
+    raw = getattr(resp, "raw", None)
+    sock = getattr(raw, "watched_socket", None)  # set by the transport's connections
+    if sock is None:
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+    return sock
+
+
+def _timed_out(where: str, what: str) -> Unreachable:
+    return Unreachable(f"{where} did not finish sending {what} in time; check the network or raise --registry-timeout")
+
+
+def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[float] = None) -> bytes:
+    """The body of a streamed ``requests`` response, at most ``limit`` bytes once decoded.
+
+    A declared Content-Length above the limit is refused before reading anything. Raises
+    ResponseTooLarge past the limit, Unreachable when the deadline passes, BadResponse when the
+    body's framing or encoding is broken; the response is always closed.
+    """
+    import requests
+
+    try:
+        declared = str(resp.headers.get("Content-Length") or "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise ResponseTooLarge(f"{where} sent {what} of {int(declared)} bytes, more than the {limit}-byte "
+                                   "limit; refusing it")
+        parts: list[bytes] = []
+        size = 0
+        token = watch(_socket_of(resp), deadline)
+        try:
+            for chunk in resp.iter_content(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLarge(f"{where} sent {what} larger than the {limit}-byte limit (after "
+                                           "decompression); refusing it")
+                parts.append(chunk)
+                left = remaining(deadline)
+                if left is not None and left <= 0:
+                    raise _timed_out(where, what)
+        finally:
+            unwatch(token)
+        return b"".join(parts)
+    except (ResponseTooLarge, Unreachable):
+        raise
+    except (requests.RequestException, OSError, ValueError, EOFError, LookupError) as exc:
+        failure = classify(exc)
+        left = remaining(deadline)
+        if left is not None and left <= 0:
+            raise _timed_out(where, what) from None  # the watchdog cut it: that is a timeout
+        if failure.kind in ("timeout", "read-timeout"):
+            raise Unreachable(f"{where} stopped sending {what} (timed out); check the network or raise "
+                              "--registry-timeout") from None
+        raise BrokenBody(f"{where} sent a broken body for {what} ({failure.detail})", failure) from None
+    except Exception as exc:  # noqa: BLE001 - the HTTP stack's own errors vary by version: never a traceback
+        raise BrokenBody(f"{where} sent a broken body for {what} ({exc.__class__.__name__})",
+                         Failure("other", exc.__class__.__name__)) from None
+    finally:
+        try:
+            resp.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), None when unusable.
+
+    Anything else ("soon", "1e999", "1, 2" from two headers, a date in the past) is ignored, not
+    an error: the usual backoff applies instead.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.isdigit() and len(text) <= 9:
+        return float(int(text))
+    if len(text) > 64:
+        return None
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    try:
+        delta = when.timestamp() - (now if now is not None else time.time())
+    except (OverflowError, OSError, ValueError):
+        return None
+    return delta if math.isfinite(delta) and delta > 0 else None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong underneath an exception of the HTTP stack, in a user's words."""
+
+    kind: str  # refused, dns, tls, connect-timeout, read-timeout, timeout, reset, redirects, scheme, header, other
+    detail: str
+
+    @property
+    def transient(self) -> bool:
+        """Worth another try: the registry may answer next time."""
+        return self.kind in ("reset", "read-timeout", "timeout", "connect-timeout")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """exc and everything under it: args (requests wraps MaxRetryError), .reason, causes."""
+    seen: list[BaseException] = []
+    todo: list[Any] = [exc]
+    while todo and len(seen) < 32:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is s for s in seen):
+            continue
+        seen.append(e)
+        todo.extend(getattr(e, "args", ()))
+        todo.extend([getattr(e, "reason", None), e.__cause__, e.__context__])
+    return seen
+
+
+def classify(exc: BaseException) -> Failure:
+    """Name the cause. Order matters: urllib3 2.x's NewConnectionError and NameResolutionError
+    subclass ConnectTimeoutError, so "refused" and "not resolved" are checked before "timeout"."""
+    import socket
+    import ssl
+
+    import requests
+    from urllib3 import exceptions as u3
+
+    chain = _chain(exc)
+
+    def find(*types: type) -> Optional[BaseException]:
+        return next((e for e in chain if isinstance(e, types)), None)
+
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return Failure("redirects", "too many redirects (a redirect loop)")
+    if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidURL)):
+        return Failure("scheme", "redirected to a URL that is not http or https")
+    resolution = find(u3.NameResolutionError, socket.gaierror)
+    if resolution is not None:
+        return Failure("dns", "the registry's name could not be resolved")
+    tls = find(ssl.SSLError, u3.SSLError, requests.exceptions.SSLError)
+    if tls is not None:
+        cert = find(ssl.SSLCertVerificationError)
+        reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None)
+        if not reason:
+            base = find(ssl.SSLError)
+            reason = getattr(base, "reason", None) or (str(base) if base is not None else "handshake failed")
+        return Failure("tls", clean(str(reason), 200))
+    new_conn = find(u3.NewConnectionError)
+    if new_conn is not None:
+        os_error = find(ConnectionRefusedError)
+        if os_error is not None or "refused" in str(new_conn).lower():
+            return Failure("refused", "connection refused")
+        os_err = next((e for e in chain if isinstance(e, OSError) and e.errno), None)
+        if os_err is not None and os_err.errno in (errno.ETIMEDOUT,):
+            return Failure("connect-timeout", "connecting timed out")
+        why = os_err.strerror if os_err is not None and os_err.strerror else "connection failed"
+        return Failure("other", clean(why, 120))
+    if find(ConnectionRefusedError) is not None:
+        return Failure("refused", "connection refused")
+    if find(u3.ReadTimeoutError) is not None or isinstance(exc, requests.exceptions.ReadTimeout):
+        return Failure("read-timeout", "no answer in time")
+    if find(u3.ConnectTimeoutError) is not None or isinstance(exc, requests.exceptions.ConnectTimeout):
+        return Failure("connect-timeout", "connecting timed out")
+    if find(TimeoutError, requests.exceptions.Timeout, u3.TimeoutError) is not None:
+        return Failure("timeout", "no answer in time")
+    if isinstance(exc, requests.exceptions.InvalidHeader) or find(u3.HeaderParsingError) is not None or (
+            find(u3.InvalidHeader) is not None):
+        return Failure("header", "invalid HTTP headers")
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError,)) or find(u3.InvalidChunkLength) is not None:
+        return Failure("reset", "broken chunked encoding")
+    if isinstance(exc, requests.exceptions.ContentDecodingError) or find(u3.DecodeError) is not None:
+        return Failure("other", "a body that does not decompress")
+    if find(u3.ProtocolError, ConnectionResetError, BrokenPipeError, ConnectionAbortedError) is not None:
+        import http.client
+
+        if find(http.client.BadStatusLine, http.client.LineTooLong) is not None and find(
+                http.client.RemoteDisconnected) is None:
+            return Failure("header", "a malformed HTTP answer")
+        return Failure("reset", "the connection was closed or reset")
+    import http.client
+
+    if find(http.client.HTTPException) is not None:
+        return Failure("header", "a malformed HTTP answer")
+    return Failure("other", exc.__class__.__name__)

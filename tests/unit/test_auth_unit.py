@@ -1,0 +1,166 @@
+"""RegistryAuth's token flow on a fake session: what a token service may answer, and what we do.
+
+Milliseconds, no sockets: the registry-tier tests (tests/registry/test_auth.py) run the same
+flows against the real distribution registry and a real token server.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Optional
+
+import pytest
+
+from kubectl_imagecache.errors import BadResponse, ResponseTooLarge, Unreachable
+from kubectl_imagecache.registry.auth import RegistryAuth, parse_challenge, token_lifetime
+from kubectl_imagecache.registry.credentials import Credential
+from tests.fakes.session import FakeResponse, FakeSession
+
+REALM = "https://auth.example.com/token"
+CHALLENGE = f'Bearer realm="{REALM}",service="reg"'
+SCOPE = "repository:app:pull"
+
+
+def auth(session: FakeSession, creds: Optional[list[Credential]] = None) -> RegistryAuth:
+    return RegistryAuth("registry.example.com", lambda: creds or [], lambda: [], lambda: session, 5.0)
+
+
+def token_reply(doc: Any, raw: Optional[bytes] = None) -> FakeResponse:
+    return FakeResponse(200, raw if raw is not None else json.dumps(doc).encode(), {"Content-Type": "application/json"})
+
+
+def first_token(session: FakeSession, creds: Optional[list[Credential]] = None) -> Optional[str]:
+    return auth(session, creds).on_unauthorized(CHALLENGE, SCOPE, None)
+
+
+def test_anonymous_token() -> None:
+    s = FakeSession().on("GET", REALM, token_reply({"token": "abc.def"}))
+    assert first_token(s) == "Bearer abc.def"
+    assert s.sent[0].params == {"scope": SCOPE, "service": "reg"}
+    assert "Authorization" not in s.sent[0].headers
+
+
+def test_access_token_field_too() -> None:
+    s = FakeSession().on("GET", REALM, token_reply({"access_token": "xyz"}))
+    assert first_token(s) == "Bearer xyz"
+
+
+@pytest.mark.parametrize("token", ["abc\r\nX-Injected: 1", "abc\n", "a b", "tab\there", "nul\x00", "é"])
+def test_tokens_an_http_header_cannot_carry_are_refused_unprinted(token: str) -> None:
+    s = FakeSession().on("GET", REALM, token_reply({"token": token}))
+    with pytest.raises(BadResponse) as exc:
+        first_token(s)
+    assert token not in exc.value.message and "refusing" in exc.value.message
+    assert "\n" not in exc.value.message
+
+
+@pytest.mark.parametrize("expires_in, lifetime", [
+    (300, 300), (3.5, 60), (0, 60), (-5, 60), (None, 60), ("300", 60), (True, 60),
+    (float("inf"), 86400), (10 ** 400, 86400), (1e308, 86400), (10 ** 9, 86400),
+])
+def test_token_lifetime_is_sane_whatever_expires_in_says(expires_in: Any, lifetime: float) -> None:
+    assert token_lifetime(expires_in) == lifetime
+
+
+@pytest.mark.parametrize("raw", [b'{"token":"t","expires_in":1e999}', b'{"token":"t","expires_in":-1e999}',
+                                 b'{"token":"t","expires_in":' + b"9" * 4000 + b"}"])
+def test_absurd_expires_in_from_the_wire(raw: bytes) -> None:
+    s = FakeSession().on("GET", REALM, token_reply(None, raw))
+    assert first_token(s) == "Bearer t"
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[]", b'"token"', b"[" * 100000, b'{"token": 5}', b"{}",
+                                 b'{"token":""}', b'{"token":"\\ud800"}'])
+def test_unusable_token_answers_are_typed_errors(raw: bytes) -> None:
+    s = FakeSession().on("GET", REALM, token_reply(None, raw))
+    with pytest.raises((Unreachable, BadResponse)):
+        first_token(s)
+
+
+def test_token_body_is_bounded() -> None:
+    s = FakeSession().on("GET", REALM, FakeResponse(200, [b" " * 65536] * 17))
+    with pytest.raises(ResponseTooLarge, match="1048576"):
+        first_token(s)
+
+
+@pytest.mark.parametrize("realm", ["file:///etc/passwd", "ftp://x/token", "/relative", "javascript:alert(1)"])
+def test_realm_must_be_http(realm: str) -> None:
+    s = FakeSession()
+    with pytest.raises(BadResponse, match="not an http"):
+        auth(s, [Credential("u", "p", None, "docker config")]).on_unauthorized(
+            f'Bearer realm="{realm}"', SCOPE, None)
+    assert s.sent == []  # no credential went anywhere
+
+
+def test_non_latin1_password_in_the_token_flow_is_sent_as_utf8() -> None:
+    creds = [Credential("用户", "пароль✓", None, "docker config")]
+    s = FakeSession().on("GET", REALM, token_reply({"token": "t"}))
+    assert first_token(s, creds) == "Bearer t"
+    expected = "Basic " + base64.b64encode("用户:пароль✓".encode()).decode()
+    assert s.sent[0].headers["Authorization"] == expected
+
+
+def test_identity_token_uses_the_refresh_grant_and_a_refusal_falls_through() -> None:
+    creds = [Credential(None, None, "refresh-me", "docker config (identitytoken)")]
+    s = FakeSession()
+    s.on("POST", REALM, FakeResponse(400, b'{"error":"invalid_grant"}'))
+    s.on("GET", REALM, token_reply({"token": "anon"}))
+    assert first_token(s, creds) == "Bearer anon"
+    post = s.sent[0]
+    assert post.method == "POST" and post.data is not None
+    assert post.data["grant_type"] == "refresh_token" and post.data["refresh_token"] == "refresh-me"
+
+
+def test_token_service_down_is_unreachable() -> None:
+    s = FakeSession().on("GET", REALM, FakeResponse(503, b"x" * 1000))
+    with pytest.raises(Unreachable, match="HTTP 503"):
+        first_token(s)
+
+
+def test_token_service_connection_failure_is_named() -> None:
+    import requests
+
+    s = FakeSession().on("GET", REALM, requests.exceptions.ConnectionError(ConnectionRefusedError(111, "refused")))
+    with pytest.raises(Unreachable, match="connection refused"):
+        first_token(s)
+
+
+def test_wrong_password_then_the_next_credential() -> None:
+    creds = [Credential("a", "bad", None, "docker config"), Credential("b", "good", None, "pull secret ns/s")]
+    good = "Basic " + base64.b64encode(b"b:good").decode()
+    s = FakeSession().on("GET", REALM, lambda sent: token_reply({"token": "tb"})
+                         if sent.headers.get("Authorization") == good else FakeResponse(401))
+    a = auth(s, creds)
+    assert a.on_unauthorized(CHALLENGE, SCOPE, None) == "Bearer tb"
+    # The registry refuses tb for this scope: b is denied there, anonymous is next.
+    s.on("GET", REALM, lambda sent: token_reply({"token": "anon"}) if "Authorization" not in sent.headers
+         else FakeResponse(401))
+    assert a.on_unauthorized(CHALLENGE, SCOPE, "Bearer tb") == "Bearer anon"
+    assert a.on_unauthorized(CHALLENGE, SCOPE, "Bearer anon") is None
+    msg = a.unauthorized_error("tag 1", SCOPE).message
+    assert "docker config" in msg and "pull secret ns/s" in msg and "bad" not in msg and "good" not in msg
+
+
+def test_header_up_front_once_the_challenge_is_known() -> None:
+    s = FakeSession().on("GET", REALM, token_reply({"token": "t1", "expires_in": 300}))
+    a = auth(s)
+    assert a.header(SCOPE) is None  # nothing known yet: the first request goes without
+    a.on_unauthorized(CHALLENGE, SCOPE, None)
+    assert a.header(SCOPE) == "Bearer t1"
+    assert a.header("repository:other:pull") == "Bearer t1"  # a new scope fetches its own token
+    assert len(s.sent) == 2
+
+
+@pytest.mark.parametrize("header, scheme, realm", [
+    ('Bearer realm="https://a/t",service="s"', "bearer", "https://a/t"),
+    ('bearer REALM="https://a/t"', "bearer", "https://a/t"),
+    ('Basic realm="x"', "basic", "x"),
+    ("Negotiate", "negotiate", None),
+    ('Bearer realm="unterminated', "bearer", None),
+])
+def test_parse_challenge(header: str, scheme: str, realm: Optional[str]) -> None:
+    c = parse_challenge(header)
+    assert c is not None and c.scheme == scheme
+    if realm is not None:
+        assert c.realm == realm
