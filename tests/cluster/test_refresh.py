@@ -87,7 +87,7 @@ def push(reg: LiveRegistry, repo: str, tag: str, seed: str) -> str:
 def push_corrupt(reg: LiveRegistry, repo: str, tag: str) -> None:
     """repo:tag -> a manifest whose layer declares more bytes than its blob has: the build fails."""
     layer = reg.client.push_blob(repo, b"y" * 100)
-    config = reg.client.push_blob(repo, b"{}", oci.MT_OCI_CONFIG)
+    config = reg.client.push_blob(repo, oci.canonical_json({"architecture": "amd64", "os": "linux"}), oci.MT_OCI_CONFIG)
     body = oci.canonical_json({"schemaVersion": 2, "mediaType": oci.MT_OCI_MANIFEST, "config": config.to_json(),
                                "layers": [{**layer.to_json(), "size": 4096}]})
     reg.client.push_manifest(repo, tag, body, oci.MT_OCI_MANIFEST)

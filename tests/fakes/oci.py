@@ -690,7 +690,8 @@ def fill_extras(client: RegistryClient) -> None:
         client.tag(MANY_REPO, f"t{i:02d}", pushed)
     # Distribution does not check declared sizes: the manifest may claim 15 GiB for a 100-byte blob.
     layer = client.push_blob(BIG_REPO, b"x" * 100)
-    config = client.push_blob(BIG_REPO, b"{}", MT_OCI_CONFIG)
+    config = client.push_blob(BIG_REPO, canonical_json({"architecture": "amd64", "os": "linux", "config": {},
+                                                        "rootfs": {"type": "layers", "diff_ids": []}}), MT_OCI_CONFIG)
     body = canonical_json({"schemaVersion": 2, "mediaType": MT_OCI_MANIFEST, "config": config.to_json(),
                            "layers": [{**layer.to_json(), "size": BIG_LAYER_BYTES}]})
     client.push_manifest(BIG_REPO, BIG_TAG, body, MT_OCI_MANIFEST)
