@@ -28,7 +28,10 @@ import datetime as dt
 import json
 import math
 import os
+import resource
+import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -214,7 +217,10 @@ def populate(cp: controlplane.ControlPlane, layout: Layout, reg: RegistryServer,
 @dataclass
 class Row:
     label: str
-    walls: list[float]
+    argv: list[str]
+    describe: Callable[[subprocess.CompletedProcess], str] = lambda p: ""
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
     detail: str = ""
     requests: Optional[int] = None
     breakdown: str = ""
@@ -231,15 +237,20 @@ def run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
     return proc
 
 
-def timed(label: str, argv: list[str], env: dict[str, str], repeat: int,
-          describe: Callable[[subprocess.CompletedProcess], str] = lambda p: "") -> Row:
-    proc = run(argv, env)  # warm-up: page cache, kubectl's discovery cache
-    walls = []
+def measure(rows: list[Row], env: dict[str, str], repeat: int) -> None:
+    """One warm-up run each (page cache, kubectl's discovery cache), then `repeat` rounds of every row
+    in turn: a plugin command and its kubectl counterpart run side by side, so a burst of load on the
+    machine hits both rather than one of them."""
+    for r in rows:
+        r.detail = r.describe(run(r.argv, env))
     for _ in range(repeat):
-        start = time.perf_counter()
-        proc = run(argv, env)
-        walls.append(time.perf_counter() - start)
-    return Row(label, walls, describe(proc))
+        for r in rows:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            run(r.argv, env)
+            r.walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            r.cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
 
 def count(row: Row, argv: list[str], env: dict[str, str], proxy: CountingProxy) -> None:
@@ -271,6 +282,8 @@ def main() -> int:
     ap.add_argument("--caches", type=int, default=1000)
     ap.add_argument("--images", type=int, default=100, help="distinct app images the workloads run")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--keep", action="store_true",
+                    help="after the figures, keep the cluster and registry up (for profiling) until interrupted")
     args = ap.parse_args()
     layout = Layout(args.namespaces, args.pods, args.caches, args.images)
     layout.plan()
@@ -310,24 +323,24 @@ def main() -> int:
         print(f"warm's registry metadata cache filled in {time.perf_counter() - t:.1f}s (untimed)")
 
         reps = args.repeat
-        floor_bare = timed("python -c pass", [py, "-c", "pass"], env, reps)
-        floor = timed("python -c 'import kubernetes.client'", [py, "-c", "import kubernetes.client"], env, reps)
-        kc_reads = timed("kubectl get pods,imagecaches -A -o json", [kubectl, "get", "pods,imagecaches", "-A",
-                                                                     "-o", "json"], env, reps)
+        kc = kubectl
         rows = [
-            floor_bare, floor,
-            list_row := timed("list", [exe, "list"], env, reps, lambda p: f"{len(p.stdout.splitlines()) - 1} rows"),
-            kc_list := timed("kubectl get imagecaches", [kubectl, "get", "imagecaches"], env, reps, lines),
-            prune := timed("prune (preview)", [exe, "prune"], env, reps,
-                           lambda p: f"{max(0, len(p.stdout.splitlines()) - 3)} candidates"),
-            kc_reads,
-            timed("kubectl get (prune's reads: pods, 6 workload kinds, caches)",
-                  [kubectl, "get", "pods,deployments,statefulsets,daemonsets,replicasets,cronjobs,jobs,imagecaches",
-                   "-A", "-o", "json"], env, reps),
-            warm_row := timed("warm --from-namespace -A --dry-run=client", warm, env, reps,
-                              lambda p: f"{p.stdout.count('kind: ImageCache')} caches planned"),
-            kc_pods := timed("kubectl get pods -A -o json", [kubectl, "get", "pods", "-A", "-o", "json"], env, reps),
+            floor_bare := Row("python -c pass", [py, "-c", "pass"]),
+            floor := Row("python -c 'import kubernetes.client'", [py, "-c", "import kubernetes.client"]),
+            list_row := Row("list", [exe, "list"], lambda p: f"{len(p.stdout.splitlines()) - 1} rows"),
+            kc_list := Row("kubectl get imagecaches", [kc, "get", "imagecaches"], lines),
+            prune := Row("prune (preview)", [exe, "prune"],
+                         lambda p: f"{max(0, len(p.stdout.splitlines()) - 3)} candidates"),
+            kc_reads := Row("kubectl get pods,imagecaches -A -o json", [kc, "get", "pods,imagecaches", "-A", "-o",
+                                                                       "json"]),
+            Row("kubectl get (prune's reads: pods, 6 workload kinds, caches)",
+                [kc, "get", "pods,deployments,statefulsets,daemonsets,replicasets,cronjobs,jobs,imagecaches",
+                 "-A", "-o", "json"]),
+            warm_row := Row("warm --from-namespace -A --dry-run=client", warm,
+                            lambda p: f"{p.stdout.count('kind: ImageCache')} caches planned"),
+            kc_pods := Row("kubectl get pods -A -o json", [kc, "get", "pods", "-A", "-o", "json"]),
         ]
+        measure(rows, env, reps)
 
         # Counting runs, through the proxy: not timed.
         pki = cp.workdir / "pki"
@@ -339,12 +352,14 @@ def main() -> int:
         count(kc_pods, [kubectl, "get", "pods", "-A", "-o", "json"], counted, proxy)
 
         width = max(len(r.label) for r in rows)
-        print(f"\nmedian of {reps} (after one warm-up run); load average {os.getloadavg()[0]:.1f} on "
+        print(f"\nmedian of {reps} rounds (after one warm-up run); load average {os.getloadavg()[0]:.1f} on "
               f"{os.cpu_count()} CPUs")
-        print(f"{'command':<{width}}  {'median s':>8}  {'best s':>6}  {'requests':>8}  output")
+        # cpu s: the command's own CPU time (user + sys), which other load on the machine barely changes.
+        print(f"{'command':<{width}}  {'median s':>8}  {'best s':>6}  {'cpu s':>5}  {'requests':>8}  output")
         for r in rows:
             req = "" if r.requests is None else str(r.requests)
-            print(f"{r.label:<{width}}  {r.median:>8.2f}  {min(r.walls):>6.2f}  {req:>8}  {r.detail}")
+            print(f"{r.label:<{width}}  {r.median:>8.2f}  {min(r.walls):>6.2f}  {statistics.median(r.cpus):>5.2f}  "
+                  f"{req:>8}  {r.detail}")
         print("\nAPI requests by kind:")
         for r in rows:
             if r.requests is not None:
@@ -368,7 +383,14 @@ def main() -> int:
         for label, ok, goal in goals:
             print(f"  {'met    ' if ok else 'NOT met'}  {label}  (goal {goal})")
         print(f"  (kubectl get imagecaches: {kc_list.median:.2f} s; list - kubectl: "
-              f"{list_row.median - kc_list.median:+.2f} s)")
+              f"{list_row.median - kc_list.median:+.2f} s; bare python start {floor_bare.median:.2f} s)")
+        if args.keep:
+            (work / "env.sh").write_text("".join(f"export {k}={shlex.quote(env[k])}\n" for k in
+                                                 ("HOME", "KUBECONFIG", "KUBECTL_IMAGECACHE_CACHE_DIR")))
+            print(f"\nkept: . {work / 'env.sh'}  (interrupt this process to stop)", flush=True)
+            stop = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, stop)  # taken by sigwait, so the cleanup below runs
+            signal.sigwait(stop)
     finally:
         if proxy is not None:
             proxy.stop()
