@@ -7,7 +7,9 @@ API failures to our error types (CRD missing, forbidden, unauthorised, unreachab
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional
 from urllib.parse import quote
@@ -46,6 +48,27 @@ for _kind, _api, _plural, _aliases in (
 
 
 _CONTROLLERS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job"})
+
+
+_GC_PAUSE = threading.Lock()
+
+
+def _decode(data: bytes) -> Any:
+    """json.loads with the cyclic garbage collector paused.
+
+    A page of 500 pods decodes into ~300,000 dicts and lists, which sets off several full
+    collections per page, each walking the Kubernetes client's own module objects: 2-3x the
+    decoding time. Decoded JSON holds no reference cycles, so pausing frees nothing later than it
+    would be. One pause at a time: interleaved disable/enable from two threads could leave it off.
+    """
+    with _GC_PAUSE:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return json.loads(data)
+        finally:
+            if enabled:
+                gc.enable()
 
 
 @dataclass(frozen=True)
@@ -105,7 +128,7 @@ class Cluster:
         if stream:
             return resp
         data = resp.data
-        return json.loads(data) if data else {}
+        return _decode(data) if data else {}
 
     def _translate(self, exc: Any, verb: str, resource: str, name: Optional[str]) -> ImageCacheError:
         status = getattr(exc, "status", 0) or 0
