@@ -11,7 +11,7 @@ import gc
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from ..errors import (
@@ -27,7 +27,7 @@ from ..errors import (
 )
 from ..imagecache.resource import CRD_NAME, GROUP, PLURAL, VERSION
 
-__all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", "WORKLOAD_KINDS"]
+__all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", "WORKLOAD_KINDS", "WORKLOAD_ORDER"]
 
 _IMC = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 PAGE = 500  # items per list page: bounded memory and API-server load on large clusters
@@ -47,6 +47,8 @@ for _kind, _api, _plural, _aliases in (
         WORKLOAD_KINDS[_alias] = (_kind, _api, _plural)
 
 
+# What list_workloads reads, controllers first.
+WORKLOAD_ORDER = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job", "Pod")
 _CONTROLLERS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job"})
 
 
@@ -247,10 +249,12 @@ class Cluster:
         obj.setdefault("kind", k)
         return obj
 
-    def list_workloads(self, namespace: Optional[str], selector: Optional[str]) -> Iterator[dict]:
+    def list_workloads(self, namespace: Optional[str], selector: Optional[str],
+                       kinds: Sequence[str] = WORKLOAD_ORDER) -> Iterator[dict]:
         """Every workload that owns its pods' spec; a ReplicaSet, Job or Pod is left out when a
-        workload listed here controls it (its Deployment, CronJob, ...), which names the same images."""
-        for kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job", "Pod"):
+        workload listed here controls it (its Deployment, CronJob, ...), which names the same images.
+        `kinds`: fewer kinds, e.g. without "Pod" for a caller that lists every pod itself."""
+        for kind in kinds:
             _, api, plural = WORKLOAD_KINDS[kind.lower()]
             path = f"{api}/namespaces/{quote(namespace)}/{plural}" if namespace else f"{api}/{plural}"
             for obj in self._pages(path, {"labelSelector": selector}, "list", plural):
