@@ -7,9 +7,7 @@ API failures to our error types (CRD missing, forbidden, unauthorised, unreachab
 
 from __future__ import annotations
 
-import gc
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Optional, Sequence
 from urllib.parse import quote
@@ -26,6 +24,7 @@ from ..errors import (
     UsageError,
 )
 from ..imagecache.resource import CRD_NAME, GROUP, PLURAL, VERSION
+from .gcpause import paused
 
 __all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", "WORKLOAD_KINDS", "WORKLOAD_ORDER"]
 
@@ -56,25 +55,10 @@ WORKLOAD_ORDER = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJ
 _CONTROLLERS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job"})
 
 
-_GC_PAUSE = threading.Lock()
-
-
 def _decode(data: bytes) -> Any:
-    """json.loads with the cyclic garbage collector paused.
-
-    A page of 500 pods decodes into ~300,000 dicts and lists, which sets off several full
-    collections per page, each walking the Kubernetes client's own module objects: 2-3x the
-    decoding time. Decoded JSON holds no reference cycles, so pausing frees nothing later than it
-    would be. One pause at a time: interleaved disable/enable from two threads could leave it off.
-    """
-    with _GC_PAUSE:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return json.loads(data)
-        finally:
-            if enabled:
-                gc.enable()
+    """json.loads with the cyclic garbage collector paused (gcpause: 2-3x faster for a page of pods)."""
+    with paused():
+        return json.loads(data)
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,9 @@ def api_client(
     docs = [(p, _read_kubeconfig(p)) for p in paths]
     context = _choose_context(docs, context, label)
 
+    from .gcpause import import_client
+
+    import_client()  # with the collector paused, then frozen: 0.1-0.2 s less CPU per run (bench/cluster.py)
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
