@@ -47,6 +47,7 @@ class PodImages:
 
     refs: set[str] = field(default_factory=set)
     repo_digests: set[str] = field(default_factory=set)
+    _seen: set[str] = field(default_factory=set, repr=False, compare=False)  # texts already added
 
     def add_pod(self, pod: Mapping[str, Any]) -> None:
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
@@ -62,8 +63,10 @@ class PodImages:
                 self._add(image_id)
 
     def _add(self, text: Any) -> None:
-        if not isinstance(text, str) or not text:
+        # Thousands of pods name the same few images: each text is parsed once.
+        if not isinstance(text, str) or not text or text in self._seen:
             return
+        self._seen.add(text)
         try:
             ref = parse_reference(text)
         except UsageError:
@@ -222,11 +225,13 @@ def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], n
     pinned = {i: pins.pinned_by(imc.cache_id(obj)) for i, obj in enumerate(caches)}
     created = {i: t for i, obj in enumerate(caches) if (t := imc.created_at(obj)) is not None}
     if "superseded" in opts.reasons:
+        # Once per cache: the loop below compares each cache with every newer one that stays.
+        held = [normalized_images(obj) for obj in caches]
         # Newest first: whether a cache stays depends only on strictly newer ones, all decided before it.
         staying: list[int] = []  # Ready caches that this plan keeps, newest first
         for i in sorted(created, key=created.__getitem__, reverse=True):
-            mine = normalized_images(caches[i])
-            if i in reasons and mine and any(created[j] > created[i] and mine <= normalized_images(caches[j])
+            mine = held[i]
+            if i in reasons and mine and any(created[j] > created[i] and mine <= held[j]
                                              and _outlives(caches[j], caches[i], now) for j in staying):
                 reasons[i].append("superseded")
             if imc.phase(caches[i]) == imc.READY and (pinned[i] or not reasons.get(i)):

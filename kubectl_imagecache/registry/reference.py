@@ -23,6 +23,7 @@ Normalization (what makes "nginx" and "docker.io/library/nginx:latest" the same 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, replace
@@ -269,6 +270,13 @@ def parse_reference(text: str) -> Reference:
     """
     if not isinstance(text, str):
         raise InvalidReference(f"invalid image reference {text!r}: expected a string")
+    return _parse(text)
+
+
+# Memoized: prune and warm compare the same few hundred images across thousands of pods and
+# caches. A Reference is frozen, so sharing one is safe; a failure is not cached and raises again.
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> Reference:
     original = text.strip()
     if not original:
         raise _fail(original, "empty reference: give an image such as nginx:1.25")

@@ -244,3 +244,39 @@ def test_kept_lines_stay_short_when_many_pods_pin() -> None:
     plan = plan_prune([cache("x", ["ghost:1"], cache_id="imc-x")], PodImages(), NOW, PruneOptions(), pins)
     assert plan.kept[0].describe() == \
         "kept ImageCache x (unused): pinned by pod/shop/web-0, pod/shop/web-1, pod/shop/web-2 and 2 more"
+
+
+def test_each_cache_is_normalized_once_however_many_compete(monkeypatch: Any) -> None:
+    # Supersession compares every cache with every newer one that stays: its images must be read
+    # once per cache, not once per pair (1,000 caches made that 250,000 parses).
+    import kubectl_imagecache.imagecache.prune as prune_mod
+
+    calls: list[int] = []
+    real = prune_mod.normalized_images
+
+    def counted(obj: Any) -> frozenset[str]:
+        calls.append(1)
+        return real(obj)
+
+    monkeypatch.setattr(prune_mod, "normalized_images", counted)
+    caches = [cache(f"c{i}", [f"app-{i}:1"], age_h=i + 1) for i in range(60)]
+    caches.append(cache("old", ["app-0:1"], age_h=100))
+    plan = plan_prune(caches, pod_images([pod([f"app-{i}:1"]) for i in range(60)]), NOW, PruneOptions())
+    assert names(plan) == {"old": ("superseded",)}
+    assert len(calls) <= len(caches)
+
+
+def test_pod_images_parse_each_text_once(monkeypatch: Any) -> None:
+    import kubectl_imagecache.imagecache.prune as prune_mod
+
+    texts: list[str] = []
+    real = prune_mod.parse_reference
+
+    def counted(text: str) -> Any:
+        texts.append(text)
+        return real(text)
+
+    monkeypatch.setattr(prune_mod, "parse_reference", counted)
+    used = pod_images([pod(["app:1", "proxy:2"], image_ids=(f"docker-pullable://app@{D}",)) for _ in range(500)])
+    assert sorted(texts) == sorted(["app:1", "proxy:2", f"app@{D}"])
+    assert used.uses("docker.io/library/app:1", None) and used.uses("app@" + D, None)

@@ -380,3 +380,13 @@ def test_reference_like_text_parses_or_raises_invalid_reference(text: str) -> No
         return
     assert parse_reference(str(ref)) == ref
     assert parse_reference(ref.familiar()) == ref
+
+
+def test_parses_are_shared_and_failures_raise_every_time() -> None:
+    # Memoized (prune and warm parse the same images thousands of times); a Reference is frozen.
+    assert parse_reference("nginx:1.25") is parse_reference("nginx:1.25")
+    for _ in range(2):
+        with pytest.raises(InvalidReference):
+            parse_reference("Nginx:1.25")
+    with pytest.raises(InvalidReference, match="expected a string"):
+        parse_reference(["nginx"])  # type: ignore[arg-type]  # unhashable: still our error, not TypeError

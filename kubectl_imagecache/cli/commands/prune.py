@@ -38,6 +38,7 @@ def _pod_usage(cluster: Any) -> tuple[PodImages, Pins]:
     """What pods use and pin, from every pod and every workload's pod template (read-only)."""
     from ...imagecache.prune import Pins, PodImages
     from ...imagecache.resource import POD_PINNED_ID
+    from ...kube.api import WORKLOAD_ORDER
 
     images, pins = PodImages(), Pins()
     try:
@@ -45,7 +46,8 @@ def _pod_usage(cluster: Any) -> tuple[PodImages, Pins]:
         for pod in cluster.list_pods():
             images.add_pod(pod)
             pins.add_pod(pod)
-        for obj in cluster.list_workloads(None, None):
+        # Pods were all read just above (add_pod pins them): listing them again would double the reads.
+        for obj in cluster.list_workloads(None, None, kinds=[k for k in WORKLOAD_ORDER if k != "Pod"]):
             pins.add_workload(obj)
     except Forbidden as exc:
         # Any cache could be pinned by what we cannot see: delete nothing rather than guess.
