@@ -75,3 +75,13 @@ def test_older_python_gets_one_line_saying_what_to_install(zipapp: Path, tmp_pat
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "needs Python >= 3.10" in lines[0] and "3.9" in lines[0] and "install" in lines[0]
+
+
+def test_pip_install_on_an_older_python_says_what_to_install(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([str(interpreter("3.9")), "-m", "pip", "install", "--no-build-isolation", "--dry-run",
+                           "--no-deps", "--no-index", str(root)], capture_output=True, text=True, timeout=120,
+                          env=clean_env(tmp_path, []), check=False)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "kubectl-imagecache needs Python >= 3.10 (found 3.9" in proc.stdout + proc.stderr
+    assert "install python3.10 or newer" in proc.stdout + proc.stderr
