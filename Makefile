@@ -6,10 +6,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CONTROLPLANE_BUILD := hack/controlplane/build.sh
 KREW_BUILD := hack/krew/build.sh
+CRANE_BUILD := hack/crane/build.sh
 # Where plugin.yaml says the release archive is downloaded from (/vX.Y.Z/ARCHIVE is appended).
 RELEASE_BASE_URL ?= https://github.com/kubectl-imagecache/kubectl-imagecache/releases/download
 
-.PHONY: all deps venv controlplane krew dist test test-unit test-registry test-cluster test-release lint bench \
+.PHONY: all deps venv controlplane krew crane dist test test-unit test-registry test-cluster test-release lint bench \
 	bench-estimate bench-cluster demo clean
 # Debian packages the tests and the demo run: the real registry (distribution 2.8), htpasswd for its
 # Basic-auth mode, openssl for the API server's certificates; skopeo only for the benchmark.
@@ -44,6 +45,11 @@ controlplane:
 krew:
 	$(KREW_BUILD)
 
+# crane (go-containerregistry's CLI) from its Go module, into ~/.cache/kubectl-imagecache/crane/<version>,
+# for the benchmark's peer comparison; a no-op once built.
+crane:
+	$(CRANE_BUILD)
+
 # dist/kubectl-imagecache-vX.Y.Z.tar.gz (zipapp, completion helper, LICENSE), reproducible; writes its
 # sha256 and uri into plugin.yaml.
 dist: venv
@@ -72,7 +78,8 @@ test-release: venv krew dist
 
 bench: bench-estimate bench-cluster
 
-bench-estimate: venv
+# The plugin beside crane (xargs -P8) and a skopeo loop, on one registry, at 0 and 50 ms round trips.
+bench-estimate: venv crane
 	$(MAKE) deps EXTRA_DEB=skopeo
 	$(PY) bench/estimate.py
 

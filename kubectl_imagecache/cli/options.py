@@ -18,6 +18,7 @@ import click
 
 from ..errors import UsageError
 from ..registry.platform import DEFAULT_PLATFORM, Platform, parse_platform
+from ..registry.transport import DEFAULT_CONCURRENCY
 from .printers import OUTPUT_FORMATS, warn
 
 if TYPE_CHECKING:
@@ -209,8 +210,8 @@ class RegistryFlags:
 registry_flags = _group(RegistryFlags, "registry", {f.name: f.name for f in fields(RegistryFlags)}, [
     click.option("--platform", "platform", default=str(DEFAULT_PLATFORM), show_default=True,
                  metavar="OS/ARCH[/VARIANT]", help="Platform to size in multi-platform images."),
-    click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
-                 help="Registry requests in flight at once."),
+    click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULT_CONCURRENCY, show_default=True,
+                 help="Registry requests in flight at once, per registry (halved when it answers 429)."),
     click.option("--insecure-registry", "insecure_registries", multiple=True, metavar="HOST[:PORT]",
                  help="Allow plain HTTP or unverified TLS for this registry only (repeatable)."),
     click.option("--registry-config", metavar="PATH",
@@ -218,7 +219,7 @@ registry_flags = _group(RegistryFlags, "registry", {f.name: f.name for f in fiel
     click.option("--pull-secret", "pull_secrets", multiple=True, metavar="NAMESPACE:NAME",
                  help="Use this Kubernetes docker-config secret's credentials (repeatable)."),
     click.option("--registry-timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
-                 metavar="SECONDS", help="Timeout for connecting to and reading from a registry."),
+                 metavar="SECONDS", help="Time allowed per image: every connection, read and retry it needs."),
 ])
 
 

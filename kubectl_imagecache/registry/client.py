@@ -99,14 +99,19 @@ class RegistryClient:
             chosen = entry.platform
             if chosen is None:
                 # As containerd: an entry without a platform is judged by its config.
-                chosen = self._config_platform(ref, child, cache_only, deadline)
-                if not only(want).match(chosen):
+                declared = self._config_platform(ref, child, cache_only, deadline)
+                if declared is None or not only(want).match(declared):
+                    says = f"is {declared} by its config" if declared else "names no platform in its config either"
                     raise PlatformNotFound(
                         f"no image for platform {want}: the index's best candidate, entry {entry.digest} without a "
-                        f"platform, is {chosen} by its config, which containerd would not pull for {want}; "
-                        "choose one with --platform")
+                        f"platform, {says}, so containerd would not pull it for {want}; choose one with --platform")
+                chosen = declared
             return ImageInfo(ref, digest, manifest.media_type, entry.digest, chosen, child)
         actual = self._config_platform(ref, manifest, cache_only, deadline)
+        if actual is None:
+            # A config without os/architecture: containerd pulls an image named directly without
+            # looking, so it is sized for the platform asked, as before.
+            return ImageInfo(ref, digest, manifest.media_type, digest, want, manifest)
         if not only(want).match(actual):
             raise PlatformMismatch(
                 f"a single-platform image for {actual} (its config says so), not for {want}: ECI would not run it "
@@ -281,7 +286,7 @@ class RegistryClient:
         return media_type, body
 
     def _config_platform(self, ref: Reference, manifest: ImageManifest, cache_only: bool,
-                         deadline: float) -> Platform:
+                         deadline: float) -> Optional[Platform]:
         """The platform the image's config declares (a small blob, cached forever by its digest)."""
         config = manifest.config
         body = self.cache.get_blob(config.digest) if self.cache is not None else None

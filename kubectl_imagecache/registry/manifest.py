@@ -207,13 +207,14 @@ def parse_manifest(body: bytes, content_type: str = "") -> Manifest:
     )
 
 
-def parse_config_platform(body: bytes) -> Platform:
-    """The platform an image config declares (containerd's images.ConfigPlatform reads the same)."""
-    doc = _load_json(body, "an image config")
-    platform = platform_from_config(doc)
-    if platform is None:
-        raise UnsupportedManifest("malformed image config: it names no os and architecture (both required)")
-    return platform
+def parse_config_platform(body: bytes) -> Optional[Platform]:
+    """The platform an image config declares (containerd's images.ConfigPlatform reads the same).
+
+    None when it names no os and architecture (the spec requires both; some builders leave them
+    out): containerd then pulls such an image when it is named directly, and never picks it from
+    an index, so the caller decides.
+    """
+    return platform_from_config(_load_json(body, "an image config"))
 
 
 @dataclass(frozen=True)

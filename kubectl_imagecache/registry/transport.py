@@ -54,7 +54,7 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 # Requests in flight per registry. Round trips dominate a cold run, so more in flight is faster
 # (bench/estimate.py); a registry that answers 429 halves it for the rest of the run.
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 64
 _BACKOFF_MAX = 10.0
 
 SessionFactory = Callable[["TransportOptions", bool], Any]

@@ -497,3 +497,21 @@ def test_inspect_many_concurrent_equals_sequential(plain_registry: LiveRegistry,
             assert r.info is not None and r.info.digest == s[key].digest
     assert isinstance(by_image[f"{s.host}/sample/oci-single:nope"].error, NotFound)
     assert isinstance(by_image[f"{s.host}/sample/absent:1.0"].error, NotFound)
+
+
+def test_config_naming_no_platform(plain_registry: LiveRegistry, tmp_path: Path, unique_repo: str) -> None:
+    # containerd pulls an image named directly without looking at its config, and never picks a
+    # platformless index entry whose config names no platform: so do we.
+    client = plain_registry.client
+    layer = client.push_blob(unique_repo, random_bytes(unique_repo, KIB))
+    config = client.push_blob(unique_repo, b"{}", "application/vnd.oci.image.config.v1+json")
+    body = canonical_json({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config.to_json(),
+                           "layers": [layer.to_json()]})
+    digest = client.push_manifest(unique_repo, "bare", body, OCI_MANIFEST)
+    info = inspect(make_client(tmp_path), f"{plain_registry.host}/{unique_repo}:bare", "linux/arm64")
+    assert info.digest == digest and str(info.platform) == "linux/arm64"
+    index = canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(body)}]})
+    client.push_manifest(unique_repo, "index", index, OCI_INDEX)
+    with pytest.raises(PlatformNotFound, match="names no platform"):
+        inspect(make_client(tmp_path), f"{plain_registry.host}/{unique_repo}:index")

@@ -327,9 +327,14 @@ def test_config_platform(doc: dict, expected: str) -> None:
 
 
 @pytest.mark.parametrize("doc", [{}, {"os": "linux"}, {"architecture": "amd64"}, {"os": 1, "architecture": "amd64"}])
-def test_config_without_platform_is_refused(doc: dict) -> None:
-    with pytest.raises(UnsupportedManifest, match="os and architecture"):
-        parse_config_platform(json.dumps(doc).encode())
+def test_config_without_platform_says_none(doc: dict) -> None:
+    assert parse_config_platform(json.dumps(doc).encode()) is None
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b"[" * 100_000])
+def test_config_that_is_no_json_object_is_refused(body: bytes) -> None:
+    with pytest.raises(UnsupportedManifest, match="image config"):
+        parse_config_platform(body)
 
 
 @pytest.mark.parametrize("digest", ["sha384:" + "0" * 96, "sha512:" + "0" * 128])
