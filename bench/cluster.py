@@ -323,8 +323,11 @@ def main() -> int:
               f"{layout.service_accounts} service accounts, {layout.secrets} docker-config secrets, "
               f"{args.caches} ImageCaches")
 
+        # Without PYTHONDONTWRITEBYTECODE: an installed plugin has its bytecode compiled (pip, krew), as the
+        # client's is here; with it, every run would compile our modules from source, ~0.1 s that no user pays.
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("KUBECTL_IMAGECACHE_", "DOCKER_CONFIG", "XDG_", "KUBECONFIG"))}
+               if not k.startswith(("KUBECTL_IMAGECACHE_", "DOCKER_CONFIG", "XDG_", "KUBECONFIG",
+                                    "PYTHONDONTWRITEBYTECODE"))}
         env.update({"HOME": str(work), "KUBECONFIG": str(cp.kubeconfig), "NO_PROXY": "127.0.0.1,localhost",
                     "no_proxy": "127.0.0.1,localhost", "KUBECTL_IMAGECACHE_CACHE_DIR": str(work / "cache")})
         kc, py = controlplane.find_kubectl(), sys.executable
