@@ -182,7 +182,7 @@ class RegistrySettings:
 @dataclass(frozen=True)
 class RegistryFlags:
     platform: str = str(DEFAULT_PLATFORM)
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     insecure_registries: tuple[str, ...] = ()
     registry_config: Optional[str] = None
     pull_secrets: tuple[str, ...] = ()
