@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 import click
 
 from ..errors import UsageError
+from ..registry.defaults import DEFAULT_CONCURRENCY
 from ..registry.platform import DEFAULT_PLATFORM, Platform, parse_platform
-from ..registry.transport import DEFAULT_CONCURRENCY
 from .printers import OUTPUT_FORMATS, warn
 
 if TYPE_CHECKING:

@@ -27,6 +27,7 @@ from .. import __version__
 from ..errors import BadResponse, Forbidden, NotFound, RegistryError, Unreachable
 from ..escape import clean
 from .auth import RegistryAuth, scope_for
+from .defaults import DEFAULT_CONCURRENCY
 from .httpio import (
     MAX_ERROR_BYTES,
     BrokenBody,
@@ -52,9 +53,6 @@ USER_AGENT = f"kubectl-imagecache/{__version__}"
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
-# Requests in flight per registry. Round trips dominate a cold run, so more in flight is faster
-# (bench/estimate.py); a registry that answers 429 halves it for the rest of the run.
-DEFAULT_CONCURRENCY = 64
 _BACKOFF_MAX = 10.0
 
 SessionFactory = Callable[["TransportOptions", bool], Any]
