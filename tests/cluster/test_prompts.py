@@ -157,6 +157,24 @@ def test_prune_shows_the_preview_then_asks(imc: Plugin, custom_api: Any) -> None
     assert mine & imagecaches(custom_api).keys() == {fresh, building}  # exactly the plan went
 
 
+
+def test_prune_json_and_dry_run_never_ask_and_delete_nothing(imc: Plugin, custom_api: Any) -> None:
+    # On a terminal too: a JSON document on stdout is never followed by a question, and --dry-run
+    # (bare, as kubectl users type it, or with --yes) is only the preview.
+    group = unique("grp")
+    name = unique("old")
+    create_imagecache(custom_api, name, [f"registry.example/{name}:1"], imageCacheSize=30, labels={"grp": group},
+                      status={"phase": "Ready", "progress": "100%", "expireDateTime": "2020-01-01T00:00:00Z"})
+    base = ["prune", "--reason", "expired", "-l", f"grp={group}"]
+    as_json = run_on_tty(imc, [*base, "-o", "json"])
+    assert as_json.code == 0 and PROMPT not in as_json.output, as_json
+    assert '"deleted": false' in as_json.output and name in as_json.output, as_json
+    for extra in (["--dry-run"], ["--dry-run=server", "--yes"], ["--dry-run", "-o", "json", "--yes"]):
+        dry = run_on_tty(imc, [*base, *extra])
+        assert dry.code == 0 and PROMPT not in dry.output and f'"{name}" deleted' not in dry.output, (extra, dry)
+        assert "Dry run: nothing deleted." in dry.output, (extra, dry)
+    assert name in imagecaches(custom_api)
+
 # -- warm --wait -----------------------------------------------------------------------------------------
 
 BAR = re.compile(r"\r\x1b\[K(\S+): (\S+)\s+\[([#-]{20})\]\s+(\d+)%")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 
 from ...errors import Cancelled, ClusterNotFound, Forbidden, UsageError
-from ..options import CommandOptions, KubeFlags, kube_flags, output_flag, selector_flag
+from ..options import CommandOptions, DryRun, KubeFlags, kube_flags, output_flag, selector_flag
 from ..printers import NamePrinter, confirm, interactive, print_structured, print_table
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ class PruneOptions(CommandOptions):
     yes: bool = False
     output: str = "table"
     kube: KubeFlags = KubeFlags()
+    dry_run: DryRun = DryRun.NONE
     rules: Any = field(init=False, default=None)  # imagecache.prune.PruneOptions
     settings: KubeSettings = field(init=False)
 
@@ -122,7 +123,7 @@ class PruneOptions(CommandOptions):
         total = sum(c.size_gib for c in plan)
         if self.output != "table":
             print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total,
-                              "deleted": bool(self.yes)}, self.output)
+                              "deleted": self.yes and self.dry_run is DryRun.NONE}, self.output)
         elif plan:
             print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)]
                          for c in plan], ["NAME", "REASONS", "SIZE", "AGE"])
@@ -131,8 +132,13 @@ class PruneOptions(CommandOptions):
             click.echo("Nothing to prune.", err=True)
         if not plan:
             return 0
+        # A dry run is the preview; so is -o json|yaml without --yes: a document on stdout is never
+        # followed by a question (a script reading it cannot answer one).
+        if self.dry_run is not DryRun.NONE:
+            click.echo("Dry run: nothing deleted.", err=True)
+            return 0
         if not self.yes:
-            if not interactive():
+            if self.output != "table" or not interactive():
                 click.echo("Preview only: run again with --yes to delete these.", err=True)
                 return 0
             if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
@@ -168,10 +174,13 @@ class PruneOptions(CommandOptions):
 @click.option("--include-in-progress", is_flag=True, help="Also prune caches that are still being built.")
 @selector_flag("Only consider caches with these labels.")
 @click.option("-y", "--yes", is_flag=True, help="Delete what the preview shows, without asking.")
+@click.option("--dry-run", type=click.Choice([d.value for d in DryRun]), default=DryRun.NONE.value, is_flag=False,
+              flag_value=DryRun.CLIENT.value, show_default=True, callback=lambda ctx, param, value: DryRun(value),
+              help="Only preview (client or server: the same here, since a preview sends no delete).")
 @output_flag(("table", "json", "yaml"))
 @kube_flags
 def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: str, include_in_progress: bool,
-            selector: Optional[str], yes: bool, output: str, kube: KubeFlags) -> int:
+            selector: Optional[str], yes: bool, dry_run: DryRun, output: str, kube: KubeFlags) -> int:
     """Preview, then delete, the ImageCaches nobody needs any more.
 
     Without --yes this only shows the plan (on a terminal it then asks). Caches still being built
@@ -183,5 +192,7 @@ def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: s
       kubectl imagecache prune
       kubectl imagecache prune --reason expired,failed --yes
       kubectl imagecache prune --older-than 30d -o json
+      kubectl imagecache prune --dry-run
     """
-    return PruneOptions(reasons, older_than, failed_grace, include_in_progress, selector, yes, output, kube).execute()
+    return PruneOptions(reasons, older_than, failed_grace, include_in_progress, selector, yes, output, kube,
+                        dry_run).execute()
