@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from ..errors import EXIT_NOT_FOUND, ClusterNotFound, CredentialError, ImageCacheError, UsageError
-from ..registry.credentials import Credential, PullSecret
-from ..registry.credentials import _auths_from_mapping as auths_from_mapping
+from ..registry.credentials import Credential, PullSecret, auths_from_mapping
 from .kubeconfig import DEFAULT_NAMESPACE
 from .names import is_label, is_subdomain
 

@@ -29,6 +29,7 @@ __all__ = [
     "DockerConfig",
     "PullSecret",
     "CredentialStore",
+    "auths_from_mapping",
     "load_docker_config",
     "normalize_registry",
     "HELPER_TIMEOUT_SECONDS",
@@ -193,7 +194,7 @@ def _entry_credential(entry: Any, source: str, where: str) -> Optional[Credentia
     return Credential(username=username, password=password, identity_token=None, source=source)
 
 
-def _auths_from_mapping(auths: Any, source_prefix: str, where: str) -> Dict[str, Credential]:
+def auths_from_mapping(auths: Any, source_prefix: str, where: str) -> Dict[str, Credential]:
     if not isinstance(auths, dict):
         raise CredentialError(f"{where}: auths must be a JSON object")
     result: Dict[str, Credential] = {}
@@ -254,7 +255,7 @@ def load_docker_config(path: Optional[str] = None) -> DockerConfig:
         raise CredentialError(f"docker config {file_path}: expected a JSON object at the top level")
 
     where = f"docker config {file_path}"
-    auths = _auths_from_mapping(data.get("auths") or {}, where, where)
+    auths = auths_from_mapping(data.get("auths") or {}, where, where)
 
     helpers_raw = data.get("credHelpers") or {}
     if not isinstance(helpers_raw, dict) or not all(isinstance(v, str) for v in helpers_raw.values()):
