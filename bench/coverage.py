@@ -14,6 +14,7 @@ import argparse
 import cProfile
 import datetime as dt
 import functools
+import gc
 import json
 import pstats
 import random
@@ -79,6 +80,7 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true", help="cProfile plan_sync and print the top 25")
     a = ap.parse_args()
     objs, pods, caches, current = make(a.workloads, a.caches, a.seed)
+    gc.freeze()  # as the plugin does once it has read a scope (kube/gcpause.settle)
     text = json.dumps({"pods": pods, "objs": objs, "caches": caches})
     parse_s, _ = best(lambda: json.loads(text), a.repeat)
     cov_s, results = best(lambda: coverage(objs, caches, pods=pods, current=current), a.repeat)

@@ -27,10 +27,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping  # isinstance on typing.Mapping costs 5x (measured in bench/coverage.py)
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from ..errors import UsageError
+from ..kube.kinds import CONTROLLER_KINDS, WORKLOAD_ORDER
 from . import resource as imc
 from .freshness import ImageFreshness, image_freshness
 from .matching import CacheIndex, Match, State, choose_cache
@@ -38,13 +40,11 @@ from .prune import Candidate as PruneCandidate
 from .sources import POD_SPEC_PATHS, Workload, pod_spec, workload_pull_secrets, workload_service_account
 
 __all__ = [
-    "COVERED_KINDS", "CONTROLLER_KINDS", "ObservedEvent", "WorkloadCoverage", "Summary", "is_workload",
+    "ObservedEvent", "WorkloadCoverage", "Summary", "is_workload",
     "workload_of", "template_images", "template_annotations", "workload_of_pod", "coverage", "summarize",
     "reclaimable_gib", "validate_price",
 ]
 
-COVERED_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "Pod")
-CONTROLLER_KINDS = frozenset(COVERED_KINDS) - {"Pod"}  # an object they control is not a workload of its own
 # ECI matches a pod when it is created: ephemeral containers (kubectl debug, later) take no part.
 _TEMPLATE_CONTAINERS = ("initContainers", "containers")
 _TERMINAL_POD_PHASES = frozenset({"Succeeded", "Failed"})
@@ -82,7 +82,7 @@ def _controller(obj: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
 
 
 def is_workload(obj: Mapping[str, Any]) -> bool:
-    if obj.get("kind") not in COVERED_KINDS:
+    if obj.get("kind") not in WORKLOAD_ORDER:
         return False
     ref = _controller(obj)
     return ref is None or ref.get("kind") not in CONTROLLER_KINDS
@@ -231,7 +231,10 @@ class WorkloadCoverage:
         return {"kind": w.kind, "namespace": w.namespace, "name": w.name, "state": self.state.value,
                 "cache": self.cache, "matched": self.match.k, "of": self.match.n, "pods": self.pods,
                 "covered": self.covered, "stale": [f.to_dict() for f in self.freshness if f.stale],
-                "lastEvent": self.last_event.to_dict() if self.last_event else None, "match": self.match.to_dict()}
+                "lastEvent": self.last_event.to_dict() if self.last_event else None,
+                # Every candidate of every workload would be caches x workloads (a base image in
+                # every cache makes each a candidate of each pod): explain lists them for one.
+                "match": self.match.to_dict(candidates=False)}
 
 
 def coverage(objects: Iterable[Mapping[str, Any]], caches: Sequence[Mapping[str, Any]], *,

@@ -34,11 +34,12 @@ documentation leaves room:
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import enum
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from ..errors import InvalidReference
 from ..registry.reference import parse_reference
@@ -47,7 +48,7 @@ from .resource import IN_PROGRESS_PHASES, POD_AUTO_MATCH, POD_MATCH_COUNT, POD_P
 
 __all__ = [
     "State", "PodRequest", "Candidate", "Match", "CacheIndex", "parse_request", "pod_images", "choose",
-    "choose_cache",
+    "choose_cache", "chosen_name",
 ]
 
 
@@ -145,20 +146,6 @@ def pod_images(images: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _matches(pod: _Key, entry: _Key, recorded: Optional[str], by_recorded: bool) -> bool:
-    if pod.name is None or entry.name is None:
-        return pod.text == entry.text
-    if pod.name != entry.name:
-        return False
-    if pod.tag is not None:
-        if entry.tag != pod.tag:
-            return False
-        return pod.digest is None or entry.digest is None or pod.digest == entry.digest
-    if entry.digest is not None:
-        return entry.digest == pod.digest
-    return by_recorded and recorded is not None and recorded == pod.digest
-
-
 @dataclass(frozen=True)
 class Candidate:
     """One cache that holds some of the pod's images (or is the pinned one), as explain shows it."""
@@ -195,9 +182,16 @@ class Match:
     images: tuple[str, ...]  # the pod's normalized images
     request: PodRequest
     chosen: Optional[Candidate]
-    candidates: tuple[Candidate, ...]  # the chosen first, then the other qualifying by rank, then the rest
     why: str  # one sentence: why this cache, or why none
     pending: Optional[Candidate] = field(default=None)  # a cache being built that would hold every image
+    # Builds `candidates` when asked (explain, -o json): a base image every cache holds makes every
+    # cache a candidate of every pod, and coverage over a cluster asks only for the choice.
+    explain: Callable[[], tuple[Candidate, ...]] = field(default=tuple, repr=False, compare=False)
+
+    @functools.cached_property
+    def candidates(self) -> tuple[Candidate, ...]:
+        """The chosen first, then the other qualifying caches by rank, then the rest, each with its reason."""
+        return self.explain()
 
     @property
     def n(self) -> int:
@@ -216,12 +210,15 @@ class Match:
         held = set(self.matched)
         return tuple(i for i in self.images if i not in held)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state.value, "images": list(self.images), "matched": self.k, "of": self.n,
-                "missing": list(self.missing), "chosen": self.chosen.name if self.chosen else None,
-                "why": self.why, "request": self.request.to_dict(),
-                "pending": self.pending.name if self.pending else None,
-                "candidates": [c.to_dict() for c in self.candidates]}
+    def to_dict(self, candidates: bool = True) -> dict[str, Any]:
+        """``candidates``: list every candidate with its reason (explain); coverage leaves them out."""
+        out: dict[str, Any] = {
+            "state": self.state.value, "images": list(self.images), "matched": self.k, "of": self.n,
+            "missing": list(self.missing), "chosen": self.chosen.name if self.chosen else None, "why": self.why,
+            "request": self.request.to_dict(), "pending": self.pending.name if self.pending else None}
+        if candidates:
+            out["candidates"] = [c.to_dict() for c in self.candidates]
+        return out
 
 
 def _rank(c: Candidate) -> tuple[int, int, float, str]:
@@ -258,7 +255,14 @@ def _lost_to(c: Candidate, w: Candidate) -> str:
     return f"exact tie with {w.name}, after it by name"
 
 
+def _meets(count: int, n: int, request: PodRequest) -> bool:
+    """The pod's requirements (perfect match, match count) hold for a cache holding ``count`` of ``n``."""
+    return not (request.perfect and count < n) and not (request.min_count is not None and count < request.min_count)
+
+
 def _requirement_problem(count: int, n: int, request: PodRequest) -> Optional[str]:
+    if _meets(count, n, request):
+        return None
     if request.perfect and count < n:
         return f"holds {count} of {n} images: {POD_PERFECT_MATCH} requires all"
     if request.min_count is not None and count < request.min_count:
@@ -284,7 +288,7 @@ def _lookups(k: _Key, rec: Optional[str]) -> list[_Lookup]:
 
 
 def _wanted(p: _Key, by_recorded: bool) -> list[_Lookup]:
-    """The lookups a pod reference needs (the counterpart of :func:`_lookups`; :func:`_matches` decides)."""
+    """The lookups a pod reference needs: the counterpart of :func:`_lookups`."""
     if p.name is None:
         return [("x", p.text)]
     if p.tag is not None:
@@ -298,112 +302,209 @@ def _wanted(p: _Key, by_recorded: bool) -> list[_Lookup]:
 
 class CacheIndex:
     """Caches read once for many choices: each entry parsed once and filed under what can match it,
-    so a choice costs the caches holding one of the pod's images, not every cache."""
+    so a choice costs the caches holding one of the pod's images, not every cache; and pods with the
+    same images and annotations (a Deployment's in every namespace) share one choice."""
 
     def __init__(self, caches: Iterable[Mapping[str, Any]]) -> None:
         self.caches = list(caches)
-        self._files: list[dict[_Lookup, list[tuple[int, _Key, Optional[str]]]]] = []
+        self._files: list[dict[_Lookup, list[tuple[int, _Key]]]] = []  # per cache: lookup -> (position, entry)
+        self._ids: dict[_Lookup, list[int]] = {}  # lookup -> the caches filing an entry under it, once each
         self._meta: list[tuple[str, Optional[str], str, int, Optional[dt.datetime]]] = []
-        self._holders: dict[_Lookup, set[int]] = {}
-        self._by_id: dict[str, set[int]] = {}
+        self._by_id: dict[str, list[int]] = {}
+        # Pods with the same images and annotations get the same choice: (images, request, by recorded) ->
+        self._memo: dict[tuple[tuple[str, ...], PodRequest, bool], Match] = {}
+        self._names: dict[tuple[tuple[str, ...], PodRequest, bool], Optional[str]] = {}
         for i, obj in enumerate(self.caches):
             recorded = imc.digests(obj)
-            files: dict[_Lookup, list[tuple[int, _Key, Optional[str]]]] = {}
+            files: dict[_Lookup, list[tuple[int, _Key]]] = {}
             for pos, text in enumerate(imc.images(obj)):
                 k = _key(text)
-                rec = recorded.get(k.text)
-                for lookup in _lookups(k, rec):
-                    files.setdefault(lookup, []).append((pos, k, rec))
-                    self._holders.setdefault(lookup, set()).add(i)
+                for lookup in _lookups(k, recorded.get(k.text)):
+                    if lookup not in files:
+                        self._ids.setdefault(lookup, []).append(i)
+                    files.setdefault(lookup, []).append((pos, k))
             self._files.append(files)
             cid = imc.cache_id(obj)
             self._meta.append((imc.name(obj), cid, imc.phase(obj), imc.effective_size_gib(obj), imc.created_at(obj)))
             if cid:
-                self._by_id.setdefault(cid, set()).add(i)
+                self._by_id.setdefault(cid, []).append(i)
+        # Each cache's place in the rank after the match count (_rank), so a rank is one integer.
+        order = sorted(range(len(self.caches)), key=lambda i: (
+            self._meta[i][3], -ts.timestamp() if (ts := self._meta[i][4]) else float("inf"), self._meta[i][0]))
+        self._place = [0] * len(self.caches)
+        for place, i in enumerate(order):
+            self._place[i] = place
 
-    def candidates(self, pod: Sequence[_Key], by_recorded: bool, pinned_id: Optional[str]) -> list[Candidate]:
-        """The caches holding one of ``pod``'s images, and those with ``pinned_id``, with what they match."""
-        wanted = [_wanted(p, by_recorded) for p in pod]
-        relevant: set[int] = set(self._by_id.get(pinned_id, ())) if pinned_id else set()
-        for lookups in wanted:
-            for lookup in lookups:
-                relevant |= self._holders.get(lookup, set())
-        out = []
-        for i in sorted(relevant):
-            files = self._files[i]
-            matched = []
-            for p, lookups in zip(pod, wanted):
-                hits = [(pos, e) for lookup in lookups for pos, e, rec in files.get(lookup, ())
-                        if _matches(p, e, rec, by_recorded)]
-                if hits:
-                    matched.append((p.text, min(hits, key=lambda h: h[0])[1].text))  # the first entry, as listed
-            name, cid, phase, size, created = self._meta[i]
-            out.append(Candidate(name, cid, phase, size, created, tuple(matched), False, ""))
-        return out
+    def _rank_keys(self, counts: Mapping[int, int]) -> dict[int, int]:
+        """:func:`_rank` as one integer per cache: most images first, then the cache's place."""
+        place, size = self._place, len(self.caches)
+        return {i: place[i] - count * size for i, count in counts.items()}
+
+    def _first(self, i: int, lookup: _Lookup, p: _Key) -> Optional[tuple[int, str]]:
+        """(position, text) of cache i's first entry under ``lookup`` that matches ``p``.
+
+        Filed under the pod's lookup, an entry matches (the module doc's rule) unless both name a
+        tag and each pins another digest."""
+        check = lookup[0] == "t" and p.digest is not None
+        for pos, e in self._files[i].get(lookup, ()):
+            if not (check and e.digest is not None and e.digest != p.digest):
+                return pos, e.text
+        return None
+
+    def _counts(self, pod: Sequence[_Key], by_recorded: bool) -> collections.Counter[int]:
+        """cache position -> how many of the pod's images it holds (only caches holding one)."""
+        counts: collections.Counter[int] = collections.Counter()
+        for p in pod:
+            lookups = _wanted(p, by_recorded)
+            if len(lookups) == 1 and (lookups[0][0] != "t" or p.digest is None):
+                counts.update(self._ids.get(lookups[0], ()))  # every entry filed there matches
+            else:
+                counts.update({i for lookup in lookups for i in self._ids.get(lookup, ())
+                               if self._first(i, lookup, p) is not None})
+        return counts
+
+    def _candidate(self, i: int, pod: Sequence[_Key], by_recorded: bool) -> Candidate:
+        matched = []
+        for p in pod:
+            found = [f for lookup in _wanted(p, by_recorded) if (f := self._first(i, lookup, p)) is not None]
+            if found:
+                matched.append((p.text, min(found)[1]))  # the first entry, as listed
+        name, cid, phase, size, created = self._meta[i]
+        return Candidate(name, cid, phase, size, created, tuple(matched), False, "")
 
 
 def _with(c: Candidate, eligible: bool, reason: str) -> Candidate:
     return Candidate(c.name, c.cache_id, c.phase, c.size_gib, c.created, c.matched, eligible, reason)
 
 
+@dataclass(frozen=True)
+class _Decision:
+    """ECI's choice as cache positions: what :func:`choose` explains and ``CacheIndex.chosen`` names."""
+
+    state: State
+    counts: collections.Counter[int]  # cache position -> images of the pod it holds (only those holding one)
+    key: dict[int, int]  # cache position -> rank, lower first
+    target: Optional[int] = None  # the winner; PINNED: the pinned cache; BROKEN: the pinned one, not Ready
+    second: Optional[int] = None  # the runner-up among the qualifying
+    pending: Optional[int] = None
+    qualifying: frozenset[int] = frozenset()
+
+
+def _decide(index: CacheIndex, keys: Sequence[_Key], request: PodRequest, by_recorded: bool) -> _Decision:
+    n = len(keys)
+    counts = index._counts(keys, by_recorded)
+    key = index._rank_keys(counts)
+    meta = index._meta
+    building = [i for i, k in counts.items() if n and k == n and meta[i][2] in IN_PROGRESS_PHASES]
+    pending = min(building, key=key.__getitem__) if building else None
+    if request.pinned_id is not None:
+        ids = index._by_id.get(request.pinned_id, [])
+        ready = [i for i in ids if meta[i][2] == READY]
+        if ready:
+            return _Decision(State.PINNED, counts, key, ready[0])
+        return _Decision(State.BROKEN, counts, key, ids[0] if ids else None)
+    if not request.auto:
+        return _Decision(State.OFF, counts, key, pending=pending)
+    qualifying = [i for i, k in counts.items() if meta[i][2] == READY and _meets(k, n, request)]
+    if not qualifying:
+        return _Decision(State.NONE, counts, key, pending=pending)
+    best = min(qualifying, key=key.__getitem__)
+    second = min((i for i in qualifying if i != best), key=key.__getitem__, default=None)
+    state = State.FULL if counts[best] == n else State.PARTIAL
+    return _Decision(state, counts, key, best, second, None if state is State.FULL else pending, frozenset(qualifying))
+
+
+def chosen_name(images: Sequence[str], request: PodRequest, index: CacheIndex, *,
+                digest_matches_recorded: bool = False) -> Optional[str]:
+    """The name of the cache :func:`choose` picks, without its sentences (sync asks this of every
+    workload over each state it predicts)."""
+    wanted = pod_images(images)
+    memo = (wanted, request, digest_matches_recorded)
+    if memo not in index._names:
+        d = _decide(index, [_key(i) for i in wanted], request, digest_matches_recorded)
+        chosen = d.state in (State.FULL, State.PARTIAL, State.PINNED) and d.target is not None
+        index._names[memo] = index._meta[d.target][0] if chosen and d.target is not None else None
+    return index._names[memo]
+
+
 def choose(images: Sequence[str], request: PodRequest, caches: Union[CacheIndex, Sequence[Mapping[str, Any]]], *,
            digest_matches_recorded: bool = False) -> Match:
     """ECI's choice among ``caches`` for a pod with ``images`` and ``request`` (see the module doc).
 
-    Pass a :class:`CacheIndex` when choosing for many pods over the same caches.
+    Pass a :class:`CacheIndex` when choosing for many pods over the same caches. The choice is
+    made here; every other candidate's reason is written only when ``Match.candidates`` is read.
     """
     index = caches if isinstance(caches, CacheIndex) else CacheIndex(caches)
     wanted = pod_images(images)
-    keys = [_key(i) for i in wanted]
+    memo = (wanted, request, digest_matches_recorded)
+    if memo not in index._memo:
+        index._memo[memo] = _explain(index, wanted, request, digest_matches_recorded)
+    return index._memo[memo]
+
+
+def _explain(index: CacheIndex, wanted: tuple[str, ...], request: PodRequest, by_recorded: bool) -> Match:
+    """The decision in words: why the winner won, and (lazily) every candidate's reason."""
     n = len(wanted)
-    found = index.candidates(keys, digest_matches_recorded, request.pinned_id)
-    pending = min((c for c in found if c.phase in IN_PROGRESS_PHASES and n and c.count == n), key=_rank, default=None)
+    keys = [_key(i) for i in wanted]
+    d = _decide(index, keys, request, by_recorded)
+    made: dict[int, Candidate] = {}
 
-    if request.pinned_id is not None:
-        pinned = sorted((c for c in found if c.cache_id == request.pinned_id), key=lambda c: c.phase != READY)
-        others = tuple(_with(c, False, f"not considered: the pod pins {request.pinned_id}")
-                       for c in sorted(found, key=_rank) if c.count and c.cache_id != request.pinned_id)
-        if not pinned:
-            return Match(State.BROKEN, wanted, request, None, others,
-                         f"pinned to {request.pinned_id} ({POD_PINNED_ID}), but no ImageCache has that "
-                         "status.imageCacheId: ECI fails to create the pod")
-        target = pinned[0]
-        if target.phase != READY:
-            why = (f"pinned to {request.pinned_id} ({target.name}), which is {target.phase}, not Ready: "
-                   "ECI fails to create the pod")
-            return Match(State.BROKEN, wanted, request, None, (_with(target, False, why), *others), why)
+    def cand(i: int) -> Candidate:
+        if i not in made:
+            made[i] = index._candidate(i, keys, by_recorded)
+        return made[i]
+
+    def by_rank() -> list[int]:
+        return sorted(d.counts, key=d.key.__getitem__)
+
+    def problem(i: int) -> str:
+        phase = index._meta[i][2]
+        if phase != READY:
+            return f"{phase}, not Ready: pods use Ready caches only"
+        return _requirement_problem(d.counts[i], n, request) or ""
+
+    pending = cand(d.pending) if d.pending is not None else None
+    pid = request.pinned_id
+    if pid is not None:
+        def others() -> tuple[Candidate, ...]:
+            return tuple(_with(cand(i), False, f"not considered: the pod pins {pid}") for i in by_rank()
+                         if index._meta[i][1] != pid)
+        if d.target is None:
+            return Match(State.BROKEN, wanted, request, None,
+                         f"pinned to {pid} ({POD_PINNED_ID}), but no ImageCache has that status.imageCacheId: "
+                         "ECI fails to create the pod", explain=others)
+        target = cand(d.target)
+        if d.state is State.BROKEN:
+            why = f"pinned to {pid} ({target.name}), which is {target.phase}, not Ready: ECI fails to create the pod"
+            broken = _with(target, False, why)
+            return Match(State.BROKEN, wanted, request, None, why, explain=lambda: (broken, *others()))
         why = f"pinned by {POD_PINNED_ID}; holds {target.count} of the {n} images"
-        return Match(State.PINNED, wanted, request, _with(target, True, why), (_with(target, True, why), *others),
-                     why)
-
-    relevant = sorted((c for c in found if c.count), key=_rank)
-    if not request.auto:
-        off = tuple(_with(c, False, f"not considered: {POD_AUTO_MATCH} is false") for c in relevant)
-        return Match(State.OFF, wanted, request, None, off,
-                     f"{POD_AUTO_MATCH} is false: ECI matches no cache", pending)
-
-    qualifying: list[Candidate] = []
-    rest: list[Candidate] = []
-    for c in relevant:
-        problem = f"{c.phase}, not Ready: pods use Ready caches only" if c.phase != READY \
-            else _requirement_problem(c.count, n, request)
-        if problem:
-            rest.append(_with(c, False, problem))
-        else:
-            qualifying.append(c)
-    if not qualifying:
+        pinned = _with(target, True, why)
+        return Match(State.PINNED, wanted, request, pinned, why, explain=lambda: (pinned, *others()))
+    if d.state is State.OFF:
+        return Match(State.OFF, wanted, request, None, f"{POD_AUTO_MATCH} is false: ECI matches no cache", pending,
+                     explain=lambda: tuple(_with(cand(i), False, f"not considered: {POD_AUTO_MATCH} is false")
+                                           for i in by_rank()))
+    if d.target is None:
         if not n:
             why = "the pod has no images"
-        elif not relevant:
+        elif not d.counts:
             why = "no ImageCache holds any of the pod's images"
         else:
-            why = f"{len(relevant)} cache(s) hold some of the images, but none qualifies"
-        return Match(State.NONE, wanted, request, None, tuple(rest), why, pending)
-    winner = qualifying[0]
-    why = _won_over(winner, qualifying[1] if len(qualifying) > 1 else None, n)
-    ranked = (_with(winner, True, why), *(_with(c, True, _lost_to(c, winner)) for c in qualifying[1:]))
-    state = State.FULL if winner.count == n else State.PARTIAL
-    return Match(state, wanted, request, ranked[0], (*ranked, *rest), why, None if state is State.FULL else pending)
+            why = f"{len(d.counts)} cache(s) hold some of the images, but none qualifies"
+        return Match(State.NONE, wanted, request, None, why, pending,
+                     explain=lambda: tuple(_with(cand(i), False, problem(i)) for i in by_rank()))
+    winner = cand(d.target)
+    why = _won_over(winner, cand(d.second) if d.second is not None else None, n)
+    chosen = _with(winner, True, why)
+
+    def explain() -> tuple[Candidate, ...]:
+        ranked = by_rank()
+        losers = [_with(cand(i), True, _lost_to(cand(i), winner)) for i in ranked
+                  if i in d.qualifying and i != d.target]
+        return (chosen, *losers, *(_with(cand(i), False, problem(i)) for i in ranked if i not in d.qualifying))
+
+    return Match(d.state, wanted, request, chosen, why, pending, explain=explain)
 
 
 def choose_cache(images: Sequence[str], annotations: Mapping[str, Any],

@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from . import resource as imc
 from .coverage import WorkloadCoverage
 from .freshness import ImageFreshness, RefreshPlan
-from .matching import CacheIndex, State, choose
+from .matching import CacheIndex, State, chosen_name
 from .plan import ImageGroup, PlannedCache, plan_caches
 from .prune import PrunePlan
 from .resource import CREATE_RATE_LIMIT, CREATE_RATE_WINDOW_SECONDS, LIVE_PHASES, MAX_IMAGES, READY
@@ -209,10 +209,11 @@ def _choices(results: Sequence[WorkloadCoverage], state: Sequence[Mapping[str, A
             by_id[cid].append(imc.name(obj))
     index = CacheIndex(state)
     for r in results:
-        m = choose(r.match.images, r.match.request, index, digest_matches_recorded=by_recorded)
-        names = [m.chosen.name] if m.chosen else []
-        if m.request.pinned_id:
-            names += by_id.get(m.request.pinned_id, [])
+        request = r.match.request
+        chosen = chosen_name(r.match.images, request, index, digest_matches_recorded=by_recorded)
+        names = [chosen] if chosen else []
+        if request.pinned_id:
+            names += by_id.get(request.pinned_id, [])
         for n in dict.fromkeys(names):
             used[n].append(str(r.workload))
     return used
@@ -241,11 +242,14 @@ def plan_sync(results: Sequence[WorkloadCoverage], caches: Sequence[Mapping[str,
         ann = imc.annotations(body)
         workloads = tuple(str(w) for w in _json_list(ann.get(imc.ANN_WORKLOADS)))
         todo_creates.append(Create(name, tuple(imc.images(body)), workloads, imc.effective_size_gib(body), body))
+    with_id: dict[str, list[str]] = collections.defaultdict(list)  # imageCacheId -> cache names
+    for obj in caches:
+        if cid := imc.cache_id(obj):
+            with_id[cid].append(imc.name(obj))
     pinned: dict[str, list[str]] = collections.defaultdict(list)  # cache -> workloads pinning its id
     for w in results:
-        for obj in caches:
-            if w.match.request.pinned_id and imc.cache_id(obj) == w.match.request.pinned_id:
-                pinned[imc.name(obj)].append(str(w.workload))
+        for name in with_id.get(w.match.request.pinned_id or "", ()):
+            pinned[name].append(str(w.workload))
     todo_refreshes: list[Refresh] = []
     for rp in refreshes:
         if rp.old not in existing:

@@ -169,3 +169,102 @@ def test_to_dict_is_json_ready() -> None:
     m = choose_cache(POD, {}, [cache("c", POD)])
     data = json.loads(json.dumps(m.to_dict()))
     assert data["state"] == "FULL" and data["chosen"] == "c" and data["candidates"][0]["matchCount"] == 3
+
+
+# -- the index against the rule, cache by cache ------------------------------------------------------------
+# CacheIndex files entries under what can match them so a choice does not walk every cache. This
+# oracle walks every cache and every entry with the rule as the module doc states it.
+_POOL = ["nginx:1.25", "nginx", "docker.io/library/nginx:1.25", f"nginx:1.25@{D1}", f"nginx:1.25@{D2}",
+         f"nginx@{D1}", f"nginx@{D2}", "redis:7", f"redis@{D1}", "quay.io/app/api:2", "Bad Image", "bad image"]
+
+
+def _rule_matches(pod: str, entry: str, recorded: Optional[str], by_recorded: bool) -> bool:
+    from kubectl_imagecache.registry.reference import parse_reference
+
+    def parse(text: str) -> Any:
+        try:
+            return parse_reference(text)
+        except Exception:
+            return None
+    p, e = parse(pod), parse(entry)
+    if p is None or e is None:
+        return p is None and e is None and pod.strip() == entry.strip()
+    if p.name != e.name:
+        return False
+    if p.tag is not None:
+        return e.tag == p.tag and (p.digest is None or e.digest is None or p.digest == e.digest)
+    if e.digest is not None:
+        return e.digest == p.digest
+    return by_recorded and recorded is not None and recorded == p.digest
+
+
+def _oracle(images: list[str], request: Any, caches: list[dict[str, Any]], by_recorded: bool
+            ) -> tuple[dict[str, tuple[tuple[str, str], ...]], Optional[str]]:
+    wanted = pod_images(images)
+    matched = {}
+    for c in caches:
+        recorded = imc.digests(c)
+        pairs = []
+        for w in wanted:
+            hit = next((e for e in imc.images(c) if _rule_matches(w, e, recorded.get(pod_images([e])[0]),
+                                                                   by_recorded)), None)
+            if hit is not None:
+                pairs.append((w, pod_images([hit])[0]))
+        if pairs:
+            matched[imc.name(c)] = tuple(pairs)
+    if request.pinned_id is not None:
+        ready = [c for c in caches if imc.cache_id(c) == request.pinned_id and imc.phase(c) == "Ready"]
+        return matched, (imc.name(ready[0]) if ready else None)
+    if not request.auto:
+        return matched, None
+
+    def qualifies(c: dict[str, Any]) -> bool:
+        k = len(matched.get(imc.name(c), ()))
+        return k > 0 and imc.phase(c) == "Ready" and not (request.perfect and k < len(wanted)) \
+            and not (request.min_count is not None and k < request.min_count)
+
+    def rank(c: dict[str, Any]) -> tuple[int, int, float, str]:
+        created = imc.created_at(c)
+        return (-len(matched[imc.name(c)]), imc.effective_size_gib(c),
+                -created.timestamp() if created else float("inf"), imc.name(c))
+    best = min(filter(qualifies, caches), key=rank, default=None)
+    return matched, (imc.name(best) if best is not None else None)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_caches = st.lists(st.builds(
+    lambda images, phase, size, age, cid, rec: cache("", images, phase=phase, size=size, age_h=age, cid=cid,
+                                                     digests={pod_images([i])[0]: D1 if r else D2
+                                                              for i, r in zip(images, rec)} or None),
+    st.lists(st.sampled_from(_POOL), min_size=1, max_size=5), st.sampled_from(["Ready", "Ready", "Creating", "Failed"]),
+    st.sampled_from([None, 10, 20]), st.sampled_from([1, 2]), st.sampled_from([None, "imc-a", "imc-b"]),
+    st.lists(st.booleans(), max_size=5)), max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(images=st.lists(st.sampled_from(_POOL), min_size=1, max_size=4), caches=_caches,
+       annotations=st.fixed_dictionaries({}, optional={
+           imc.POD_PERFECT_MATCH: st.sampled_from(["true", "false"]),
+           imc.POD_MATCH_COUNT: st.sampled_from(["1", "2", "3"]),
+           imc.POD_AUTO_MATCH: st.sampled_from(["true", "false"]),
+           imc.POD_PINNED_ID: st.sampled_from(["imc-a", "imc-c"])}),
+       by_recorded=st.booleans())
+def test_index_equals_the_rule_applied_to_every_cache(images: list[str], caches: list[dict[str, Any]],
+                                                      annotations: dict[str, str], by_recorded: bool) -> None:
+    from kubectl_imagecache.imagecache.matching import CacheIndex, chosen_name
+
+    for i, c in enumerate(caches):
+        c["metadata"]["name"] = f"c{i}"
+    request = parse_request(annotations)
+    matched, winner = _oracle(images, request, caches, by_recorded)
+    m = choose_cache(images, annotations, caches, digest_matches_recorded=by_recorded)
+    if request.pinned_id is None:  # a pin lists the pinned cache first and others beside it
+        assert {c.name: c.matched for c in m.candidates if c.count} == matched
+    assert (m.chosen.name if m.chosen else None) == winner
+    assert chosen_name(images, request, CacheIndex(caches), digest_matches_recorded=by_recorded) == winner
+    # The candidates are listed (lazily) in rank order, the chosen first, every reason written.
+    if m.chosen is not None:
+        assert m.candidates[0] == m.chosen
+    assert all(c.reason for c in m.candidates)

@@ -280,3 +280,50 @@ def test_pod_images_parse_each_text_once(monkeypatch: Any) -> None:
     used = pod_images([pod(["app:1", "proxy:2"], image_ids=(f"docker-pullable://app@{D}",)) for _ in range(500)])
     assert sorted(texts) == sorted(["app:1", "proxy:2", f"app@{D}"])
     assert used.uses("docker.io/library/app:1", None) and used.uses("app@" + D, None)
+
+
+# -- supersession against its rule, cache by cache ---------------------------------------------------------
+# plan_prune files the caches that stay by image so a cache is compared only with those holding its
+# rarest image; this oracle compares each cache with every newer one that stays, as the module doc says.
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def _superseded_by_rule(caches: list[dict[str, Any]], pods: PodImages) -> set[str]:
+    from kubectl_imagecache.imagecache import resource as imc
+    from kubectl_imagecache.imagecache.plan import normalized_images
+
+    opts = PruneOptions()
+    own = {imc.name(c): set(plan_prune([c], pods, NOW, opts).candidates[0].reasons)
+           if plan_prune([c], pods, NOW, opts).candidates else set() for c in caches}
+    stays: list[dict[str, Any]] = []
+    out = set()
+    for c in sorted(caches, key=lambda c: imc.created_at(c), reverse=True):  # type: ignore[arg-type, return-value]
+        name, mine = imc.name(c), normalized_images(c)
+        mine_expires = imc.expires_at(c)
+        if imc.phase(c) in imc.IN_PROGRESS_PHASES:
+            continue
+        if mine and any(imc.created_at(s) > imc.created_at(c) and mine <= normalized_images(s)  # type: ignore[operator]
+                        and ((e := imc.expires_at(s)) is None or (e > NOW and mine_expires is not None
+                                                                  and e >= mine_expires)) for s in stays):
+            out.add(name)
+            own[name].add("superseded")
+        if imc.phase(c) == "Ready" and not own[name]:
+            stays.append(c)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from(["a:1", "b:1", "c:1", "docker.io/library/a:1"]), min_size=1,
+                                   max_size=3),
+                          st.sampled_from(["Ready", "Ready", "Failed", "Creating"]), st.integers(1, 6),
+                          st.sampled_from([None, -1.0, 5.0, 50.0]), st.booleans()), max_size=7))
+def test_superseded_equals_the_rule_over_every_pair(rows: list[tuple[list[str], str, int, Optional[float], bool]]
+                                                    ) -> None:
+    caches = [cache(f"c{i}", images, phase=phase, age_h=age, expire_h=expire, updated_h=20)
+              for i, (images, phase, age, expire, _) in enumerate(rows)]
+    pods = pod_images([{"spec": {"containers": [{"image": images[0]}]}, "status": {"phase": "Running"}}
+                       for images, _, _, _, used in rows if used])
+    plan = plan_prune(caches, pods, NOW, PruneOptions())
+    got = {c.name for c in plan.candidates if "superseded" in c.reasons}
+    assert got == _superseded_by_rule(caches, pods)
