@@ -166,7 +166,7 @@ def _namespaces(state: Parsed, partial: str) -> list[Candidate]:
 
 def _workloads(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
     """KIND/NAME for --from: kinds first (no space after the slash), then names of that kind in -n."""
-    from ..kube.api import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
+    from ..kube.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
 
     kind, slash, name = partial.partition("/")
     if not slash:

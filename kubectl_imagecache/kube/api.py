@@ -27,14 +27,14 @@ from ..errors import (
 )
 from ..imagecache.resource import CRD_NAME, GROUP, PLURAL, VERSION
 from .gcpause import paused
+from .kinds import WORKLOAD_KINDS, WORKLOAD_ORDER, controlled
 
 if TYPE_CHECKING:
     from .kubeconfig import Kubeconfig
 
 Timeout = Union[None, float, tuple[float, float]]
 
-__all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster", "WORKLOAD_KINDS", "WORKLOAD_KIND_NAMES",
-           "WORKLOAD_ORDER"]
+__all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster"]
 
 _IMC = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 PAGE = 500  # items per list page: bounded memory and API-server load on large clusters
@@ -50,25 +50,6 @@ WATCH_LINE_MAX = 16 * 2**20  # bytes of one watch event: bounded memory against 
 # bench/cluster.py; kubectl -v=6 shows the same), so 1,000 caches cost one quick request, not two.
 IMC_PAGE = 5000
 
-# --from KIND/NAME: accepted spellings -> (API path prefix, plural)
-WORKLOAD_KINDS: dict[str, tuple[str, str, str]] = {}
-for _kind, _api, _plural, _aliases in (
-    ("Deployment", "/apis/apps/v1", "deployments", ("deployment", "deployments", "deploy")),
-    ("StatefulSet", "/apis/apps/v1", "statefulsets", ("statefulset", "statefulsets", "sts")),
-    ("DaemonSet", "/apis/apps/v1", "daemonsets", ("daemonset", "daemonsets", "ds")),
-    ("ReplicaSet", "/apis/apps/v1", "replicasets", ("replicaset", "replicasets", "rs")),
-    ("Job", "/apis/batch/v1", "jobs", ("job", "jobs")),
-    ("CronJob", "/apis/batch/v1", "cronjobs", ("cronjob", "cronjobs", "cj")),
-    ("Pod", "/api/v1", "pods", ("pod", "pods", "po")),
-):
-    for _alias in _aliases:
-        WORKLOAD_KINDS[_alias] = (_kind, _api, _plural)
-WORKLOAD_KIND_NAMES = tuple(dict.fromkeys(k.lower() for k, _, _ in WORKLOAD_KINDS.values()))  # for messages
-
-
-# What list_workloads reads, controllers first.
-WORKLOAD_ORDER = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job", "Pod")
-_CONTROLLERS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "CronJob", "Job"})
 
 
 def _decode(data: bytes) -> Any:
@@ -342,11 +323,27 @@ class Cluster:
             path = f"{api}/namespaces/{quote(namespace)}/{plural}" if namespace else f"{api}/{plural}"
             for obj in self._pages(path, {"labelSelector": selector}, "list", plural):
                 obj.setdefault("kind", kind)
-                meta = obj.get("metadata") or {}
-                owners = meta.get("ownerReferences") or []
-                if any(o.get("controller") and o.get("kind") in _CONTROLLERS for o in owners):
-                    continue  # its controller is listed itself
-                yield obj
+                if not controlled(obj):  # else its controller is listed itself
+                    yield obj
+
+    def list_pod_events(self, namespace: Optional[str]) -> Iterator[dict]:
+        """core/v1 Events about pods (ECI's cache hits and misses are among them), page by page."""
+        path = f"/api/v1/namespaces/{quote(namespace)}/events" if namespace else "/api/v1/events"
+        return self._pages(path, {"fieldSelector": "involvedObject.kind=Pod"}, "list", "events")
+
+    # -- Leases (kube.lease keeps two syncs apart with them) --------------------------------------------
+    def get_lease(self, namespace: str, name: str) -> dict:
+        return self._call("GET", _lease_path(namespace, name), verb="get", resource=_LEASES, name=f"{namespace}/{name}")
+
+    def create_lease(self, namespace: str, body: dict) -> dict:
+        name = str((body.get("metadata") or {}).get("name") or "")
+        return self._call("POST", _lease_path(namespace), body=body, verb="create", resource=_LEASES,
+                          name=f"{namespace}/{name}")
+
+    def update_lease(self, namespace: str, name: str, body: dict) -> dict:
+        """PUT with the body's resourceVersion: a 409 Conflict (ClusterError) when another wrote first."""
+        return self._call("PUT", _lease_path(namespace, name), body=body, verb="update", resource=_LEASES,
+                          name=f"{namespace}/{name}")
 
     def get_secret(self, namespace: str, name: str) -> dict:
         return self._call("GET", f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}", verb="get",
@@ -355,6 +352,14 @@ class Cluster:
     def get_service_account(self, namespace: str, name: str) -> dict:
         return self._call("GET", f"/api/v1/namespaces/{quote(namespace)}/serviceaccounts/{quote(name)}",
                           verb="get", resource="serviceaccounts", name=f"{namespace}/{name}")
+
+
+_LEASES = "leases.coordination.k8s.io"
+
+
+def _lease_path(namespace: str, name: Optional[str] = None) -> str:
+    base = f"/apis/coordination.k8s.io/v1/namespaces/{quote(namespace)}/leases"
+    return f"{base}/{quote(name)}" if name else base
 
 
 def _event(line: bytes, server: str) -> dict:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kubectl_imagecache.kube.api import WORKLOAD_ORDER, KubeSettings
+from kubectl_imagecache.kube.api import KubeSettings
+from kubectl_imagecache.kube.kinds import WORKLOAD_ORDER
 from tests.cluster.commands_support import create_deployment, create_pod, delete_pods
 
 

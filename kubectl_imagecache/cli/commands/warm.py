@@ -16,7 +16,8 @@ import click
 from ...errors import AlreadyExists, ImageCacheError, UsageError
 from ...imagecache import resource as imc
 from ...imagecache.resource import ANN_FLASH, ANN_REUSE, IN_PROGRESS_PHASES, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
-from ...kube.api import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS, KubeSettings
+from ...kube.api import KubeSettings
+from ...kube.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
 from ...kube.names import SUBDOMAIN_MAX, is_qualified_name, is_subdomain
 from ...sizing import DEFAULT_HEADROOM, validate_headroom
 from ..options import (
