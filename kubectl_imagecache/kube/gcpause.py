@@ -14,7 +14,7 @@ import gc
 import threading
 from typing import Iterator
 
-__all__ = ["paused", "import_client"]
+__all__ = ["paused", "import_client", "settle"]
 
 # One pause at a time (interleaved disable/enable from two threads could leave it off); reentrant.
 _LOCK = threading.RLock()
@@ -41,4 +41,13 @@ def import_client() -> None:
     with paused():
         import kubernetes.client  # noqa: F401
         import kubernetes.config  # noqa: F401
+    gc.freeze()
+
+
+def settle() -> None:
+    """Freeze what a command has read: it lives until the command ends and holds no cycles to collect.
+
+    Planning over 5,000 pods makes many small objects; each full collection walked every object
+    read before it (a cache index over a sync's predicted state took 0.22 s instead of 0.05 s).
+    """
     gc.freeze()

@@ -3,7 +3,8 @@
 Taken with optimistic concurrency: create when absent (one creator wins, the other gets
 AlreadyExists), else update with the read resourceVersion (one updater wins, the other gets a
 409 Conflict). A lease whose holder did not renew within leaseDurationSeconds is free: a sync
-that died does not block the next one for longer than that.
+that died does not block the next one for longer than that. The holder renews it between the
+steps of a long run (:func:`renew`), so a sync that takes longer than the duration keeps it.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import secrets
 import socket
 from dataclasses import dataclass
 from typing import Any, Optional
-from urllib.parse import quote
 
 from ..errors import AlreadyExists, ClusterError, ClusterNotFound, ImageCacheError
 from ..imagecache.resource import parse_time
 
-__all__ = ["LEASE_NAME", "LEASE_NAMESPACE", "LeaseHeld", "Lease", "acquire", "release", "holder_identity"]
+__all__ = ["LEASE_NAME", "LEASE_NAMESPACE", "LeaseHeld", "LeaseLost", "Lease", "acquire", "renew", "release",
+           "holder_identity"]
 
 LEASE_NAME = "kubectl-imagecache-sync"  # deploy/sync/role.yaml grants get/update on this name only
 LEASE_NAMESPACE = "kubectl-imagecache"
@@ -27,6 +28,10 @@ LEASE_NAMESPACE = "kubectl-imagecache"
 
 class LeaseHeld(ImageCacheError):
     """Another sync holds the Lease: this one does nothing."""
+
+
+class LeaseLost(ImageCacheError):
+    """Another sync took the Lease while this one held it (it had expired): this one stops acting."""
 
 
 @dataclass
@@ -46,11 +51,6 @@ def _micro(t: dt.datetime) -> str:
     return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # metav1.MicroTime
 
 
-def _path(namespace: str, name: Optional[str] = None) -> str:
-    base = f"/apis/coordination.k8s.io/v1/namespaces/{quote(namespace)}/leases"
-    return f"{base}/{quote(name)}" if name else base
-
-
 def _conflict(exc: ClusterError) -> bool:
     return type(exc) is ClusterError and "HTTP 409" in exc.message
 
@@ -66,15 +66,13 @@ def acquire(cluster: Any, namespace: str, holder: str, duration_seconds: int, no
     now = now or dt.datetime.now(dt.timezone.utc)
     spec = {"holderIdentity": holder, "leaseDurationSeconds": int(duration_seconds), "acquireTime": _micro(now),
             "renewTime": _micro(now)}
-    what = "leases.coordination.k8s.io"
     try:
-        current = cluster._call("GET", _path(namespace, name), verb="get", resource=what, name=f"{namespace}/{name}")
+        current = cluster.get_lease(namespace, name)
     except ClusterNotFound:
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": name, "namespace": namespace}, "spec": {**spec, "leaseTransitions": 0}}
         try:
-            obj = cluster._call("POST", _path(namespace), body=body, verb="create", resource=what,
-                                name=f"{namespace}/{name}")
+            obj = cluster.create_lease(namespace, body)
         except AlreadyExists:
             raise _held(namespace, name, "a sync that started at the same moment", None) from None
         return Lease(namespace, name, holder, obj)
@@ -86,13 +84,29 @@ def acquire(cluster: Any, namespace: str, holder: str, duration_seconds: int, no
         raise _held(namespace, name, str(other), until)
     body = {**current, "spec": {**spec, "leaseTransitions": int(old.get("leaseTransitions") or 0) + (other != holder)}}
     try:
-        obj = cluster._call("PUT", _path(namespace, name), body=body, verb="update", resource=what,
-                            name=f"{namespace}/{name}")
+        obj = cluster.update_lease(namespace, name, body)
     except ClusterError as exc:
         if _conflict(exc):
             raise _held(namespace, name, "a sync that started at the same moment", None) from None
         raise
     return Lease(namespace, name, holder, obj)
+
+
+def renew(cluster: Any, lease: Lease, now: Optional[dt.datetime] = None) -> None:
+    """Move renewTime to ``now``: the Lease stays this holder's for another leaseDurationSeconds.
+
+    Written with the resourceVersion last seen: a conflict means another sync took it meanwhile
+    (it had expired), and :class:`LeaseLost` tells the caller to stop.
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    spec = {**(lease.obj.get("spec") or {}), "renewTime": _micro(now)}
+    try:
+        lease.obj = cluster.update_lease(lease.namespace, lease.name, {**lease.obj, "spec": spec})
+    except ClusterError as exc:
+        if _conflict(exc) or isinstance(exc, ClusterNotFound):
+            raise LeaseLost(f"Lease {lease.namespace}/{lease.name} was taken by another sync while this one "
+                            "held it; stopped before acting further") from None
+        raise
 
 
 def release(cluster: Any, lease: Lease) -> None:
@@ -103,5 +117,4 @@ def release(cluster: Any, lease: Lease) -> None:
     spec.pop("holderIdentity", None)
     spec["leaseDurationSeconds"] = 1
     body = {**lease.obj, "spec": spec}
-    lease.obj = cluster._call("PUT", _path(lease.namespace, lease.name), body=body, verb="update",
-                              resource="leases.coordination.k8s.io", name=f"{lease.namespace}/{lease.name}")
+    lease.obj = cluster.update_lease(lease.namespace, lease.name, body)

@@ -26,6 +26,18 @@ def push(reg: LiveRegistry, repo: str, tag: str, seed: str) -> str:
     return reg.client.push_image(repo, tag, [oci.random_bytes(seed, 2048)]).digest
 
 
+def pushed_workload(reg: LiveRegistry, admin_api: Any, ns: str, name: str) -> str:
+    """A Deployment `name` running one freshly pushed image; the image."""
+    repo = unique(f"sync/{name}")
+    push(reg, repo, "1", f"{repo}-1")
+    deployment(admin_api, ns, name, [f"{reg.host}/{repo}:1"])
+    return f"{reg.host}/{repo}:1"
+
+
+def sync_yes(ns: str) -> list[str]:
+    return ["sync", "-n", ns, "--lease-namespace", ns, "--yes", "--timeout", "60s", "-o", "json"]
+
+
 def sync(imc: Plugin, ns: str, *args: str) -> dict[str, Any]:
     r = imc("sync", "-n", ns, "--lease-namespace", ns, "--refresh", "--timeout", "60s", "-o", "json", *args,
             timeout=180)
@@ -86,11 +98,8 @@ def test_two_syncs_at_once_only_one_acts(imc: Plugin, custom_api: Any, admin_api
                                          run_emulator: Callable[..., Emulator]) -> None:
     reg, ns = plain_registry, namespace
     run_emulator(step_delay=0.2)  # slow enough that the first still holds the Lease when the second starts
-    repo = unique("sync/pair")
-    image = f"{reg.host}/{repo}:1"
-    push(reg, repo, "1", f"{repo}-1")
-    deployment(admin_api, ns, "pair", [image])
-    args = ["sync", "-n", ns, "--lease-namespace", ns, "--yes", "--timeout", "60s", "-o", "json"]
+    image = pushed_workload(reg, admin_api, ns, "pair")
+    args = sync_yes(ns)
     with ThreadPoolExecutor(2) as pool:
         runs = list(pool.map(lambda _: imc(*args, timeout=180), range(2)))
     results = [(r.code, r.stdout, r.stderr) for r in runs]
@@ -132,3 +141,59 @@ def test_max_create_defers_and_a_bad_policy_is_refused_before_anything(
     assert len(r.json()["plan"]["creates"]) == 1 and len(r.json()["plan"]["deferred"]) == 1
     assert sync(imc, ns)["plan"]["deferred"] == []  # without the bound, both
     assert set(imagecaches(custom_api)) == before
+
+
+def _lease(admin_api: Any, ns: str) -> Any:
+    import kubernetes
+
+    api = kubernetes.client.CoordinationV1Api(admin_api)
+    try:
+        return api.read_namespaced_lease("kubectl-imagecache-sync", ns)
+    except kubernetes.client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _wait_until(what: Callable[[], Any], seconds: float = 60) -> Any:
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_the_lease_is_renewed_while_acting_and_a_lost_lease_stops_the_deletes(
+        imc: Plugin, custom_api: Any, admin_api: Any, namespace: str, plain_registry: LiveRegistry,
+        run_emulator: Callable[..., Emulator]) -> None:
+    import kubernetes
+
+    reg, ns = plain_registry, namespace
+    failed = unique("lease-failed")
+    create_imagecache(custom_api, failed, [f"{reg.host}/lease/gone:1"], annotations={
+        "kubectl-imagecache.io/workloads": json.dumps([f"deployment/{ns}/gone"])},
+        status={"phase": "Failed", "reason": "ImagePullFailed", "lastUpdatedTime": "2020-01-01T00:00:00Z"})
+    run_emulator(step_delay=1.0)  # the build lasts seconds: the test steps in while sync waits for it
+    image = pushed_workload(reg, admin_api, ns, "app")
+    args = sync_yes(ns)
+    with ThreadPoolExecutor(1) as pool:
+        run = pool.submit(imc, *args, timeout=180)
+        # Held, and renewed after planning (before the creates): renewTime moved past acquireTime.
+        _wait_until(lambda: (lease := _lease(admin_api, ns)) is not None and lease.spec.holder_identity
+                    and lease.spec.renew_time > lease.spec.acquire_time)
+        _wait_until(lambda: any(image in o["spec"]["images"] for o in imagecaches(custom_api).values()))
+        # Another sync takes the Lease while this one waits (as if it had expired).
+        api = kubernetes.client.CoordinationV1Api(admin_api)
+        held = _lease(admin_api, ns)
+        held.spec.holder_identity = "another-sync"
+        api.replace_namespaced_lease("kubectl-imagecache-sync", ns, held)
+        r = run.result()
+    assert r.code != 0, r
+    assert "was taken by another sync" in r.stderr and "Traceback" not in r.stderr, r
+    assert failed in imagecaches(custom_api)  # the deletes were not made
+    lease = _lease(admin_api, ns)
+    assert lease.spec.holder_identity == "another-sync"  # and not released by the one that lost it

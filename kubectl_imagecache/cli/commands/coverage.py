@@ -1,18 +1,17 @@
 """`kubectl imagecache coverage`: per workload the cache ECI would pick, its state and the last hit or miss.
 
-The reads here (workloads, pods, ECI's pod events, caches, the tags' current digests, the sizing of
-what --fix creates) are shared with `explain`, `refresh` and `sync`: one place gathers a scope.
+Its reads (cli/scope.py) are shared with `explain`, `refresh` and `sync`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import click
 
-from ...errors import Cancelled, Forbidden, ImageCacheError
+from ...errors import Cancelled
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -26,136 +25,14 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, confirm, escape, info, interactive, print_structured, print_table, warn
+from ..printers import NamePrinter, confirm, escape, info, interactive, print_structured, print_table
+from ..scope import build_bodies, pod_usage, read_scope, resolve_current
 
 if TYPE_CHECKING:
     from ...imagecache.coverage import Summary, WorkloadCoverage
-    from ...imagecache.plan import PlannedCache
     from ...kube.api import Cluster, KubeSettings
 
 FORMATS = ("table", "wide", "json", "yaml")
-
-
-# -- reads shared by coverage, explain, refresh and sync -----------------------------------------------------
-
-def list_events(cluster: Cluster, namespace: Optional[str]) -> Iterator[dict]:
-    """core/v1 Events about pods (ECI's cache events are among them), page by page."""
-    from urllib.parse import quote
-
-    path = f"/api/v1/namespaces/{quote(namespace)}/events" if namespace else "/api/v1/events"
-    return cluster._pages(path, {"fieldSelector": "involvedObject.kind=Pod"}, "list", "events")
-
-
-@dataclass
-class Scope:
-    """What one run read: workloads of the scope, their pods and events, every cache."""
-
-    workloads: list[dict]
-    pods: list[dict]
-    events: list[dict]
-    caches: list[dict]
-
-
-def read_scope(cluster: Cluster, namespace: Optional[str], selector: Optional[str], events: bool = True) -> Scope:
-    workloads = list(cluster.list_workloads(namespace, selector))
-    pods = list(cluster.list_pods(namespace)) if workloads else []
-    evs: list[dict] = []
-    if events and workloads:
-        try:
-            evs = list(list_events(cluster, namespace))
-        except Forbidden:
-            warn("cannot list events: the last hit or miss is not shown")
-    return Scope(workloads, pods, evs, cluster.list_imagecaches())
-
-
-def resolve_current(registry: RegistrySettings, cache: CacheSettings, tags: Sequence[str],
-                    secrets: Sequence[Any] = ()) -> dict[str, str]:
-    """The digests the tags name now (HEAD through the local metadata cache: none within --cache-ttl).
-
-    A tag that cannot be resolved is left out (its freshness is unknown) with one warning.
-    """
-    if not tags:
-        return {}
-    from ...registry.reference import parse_reference
-
-    refs = []
-    for t in tags:
-        try:
-            refs.append((t, parse_reference(t)))
-        except ImageCacheError:
-            continue
-    with registry.open_client(cache, secrets) as client:
-        results = client.inspect_many(refs)
-    failed = [r for r in results if r.error is not None]
-    if failed:
-        warn(f"{len(failed)} tag(s) could not be resolved, their freshness is unknown "
-             f"(first: {failed[0].image}: {failed[0].error.message if failed[0].error else ''})")
-    return {r.image: r.info.digest for r in results if r.info is not None}
-
-
-def freshness_of(caches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """name -> freshness.CacheFreshness, with the default registry and metadata-cache settings (list,
-    describe): HEAD requests only for tags older than the cache's TTL; a failure leaves them unknown."""
-    from ...imagecache import resource as imc
-    from ...imagecache.freshness import cache_freshness, tags_to_resolve
-
-    try:
-        current = resolve_current(RegistryFlags().complete(), CacheFlags().complete(), tags_to_resolve(caches))
-    except ImageCacheError as exc:
-        warn(f"cannot check the images' current digests ({exc.message}): staleness unknown")
-        current = {}
-    return {imc.name(c): cache_freshness(c, current) for c in caches}
-
-
-def stale_text(f: Any) -> str:
-    """list's STALE column: yes (a tag moved), no (every recorded digest is current), - (cannot tell)."""
-    if f.stale:
-        return "yes"
-    return "no" if f.images and not f.unknown else "-"
-
-
-def build_bodies(planned: Sequence[PlannedCache], workloads: Sequence[Mapping[str, Any]], cluster: Cluster,
-                 registry: RegistrySettings, cache: CacheSettings, strict: bool = True) -> list[dict]:
-    """warm's sizing of planned caches: every image inspected (none missing), 2x rule, current digests.
-
-    strict: one image that cannot be sized fails all (coverage --fix, as warm); else (sync) only the
-    caches holding it are left out, with a warning each, so one broken workload does not stop the rest.
-    """
-    if not planned:
-        return []
-    from ...imagecache.plan import imagecache_object
-    from ...kube.pullsecrets import Reads, discover
-    from ...registry.reference import parse_reference
-    from ...sizing import recommend_gib
-
-    found = discover(workloads, registry.pull_secrets, Reads(cluster.get_secret, cluster.get_service_account), warn)
-    unique = sorted({i for p in planned for i in p.images})
-    with registry.open_client(cache, found.secrets) as client:
-        results = client.inspect_many([(i, parse_reference(i)) for i in unique])
-    failed = [r for r in results if r.error is not None]
-    if failed and not strict:
-        bad = {r.image for r in failed}
-        for r in failed:
-            warn(f"{r.image}: {r.error.message if r.error else ''}")
-        for p in planned:
-            if bad & set(p.images):
-                warn(f"not warming {p.name} ({', '.join(p.workloads)}): an image could not be sized")
-        planned = [p for p in planned if not bad & set(p.images)]
-    elif failed:
-        for r in failed:
-            click.echo(f"error: {r.image}: {r.error.message if r.error else ''}", err=True)
-        raise ImageCacheError(f"{len(failed)} image(s) could not be sized, so no cache was planned (a size that "
-                              "ignores an image would be too small)", exit_code=failed[0].error.exit_code
-                              if failed[0].error else None)
-    infos = {r.image: r.info for r in results if r.info is not None}
-    bodies = []
-    for p in planned:
-        needed = sum(infos[i].size_bytes for i in p.images)
-        bodies.append(imagecache_object(p, size_gib=recommend_gib(needed), digests={i: infos[i].digest
-                                                                                     for i in p.images},
-                                        image_bytes=needed, platform=str(registry.platform),
-                                        pull_secrets=found.names))
-    return bodies
 
 
 def state_text(r: WorkloadCoverage) -> str:
@@ -230,9 +107,7 @@ class CoverageOptions(CommandOptions):
         reclaim = 0
         if self.price is not None and scope.caches:
             from ...imagecache.prune import PruneOptions, plan_prune
-            from .prune import _pod_usage
-
-            pods, pins = _pod_usage(cluster)
+            pods, pins = pod_usage(cluster)
             reclaim = reclaimable_gib(plan_prune(scope.caches, pods, now, PruneOptions(), pins).candidates)
         summary = summarize(results, scope.caches, reclaimable=reclaim, price_per_gib_month=self.price)
         fix: list[dict] = []
@@ -328,6 +203,4 @@ def command(selector: Optional[str], output: str, price: Optional[float], fix: b
     return CoverageOptions(selector, output, price, fix, yes, kube, registry, cache).execute()
 
 
-__all__ = ["command", "CoverageOptions", "Scope", "read_scope", "resolve_current", "build_bodies", "list_events",
-           "freshness_of", "stale_text",
-           "state_text", "summary_lines"]
+__all__ = ["command", "CoverageOptions", "state_text", "summary_lines"]

@@ -44,7 +44,7 @@ class DescribeOptions(CommandOptions):
                 click.echo("No ImageCaches found.", err=True)
                 return 0
         now = dt.datetime.now(dt.timezone.utc)
-        from .coverage import freshness_of
+        from ..scope import freshness_of
 
         fresh = freshness_of(objs)
         click.echo("\n\n".join(describe(o, now).rstrip("\n") + _freshness(fresh[o["metadata"]["name"]]) for o in objs))

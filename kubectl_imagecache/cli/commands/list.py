@@ -133,7 +133,7 @@ class ListOptions(CommandOptions):
             for o in items:
                 printer.name(o["metadata"]["name"])
         else:
-            from .coverage import freshness_of, stale_text
+            from ..scope import freshness_of, stale_text
 
             now = dt.datetime.now(dt.timezone.utc)
             # STALE: recorded vs current digests (a HEAD request only past the metadata cache's TTL)

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from ...errors import Cancelled, ClusterNotFound, Forbidden, UsageError
+from ...errors import Cancelled, ClusterNotFound, UsageError
 from ..options import CommandOptions, DryRun, KubeFlags, kube_flags, output_flag, selector_flag
 from ..printers import NamePrinter, confirm, interactive, print_structured, print_table
 
 if TYPE_CHECKING:
-    from ...imagecache.prune import Pins, PodImages
     from ...kube.api import KubeSettings
 
 
@@ -32,28 +31,6 @@ def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[st
     if not chosen:
         chosen = set(rules.PruneOptions().reasons) | ({"older-than"} if older_than else set())
     return frozenset(chosen)
-
-
-def _pod_usage(cluster: Any) -> tuple[PodImages, Pins]:
-    """What pods use and pin, from every pod and every workload's pod template (read-only)."""
-    from ...imagecache.prune import Pins, PodImages
-    from ...imagecache.resource import POD_PINNED_ID
-    from ...kube.api import WORKLOAD_ORDER
-
-    images, pins = PodImages(), Pins()
-    try:
-        # Page by page into sets: memory grows with distinct images and pins, not with pods.
-        for pod in cluster.list_pods():
-            images.add_pod(pod)
-            pins.add_pod(pod)
-        # Pods were all read just above (add_pod pins them): listing them again would double the reads.
-        for obj in cluster.list_workloads(None, None, kinds=[k for k in WORKLOAD_ORDER if k != "Pod"]):
-            pins.add_workload(obj)
-    except Forbidden as exc:
-        # Any cache could be pinned by what we cannot see: delete nothing rather than guess.
-        raise Forbidden(f"{exc.message}. prune reads every pod and pod template to keep the caches they use "
-                        f"or pin ({POD_PINNED_ID}); nothing was deleted") from None
-    return images, pins
 
 
 def _in_grace(caches: Any, candidates: set[str], grace: float, grace_text: str) -> list[str]:
@@ -107,10 +84,11 @@ class PruneOptions(CommandOptions):
         from ...durations import format_duration
         from ...imagecache.prune import plan_prune
         from ..printers import info
+        from ..scope import pod_usage
 
         cluster = self.settings.connect()
         caches = cluster.list_imagecaches(self.selector)
-        pods, pins = _pod_usage(cluster) if caches else (None, None)
+        pods, pins = pod_usage(cluster) if caches else (None, None)
         pruning = plan_prune(caches, pods if "unused" in self.rules.reasons else None,
                              dt.datetime.now(dt.timezone.utc), self.rules, pins)
         for kept in pruning.kept:

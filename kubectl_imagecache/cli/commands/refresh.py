@@ -112,8 +112,7 @@ class RefreshOptions(CommandOptions):
     def run(self) -> int:
         from ...imagecache import resource as imc
         from ...imagecache.freshness import cache_freshness, tags_to_resolve
-        from .coverage import resolve_current
-        from .prune import _pod_usage
+        from ..scope import pod_usage, resolve_current
 
         cluster = self.kube.connection
         caches = cluster.list_imagecaches()
@@ -138,7 +137,7 @@ class RefreshOptions(CommandOptions):
             elif self.all_stale:
                 click.echo("No stale ImageCaches.", err=True)
             return 0
-        _, pins = _pod_usage(cluster)
+        _, pins = pod_usage(cluster)
         plans: list[RefreshPlan] = []
         refused: list[str] = []
         for obj in stale:

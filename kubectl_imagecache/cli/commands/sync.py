@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import click
 
@@ -34,6 +34,12 @@ from ..printers import NamePrinter, escape, info, print_structured, print_table,
 if TYPE_CHECKING:
     from ...imagecache.syncplan import SyncPlan
     from ...kube.api import Cluster, KubeSettings
+
+
+# The Lease lasts --timeout (the longest step, the wait) plus this margin from each renewal; renewed
+# after planning, before the wait and the deletes, and this often while creates are spaced out.
+LEASE_MARGIN_SECONDS = 600
+LEASE_RENEW_SECONDS = 60
 
 
 @dataclass
@@ -107,20 +113,16 @@ class SyncOptions(CommandOptions):
         from ...imagecache.freshness import stale_caches, tags_to_resolve
         from ...imagecache.prune import PruneOptions, plan_prune
         from ...imagecache.syncplan import plan_sync, warm_plan
-        from .coverage import build_bodies, read_scope, resolve_current
-        from .prune import _pod_usage
+        from ..scope import build_bodies, pod_usage, read_scope, resolve_current
         from .refresh import size_replacement
 
         workloads: list[dict] = []
         pods: list[dict] = []
-        caches: list[dict] = []
-        for ns in self._scopes():
-            scope = read_scope(cluster, ns, self.selector, events=False)
+        scopes = [read_scope(cluster, ns, self.selector, events=False) for ns in self._scopes()]
+        for scope in scopes:
             workloads += scope.workloads
             pods += scope.pods
-            caches = scope.caches
-        if not workloads:
-            caches = cluster.list_imagecaches()
+        caches = scopes[-1].caches if scopes else cluster.list_imagecaches()  # cluster-scoped: the newest read
         current = resolve_current(self.registry, self.cache, tags_to_resolve(caches))
         results = coverage(workloads, caches, pods=pods, current=current)
         planned, _ = warm_plan(results, caches)
@@ -132,18 +134,15 @@ class SyncOptions(CommandOptions):
                 refreshes.append(size_replacement(by_name[f.name], current, cluster, self.registry, self.cache))
             except ImageCacheError as exc:
                 warn(f"not refreshing {f.name}: {exc.message}")
-        pod_images, pins = _pod_usage(cluster)
+        pod_images, pins = pod_usage(cluster, scopes[0] if len(scopes) == 1 else None)
         now = dt.datetime.now(dt.timezone.utc)
         opts = PruneOptions(reasons=self.reasons)
         everywhere = self._scopes() == [None]
         scoped = {f"/{ns}/" for ns in self._scopes() if ns}
 
-        def in_scope(name: str, state: Any) -> bool:
+        def in_scope(obj: Any) -> bool:
             # A namespaced sync only deletes caches warm made for workloads of its namespaces: a cache
             # others' CronJobs use between runs is not its to judge.
-            if everywhere:
-                return True
-            obj = next((o for o in state if imc.name(o) == name), None)
             import json
 
             try:
@@ -154,13 +153,18 @@ class SyncOptions(CommandOptions):
 
         def prune(state: Any) -> Any:
             p = plan_prune(state, pod_images, now, opts, pins)
-            return dataclasses.replace(p, candidates=[c for c in p.candidates if in_scope(c.name, state)])
+            if everywhere:
+                return p
+            named = {imc.name(o): o for o in state}
+            return dataclasses.replace(p, candidates=[c for c in p.candidates if in_scope(named.get(c.name))])
 
         return plan_sync(results, caches, bodies, refreshes, prune, now, max_create=self.max_create,
                          max_delete=self.max_delete)
 
     # -- acting ----------------------------------------------------------------------------------------------
-    def act(self, cluster: Cluster, plan: SyncPlan, printer: NamePrinter) -> Outcome:
+    def act(self, cluster: Cluster, plan: SyncPlan, printer: NamePrinter, keep: Callable[[], None]) -> Outcome:
+        """Creates, the wait, deletes. ``keep`` renews the Lease: called between the steps and while
+        the rate limit spaces out creates, so no step runs past the Lease's duration."""
         from ...imagecache.resource import READY
         from ...imagecache.syncplan import CreateRateLimiter
         from ...kube.waiting import wait_for
@@ -169,8 +173,12 @@ class SyncOptions(CommandOptions):
         limiter = CreateRateLimiter()
         bodies = [c.body for c in plan.creates] + [r.body for r in plan.refreshes if r.create]
         new = [c.name for c in plan.creates] + [r.name for r in plan.refreshes]
+        renewed = time.monotonic()
         for body in bodies:
             time.sleep(limiter.reserve(time.monotonic()))
+            if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
+                keep()
+                renewed = time.monotonic()
             name = str(body["metadata"]["name"])
             try:
                 cluster.create_imagecache(dict(body))
@@ -183,6 +191,7 @@ class SyncOptions(CommandOptions):
             printer.name(name, "created")
         waiting = [n for n in new if not any(f.startswith(f"{n}:") for f in out.failed)]
         if waiting:
+            keep()  # the wait lasts up to --timeout, which the Lease's duration covers from here
             for n, o in wait_for(cluster, waiting, READY, self.seconds).items():
                 if o.ok:
                     out.ready.append(n)
@@ -191,6 +200,8 @@ class SyncOptions(CommandOptions):
                 else:
                     out.failed.append(f"{n}: not Ready after {self.timeout} ({o.phase} at {o.progress})")
         ready = set(out.ready)
+        if plan.deletes:
+            keep()
         for d in plan.deletes:
             late = [a for a in d.after if a not in ready]
             if late:
@@ -208,13 +219,13 @@ class SyncOptions(CommandOptions):
         return out
 
     def run(self) -> int:
-        from ...kube.lease import acquire, holder_identity, release
+        from ...kube.lease import LeaseLost, acquire, holder_identity, release, renew
 
         cluster = self.kube.connection
         lease = None
         if self.yes:
             # Taken before reading anything: the plan is made on what the holder alone changes.
-            lease = acquire(cluster, self.lease_namespace, holder_identity(), int(self.seconds) + 600)
+            lease = acquire(cluster, self.lease_namespace, holder_identity(), int(self.seconds) + LEASE_MARGIN_SECONDS)
         try:
             plan = self.plan(cluster)
             structured = self.output in ("json", "yaml")
@@ -228,7 +239,18 @@ class SyncOptions(CommandOptions):
                 else:
                     click.echo("Preview only: run again with --yes to act.", err=True)
                 return 0
-            outcome = self.act(cluster, plan, NamePrinter(err=structured))
+            held = lease
+            assert held is not None
+
+            def keep() -> None:
+                renew(cluster, held)
+
+            try:
+                keep()  # planning took a while: the steps below each start with the full duration ahead
+                outcome = self.act(cluster, plan, NamePrinter(err=structured), keep)
+            except LeaseLost:
+                lease = None  # another sync holds it now: not ours to release
+                raise
             if structured:
                 print_structured({"plan": plan.to_dict(), "outcome": outcome.to_dict()}, self.output)
             for f in outcome.failed:
