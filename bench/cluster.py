@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Speed of `list`, the `prune` preview and `warm --from-namespace -A` on a large cluster, beside kubectl.
+"""Speed of `list`, the `prune` preview, `warm --from-namespace -A`, `coverage -A` and the `sync -A` plan on a
+large cluster, beside kubectl.
 
 Starts the real control plane (kube-apiserver + etcd, tests/fakes/controlplane.py) and a real
 registry (docker-registry with Basic auth, tests/fakes/registry.py) holding the images the
@@ -66,6 +67,8 @@ SIDECAR = "infra/app-000:v1"
 LIST_ABOVE_FLOOR = 0.10
 PRUNE_RATIO = 1.2
 WARM_RATIO = 1.5
+# Issue 12: coverage -A and the sync plan within 1.2x of kubectl reading the same pods and caches.
+COVERAGE_RATIO = SYNC_RATIO = 1.2
 
 
 # -- filling the cluster ---------------------------------------------------------------------------------
@@ -283,6 +286,11 @@ def warm_argv(exe: str) -> list[str]:
 GC_FLOOR = "import gc; gc.disable(); import kubernetes.client; gc.freeze(); gc.enable()"
 
 
+def sync_detail(stdout: str) -> str:
+    plan = json.loads(stdout).get("plan") or {}
+    return ", ".join(f"{len(plan.get(k) or [])} {k}" for k in ("creates", "refreshes", "deletes"))
+
+
 def lines(proc: subprocess.CompletedProcess) -> str:
     return f"{len(proc.stdout.splitlines())} lines"
 
@@ -339,7 +347,7 @@ def main() -> int:
         run(warm_argv(builds[0][1]), env)
         print(f"warm's registry metadata cache filled in {time.perf_counter() - t:.1f}s (untimed)")
 
-        plugin: dict[str, list[Row]] = {"list": [], "prune": [], "warm": []}
+        plugin: dict[str, list[Row]] = {"list": [], "prune": [], "warm": [], "coverage": [], "sync": []}
         rows = [
             floor_bare := Row("python -c pass", [py, "-c", "pass"]),
             floor := Row("python -c 'import kubernetes.client'", [py, "-c", "import kubernetes.client"]),
@@ -366,13 +374,20 @@ def main() -> int:
                                       lambda p: f"{p.stdout.count('kind: ImageCache')} caches planned"))
         rows += plugin["warm"]
         rows.append(kc_pods := Row("kubectl get pods -A -o json", [kc, "get", "pods", "-A", "-o", "json"]))
+        for suffix, exe in builds:
+            plugin["coverage"].append(Row("coverage -A" + suffix, [exe, "coverage", "-A"],
+                                          lambda p: f"{max(0, len(p.stdout.splitlines()) - 1)} lines"))
+            # The preview: what sync -A --yes would do, without the Lease and the writes.
+            plugin["sync"].append(Row("sync -A (plan)" + suffix, [exe, "sync", "-A", "-o", "json"],
+                                      lambda p: sync_detail(p.stdout)))
+        rows += plugin["coverage"] + plugin["sync"]
         measure(rows, env, args.repeat)
 
         # Counting runs, through the proxy: not timed.
         pki = cp.workdir / "pki"
         proxy = CountingProxy(cp.server, cp.ca_file, pki / "apiserver.crt", pki / "apiserver.key")
         counted = {**env, "KUBECONFIG": str(proxied_kubeconfig(cp, proxy, work))}
-        for r in [*plugin["list"], *plugin["prune"], *plugin["warm"], kc_pods]:
+        for r in [*(r for rs in plugin.values() for r in rs), kc_pods]:
             count(r, r.argv, counted, proxy)
 
         width = max(len(r.label) for r in rows)
@@ -397,7 +412,7 @@ def main() -> int:
         print(f"\ngoals ({layout.workloads} workloads in {args.namespaces} namespaces; API requests at most {bound}: "
               f"list pages plus one read per service account and secret):")
         for i, (suffix, _) in enumerate(builds):
-            lst, prn, wrm = plugin["list"][i], plugin["prune"][i], plugin["warm"][i]
+            lst, prn, wrm, cov, syn = (plugin[k][i] for k in ("list", "prune", "warm", "coverage", "sync"))
             above = lst.median - floor.median
             goals = [
                 (f"list: {above:+.2f} s over the import floor ({floor.median:.2f} s)", above <= LIST_ABOVE_FLOOR,
@@ -406,8 +421,12 @@ def main() -> int:
                  prn.median <= PRUNE_RATIO * kc_reads.median, f"<= {PRUNE_RATIO}x"),
                 (f"warm / kubectl get pods -A -o json: {wrm.median / kc_pods.median:.2f}x",
                  wrm.median <= WARM_RATIO * kc_pods.median, f"<= {WARM_RATIO}x"),
+                (f"coverage -A / kubectl reads: {cov.median / kc_reads.median:.2f}x",
+                 cov.median <= COVERAGE_RATIO * kc_reads.median, f"<= {COVERAGE_RATIO}x"),
+                (f"sync -A plan / kubectl reads: {syn.median / kc_reads.median:.2f}x",
+                 syn.median <= SYNC_RATIO * kc_reads.median, f"<= {SYNC_RATIO}x"),
             ]
-            for label, r in (("list", lst), ("prune", prn), ("warm", wrm)):
+            for label, r in (("list", lst), ("prune", prn), ("warm", wrm), ("coverage", cov), ("sync", syn)):
                 n = r.requests or 0
                 goals.append((f"{label}: {n} API requests", n <= bound, f"<= {bound}, O(namespaces)"))
             print(f"  {suffix.strip() or 'this build'}:")
