@@ -52,3 +52,16 @@ def test_install_says_how_to_get_krew_and_what_make_dist_creates() -> None:
     install = README.split("## Install", 1)[1].split("\n## ", 1)[0]
     assert "https://krew.sigs.k8s.io/docs/user-guide/setup/install/" in install and "make krew" in install
     assert "`make dist` creates in `dist/`" in " ".join(install.split())
+
+
+def test_architecture_names_every_module_and_commands_name_every_command() -> None:
+    arch = README.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    package = ROOT / "kubectl_imagecache"
+    modules = {p.stem for p in package.glob("*/*.py") if p.stem != "__init__"}
+    modules |= {p.stem for p in package.glob("*.py") if p.stem not in ("__init__", "__main__")}
+    missing = sorted(m for m in modules if f"`{m}`" not in arch)
+    assert not missing, f"README's Architecture does not name {missing}"
+    commands = README.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    names = {p.stem for p in (package / "cli" / "commands").glob("*.py") if p.stem != "__init__"}
+    headed = " ".join(line for line in commands.splitlines() if line.startswith("### "))
+    assert not sorted(n for n in names if f"`{n}" not in headed and f" `{n}" not in headed)
