@@ -389,6 +389,19 @@ def test_insecure_registry_prints_no_warning(tls_reg: HostileRegistry, tmp_path:
     assert refused.code == 5 and "TLS failed" in refused.stderr
 
 
+def test_insecure_registry_stays_unverified_with_a_ca_bundle_in_the_environment(
+        tls_reg: HostileRegistry, tmp_path: Path) -> None:
+    # requests lets REQUESTS_CA_BUNDLE re-enable verification on a verify=False session.
+    image = tls_reg.push_image("app", "1")
+    env = {"HTTPS_PROXY": tls_reg.proxy_url, "https_proxy": tls_reg.proxy_url,
+           "REQUESTS_CA_BUNDLE": str(tls_reg.ca_pem.parent / "not-this-one.pem")}
+    Path(env["REQUESTS_CA_BUNDLE"]).write_text(Path("/etc/ssl/certs/ca-certificates.crt").read_text())
+    r = run(["estimate", "-o", "json", "--no-cache", "--insecure-registry", NAME, f"{NAME}/app:1"],
+            home=tmp_path, env=env)
+    assert r.code == 0, r
+    assert r.json()["images"][0]["digest"] == image["digest"]
+
+
 # -- rate limits: halve and wait, do not hammer ------------------------------------------------------------------
 
 def test_a_wave_of_429s_halves_concurrency_and_honours_retry_after(reg: HostileRegistry, tmp_path: Path) -> None:
