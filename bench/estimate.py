@@ -90,10 +90,12 @@ class Bench:
         self.proxy.reset()
         self.proxy.set_delay(self.rtt)
 
-    def plugin(self, label: str, *flags: str, prefill: bool = False) -> Row:
+    def plugin(self, label: str, *flags: str, prefill: bool = False, empty: bool = False) -> Row:
         walls, counts = [], {}
         cache = self.work / "cache"
         for _ in range(self.repeat):
+            if empty:
+                shutil.rmtree(cache, ignore_errors=True)
             if prefill:
                 shutil.rmtree(cache, ignore_errors=True)
                 timed([self.exe, "estimate", "--cache-dir", str(cache), *self.images], self.env)
@@ -137,9 +139,10 @@ def report(rtt_ms: int, rows: list[Row], single: int, multi: int) -> None:
     crane = next(r for r in rows if r[0].startswith("crane"))
     skopeo = next(r for r in rows if r[0].startswith("skopeo"))
     budget = 2 * (single + multi)
+    warm = sum(by_label["plugin, warm cache within TTL"][2].values())
     print(f"cold plugin: {crane[1] / cold[1]:.1f}x faster than crane -P8, {skopeo[1] / cold[1]:.1f}x faster than "
           f"the skopeo loop; requests {sum(cold[2].values())} (minimum {budget}: {single} single x2 manifest+config, "
-          f"{multi} multi x2 index+manifest); warm {sum(by_label[rows[1][0]][2].values())} requests; "
+          f"{multi} multi x2 index+manifest); warm {warm} requests; "
           f"expired budget {single + multi} HEAD")
 
 
@@ -175,6 +178,7 @@ def main() -> int:
             bench.rtt = rtt_ms / 1000
             rows = [
                 bench.plugin("plugin, cold cache", "--no-cache"),
+                bench.plugin("plugin, first run (empty cache, filled)", empty=True),
                 bench.plugin("plugin, warm cache within TTL", prefill=True),
                 bench.plugin("plugin, expired TTL (digests unchanged)", "--cache-ttl", "0", prefill=True),
                 bench.plugin("plugin, cold cache, --concurrency 8", "--no-cache", "--concurrency", "8"),

@@ -355,3 +355,27 @@ def test_nothing_past_the_manifest_bound_is_cached(tmp_path: Path) -> None:
     assert cache.get_manifest(compute_digest(near)) == ("x", near)
     assert sorted(p.name for p in (tmp_path / "c").iterdir() if p.is_dir()) == []
     cache.close()
+
+
+def test_many_threads_share_the_cache_without_losing_it(tmp_path: Path) -> None:
+    # estimate inspects with up to 64 threads; diskcache gives each its own SQLite connection, and
+    # they waited in SQLite's busy handler until its timeout turned the cache off mid-run.
+    import threading
+
+    warnings: list[str] = []
+    cache = MetadataCache(tmp_path / "metadata", warn=warnings.append)
+    missing: list[str] = []
+
+    def worker(t: int) -> None:
+        for i in range(40):
+            cache.put_tag("r.example", f"repo{t}", f"v{i}", "sha256:" + f"{t:032x}{i:032x}", "application/json")
+            if cache.get_tag("r.example", f"repo{t}", f"v{i}") is None:
+                missing.append(f"{t}/{i}")
+
+    threads = [threading.Thread(target=worker, args=(t,)) for t in range(64)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    cache.close()
+    assert warnings == [] and missing == []
