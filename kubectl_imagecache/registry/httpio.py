@@ -153,18 +153,20 @@ def _timed_out(where: str, what: str) -> Unreachable:
     return Unreachable(f"{where} did not finish sending {what} in time; check the network or raise --registry-timeout")
 
 
-def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[float] = None) -> bytes:
+def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[float] = None, *,
+              truncate: bool = False) -> bytes:
     """The body of a streamed ``requests`` response, at most ``limit`` bytes once decoded.
 
     A declared Content-Length above the limit is refused before reading anything. Raises
     ResponseTooLarge past the limit, Unreachable when the deadline passes, BadResponse when the
-    body's framing or encoding is broken; the response is always closed.
+    body's framing or encoding is broken; the response is always closed. ``truncate``: keep the
+    first ``limit`` bytes and stop reading instead (an error answer: its status is what counts).
     """
     import requests
 
     try:
         declared = str(resp.headers.get("Content-Length") or "").strip()
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isdigit() and int(declared) > limit and not truncate:
             raise ResponseTooLarge(f"{where} sent {what} of {int(declared)} bytes, more than the {limit}-byte "
                                    "limit; refusing it")
         parts: list[bytes] = []
@@ -173,6 +175,9 @@ def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[f
         try:
             for chunk in resp.iter_content(_CHUNK):
                 size += len(chunk)
+                if size > limit and truncate:
+                    parts.append(chunk[:len(chunk) - (size - limit)])
+                    break
                 if size > limit:
                     raise ResponseTooLarge(f"{where} sent {what} larger than the {limit}-byte limit (after "
                                            "decompression); refusing it")

@@ -450,8 +450,10 @@ class RegistryTransport:
         status = int(resp.status_code)
         if stream and 200 <= status < 300:
             return Reply(status, resp.headers, b"", str(resp.url), raw=resp)
-        bound = limit if 200 <= status < 300 else MAX_ERROR_BYTES
-        body = read_body(resp, bound, f"the answer for {what}" if status >= 300 else what, self.registry, deadline)
+        if 200 <= status < 300:
+            body = read_body(resp, limit, what, self.registry, deadline)
+        else:  # the status is the answer: the first MAX_ERROR_BYTES of the body are plenty for its message
+            body = read_body(resp, MAX_ERROR_BYTES, f"the answer for {what}", self.registry, deadline, truncate=True)
         return Reply(status, resp.headers, body, str(resp.url))
 
     def _follow(self, method: str, url: str, headers: dict[str, str], deadline: float) -> Any:

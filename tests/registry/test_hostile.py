@@ -116,12 +116,21 @@ def test_gzip_bomb_is_refused_at_the_limit_not_inflated(reg: HostileRegistry, tm
     assert cache.get_tag(reg.host, "app", "1") is None
 
 
-def test_error_bodies_are_bounded(reg: HostileRegistry, tmp_path: Path) -> None:
+def test_error_bodies_are_bounded_and_their_status_reported(reg: HostileRegistry, tmp_path: Path) -> None:
+    # An endless error body is read only to 64 KiB, and the status is what the user is told.
     reg.on(r"/manifests/1$", endless(b"HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n"))
+    big = b'{"errors":[{"code":"UNAVAILABLE","message":"' + b"x" * (100 * 1024) + b'"}]}'
+    reg.on(r"/manifests/2$", raw(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d\r\n"
+                                 b"Connection: close\r\n\r\n" % len(big) + big))
     t0 = time.monotonic()
-    with pytest.raises(ResponseTooLarge, match="65536"):
+    with pytest.raises(RegistryError) as missing:
         inspect(client(tmp_path), f"{reg.host}/app:1")
     assert time.monotonic() - t0 < 2
+    assert not isinstance(missing.value, ResponseTooLarge) and "not found" in missing.value.message.lower()
+    with pytest.raises(RegistryError) as failed:
+        inspect(client(tmp_path, retries=0), f"{reg.host}/app:2")
+    assert not isinstance(failed.value, ResponseTooLarge) and "500" in failed.value.message
+    assert len(failed.value.message) < 1000
 
 
 def test_config_declared_over_4_mib_is_never_fetched(reg: HostileRegistry, tmp_path: Path) -> None:
