@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import heapq
+import ipaddress
 import itertools
 import math
 import socket
@@ -126,6 +127,40 @@ def deadline_scope(deadline: Optional[float]) -> Iterator[None]:
 
 def current_deadline() -> Optional[float]:
     return getattr(_LOCAL, "deadline", None)
+
+
+class ResolveTimeout(OSError):
+    """The name lookup did not finish by the deadline (a stalled DNS server)."""
+
+
+def resolve(host: str, port: int, deadline: Optional[float]) -> list[str]:
+    """The addresses of ``host``, in getaddrinfo's order, looked up by ``deadline``.
+
+    getaddrinfo takes no timeout and a resolver that never answers holds it for the resolver's
+    own retries (30 s and more); it runs in a daemon thread here, so the image's deadline bounds
+    it. An address literal needs no lookup.
+    """
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return [host.strip("[]")]
+    except ValueError:
+        pass
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            box["infos"] = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+        except OSError as exc:
+            box["error"] = exc
+        done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(remaining(deadline) if deadline is not None else None):
+        raise ResolveTimeout(f"name lookup of {host} took longer than the time left")
+    if "error" in box:
+        raise box["error"]
+    return list(dict.fromkeys(str(info[4][0]) for info in box["infos"]))
 
 
 def watch(sock: Any, deadline: Optional[float] = None) -> Optional[int]:
@@ -283,6 +318,8 @@ def classify(exc: BaseException) -> Failure:
     if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidURL)):
         return Failure("scheme", "redirected to a URL that is not http or https")
+    if find(ResolveTimeout) is not None:
+        return Failure("timeout", "looking up the registry's name timed out")
     resolution = find(u3.NameResolutionError, socket.gaierror)
     if resolution is not None:
         return Failure("dns", "the registry's name could not be resolved")

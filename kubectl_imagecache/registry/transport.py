@@ -33,11 +33,14 @@ from .httpio import (
     BrokenBody,
     Failure,
     Reply,
+    ResolveTimeout,
     classify,
+    current_deadline,
     deadline_scope,
     parse_retry_after,
     read_body,
     remaining,
+    resolve,
     unwatch,
     watch,
 )
@@ -115,11 +118,43 @@ def _watched_pools() -> dict[str, type]:
         resp.watched_socket = sock
         return resp
 
+    def new_conn(conn: Any, parent: Any) -> Any:
+        # The name is looked up within the deadline (httpio.resolve), then each address tried in
+        # turn as create_connection would; the Host header and TLS name stay the registry's.
+        import socket
+
+        from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+        host = conn._dns_host
+        try:
+            addresses = resolve(host, conn.port, current_deadline())
+        except socket.gaierror as exc:
+            raise NameResolutionError(conn.host, conn, exc) from exc
+        except ResolveTimeout as exc:
+            raise ConnectTimeoutError(conn, str(exc)) from exc
+        last: Optional[BaseException] = None
+        for address in addresses:
+            conn._dns_host = address
+            try:
+                return parent._new_conn(conn)
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                last = exc
+            finally:
+                conn._dns_host = host
+        assert last is not None
+        raise last
+
     class _HTTP(HTTPConnection):
+        def _new_conn(self) -> Any:
+            return new_conn(self, HTTPConnection)
+
         def getresponse(self, *args: Any, **kwargs: Any) -> Any:
             return getresponse(self, HTTPConnection, args, kwargs)
 
     class _HTTPS(HTTPSConnection):
+        def _new_conn(self) -> Any:
+            return new_conn(self, HTTPConnection)  # HTTPSConnection opens its socket as HTTPConnection does
+
         def getresponse(self, *args: Any, **kwargs: Any) -> Any:
             return getresponse(self, HTTPSConnection, args, kwargs)
 
