@@ -81,6 +81,14 @@ def credentials_from_secret(
     return auths_from_mapping(auths, label, label)
 
 
+def _not_docker_config(namespace: str, name: str, secret: Mapping[str, Any]) -> Optional[str]:
+    """Why a secret named as a pull secret cannot be one (None: it can), in the words of every command."""
+    if secret.get("type") in DOCKER_SECRET_TYPES:
+        return None
+    return (f"secret {namespace}/{name} is of type {secret.get('type')}, not a docker-config secret "
+            f"({' or '.join(DOCKER_SECRET_TYPES)})")
+
+
 def _pull_secret(namespace: str, name: str, secret: Mapping[str, Any]) -> PullSecret:
     creds = credentials_from_secret(namespace, name, secret.get("type"), secret.get("data"))
     return PullSecret(namespace=namespace, name=name, credentials=creds)
@@ -105,6 +113,9 @@ def load_pull_secrets(specs: Sequence[str], get_secret: Getter) -> list[PullSecr
             if e.exit_code == EXIT_NOT_FOUND:
                 raise e.__class__(f"{label} not found", exit_code=e.exit_code) from None
             raise e.__class__(f"cannot read {label}: {e.message}", exit_code=e.exit_code) from None
+        problem = _not_docker_config(namespace, name, secret)
+        if problem:
+            raise UsageError(problem)  # as warm and sync refuse it: the user named the wrong secret
         result.append(_pull_secret(namespace, name, secret))
     return result
 
@@ -178,9 +189,8 @@ def discover(workloads: Iterable[Mapping[str, Any]], explicit: Sequence[tuple[st
                 raise ClusterNotFound(f"pull secret {ns}/{name} not found (--pull-secret {ns}:{name})") from None
             warn(f"pull secret {ns}/{name} named by a workload does not exist; the cache will not use it")
             continue
-        if secret.get("type") not in DOCKER_SECRET_TYPES:
-            message = (f"secret {ns}/{name} is of type {secret.get('type')}, not a docker-config secret "
-                       f"({' or '.join(DOCKER_SECRET_TYPES)})")
+        message = _not_docker_config(ns, name, secret)
+        if message:
             if was_explicit:
                 raise UsageError(message)
             warn(message + "; skipped")

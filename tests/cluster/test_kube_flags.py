@@ -243,8 +243,8 @@ def test_estimate_with_pull_secret(imc: Plugin, admin_api: Any, namespace: str, 
     assert report["images"][0]["digest"] == samples["sample/oci-single:1.0"].digest
 
     opaque = estimate("--pull-secret", f"{namespace}:opaque")
-    assert opaque.code == 3, opaque
-    assert f"pull secret {namespace}/opaque has type Opaque" in opaque.stderr
+    assert opaque.code == 2, opaque  # as warm refuses it
+    assert f"secret {namespace}/opaque is of type Opaque, not a docker-config secret" in opaque.stderr
     missing = estimate("--pull-secret", f"{namespace}:missing")
     assert missing.code == 4, missing
     assert f"pull secret {namespace}/missing not found" in missing.stderr

@@ -232,8 +232,11 @@ def test_load_pull_secrets_forbidden(fake_api: str) -> None:
 
 
 def test_load_pull_secrets_wrong_type(fake_api: str) -> None:
-    with pytest.raises(CredentialError, match="Opaque") as info:
+    # Refused as warm's discover refuses it: the same words, a usage error (exit 2) in every command.
+    with pytest.raises(UsageError, match="secret default/opaque is of type Opaque, not a docker-config secret") \
+            as info:
         load_pull_secrets(["default:opaque"], _reader(fake_api))
+    assert info.value.exit_code == 2
     assert_no_secret(info.value)
 
 
