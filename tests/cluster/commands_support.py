@@ -8,9 +8,10 @@ import secrets
 import socket
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import yaml
 
@@ -173,3 +174,23 @@ def created_names(stdout: str) -> list[str]:
         assert head.startswith(f"{IMC}/") and rest == "created", f"unexpected stdout line: {line!r}"
         out.append(head.split("/", 1)[1])
     return out
+
+
+DEPLOY_SYNC = Path(__file__).resolve().parents[2] / "deploy" / "sync"
+SYNC_NAMESPACE = "kubectl-imagecache"
+
+
+@contextmanager
+def deploy_sync_applied(cp: Any) -> Iterator[Any]:
+    """deploy/sync/ applied with kubectl, and its objects deleted afterwards."""
+    out = cp.kubectl("apply", "-k", str(DEPLOY_SYNC), check=False)
+    try:
+        assert out.returncode == 0, out.stderr
+        yield cp
+    finally:
+        # Not the Namespace: without a controller manager a deleted namespace stays Terminating for good.
+        cp.kubectl("delete", "--ignore-not-found", "clusterrole/kubectl-imagecache-sync",
+                   "clusterrolebinding/kubectl-imagecache-sync", check=False)
+        cp.kubectl("delete", "--ignore-not-found", "-n", SYNC_NAMESPACE, "cronjob/imagecache-sync",
+                   "role/kubectl-imagecache-sync", "rolebinding/kubectl-imagecache-sync",
+                   "serviceaccount/imagecache-sync", "lease/kubectl-imagecache-sync", check=False)

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.cluster.commands_support import deploy_sync_applied
 from tests.fakes.controlplane import ControlPlane
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "sync"
 SA = "system:serviceaccount:kubectl-imagecache:imagecache-sync"
 NS = "kubectl-imagecache"
 
 
 @pytest.fixture(scope="module")
 def applied(control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    out = control_plane.kubectl("apply", "-k", str(DEPLOY), check=False)
-    try:
-        assert out.returncode == 0, out.stderr
-        yield control_plane
-    finally:
-        # Not the Namespace: without a controller manager a deleted namespace stays Terminating for good.
-        control_plane.kubectl("delete", "--ignore-not-found", "clusterrole/kubectl-imagecache-sync",
-                              "clusterrolebinding/kubectl-imagecache-sync", check=False)
-        control_plane.kubectl("delete", "--ignore-not-found", "-n", NS, "cronjob/imagecache-sync",
-                              "role/kubectl-imagecache-sync", "rolebinding/kubectl-imagecache-sync",
-                              "serviceaccount/imagecache-sync", check=False)
+    with deploy_sync_applied(control_plane) as cp:
+        yield cp
 
 
 def can(cp: ControlPlane, verb: str, resource: str, *where: str) -> bool:

@@ -23,30 +23,21 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.cluster.commands_support import imagecaches, unique
+from tests.cluster.commands_support import deploy_sync_applied, imagecaches, unique
 from tests.fakes import oci
 from tests.fakes.controlplane import ControlPlane
 from tests.fakes.emulator.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
 from tests.support import cli
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "sync"
 NS, SA, LEASE = "kubectl-imagecache", "imagecache-sync", "kubectl-imagecache-sync"
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 @pytest.fixture
 def applied(control_plane: ControlPlane) -> Iterator[ControlPlane]:
-    out = control_plane.kubectl("apply", "-k", str(DEPLOY), check=False)
-    try:
-        assert out.returncode == 0, out.stderr
-        yield control_plane
-    finally:
-        control_plane.kubectl("delete", "--ignore-not-found", "clusterrole/kubectl-imagecache-sync",
-                              "clusterrolebinding/kubectl-imagecache-sync", check=False)
-        control_plane.kubectl("delete", "--ignore-not-found", "-n", NS, "cronjob/imagecache-sync",
-                              "role/kubectl-imagecache-sync", "rolebinding/kubectl-imagecache-sync",
-                              "serviceaccount/imagecache-sync", f"lease/{LEASE}", check=False)
+    with deploy_sync_applied(control_plane) as cp:
+        yield cp
 
 
 def in_pod(cp: ControlPlane, token: str, workdir: Path, *args: str) -> subprocess.CompletedProcess:
