@@ -106,6 +106,9 @@ spec:
         run("kubectl", "imagecache", "prune")
         run("kubectl", "imagecache", "prune", "--yes")
         run("kubectl", "imagecache", "list")
+        say("5. coverage: which workloads start from a cache, and sync: what would keep them so")
+        run("kubectl", "imagecache", "coverage", "-n", "shop")
+        run("kubectl", "imagecache", "sync", "-n", "shop")
         if args.keep:
             say(f"staying up: export KUBECONFIG={cp.kubeconfig}   (Ctrl-C to stop and clean up)")
             done = threading.Event()
