@@ -86,6 +86,11 @@ def resolve_current(registry: RegistrySettings, cache: CacheSettings, tags: Sequ
     return {r.image: r.info.digest for r in results if r.info is not None}
 
 
+# Seconds list and describe give a registry to say what a tag names now: the STALE column is a
+# nicety, and a stalled registry must not hold the table for the 30 s other commands allow.
+FRESHNESS_TIMEOUT = 5.0
+
+
 def freshness_of(caches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """name -> freshness.CacheFreshness, with the default registry and metadata-cache settings (list,
     describe): HEAD requests only for tags older than the cache's TTL; a failure leaves them unknown."""
@@ -93,7 +98,8 @@ def freshness_of(caches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     from ..imagecache.freshness import cache_freshness, tags_to_resolve
 
     try:
-        current = resolve_current(RegistryFlags().complete(), CacheFlags().complete(), tags_to_resolve(caches))
+        registry = RegistryFlags(registry_timeout=FRESHNESS_TIMEOUT).complete()
+        current = resolve_current(registry, CacheFlags().complete(), tags_to_resolve(caches))
     except ImageCacheError as exc:
         warn(f"cannot check the images' current digests ({exc.message}): staleness unknown")
         current = {}
