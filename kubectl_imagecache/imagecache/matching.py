@@ -221,12 +221,6 @@ class Match:
         return out
 
 
-def _rank(c: Candidate) -> tuple[int, int, float, str]:
-    """Most images, then smallest, then newest (unknown creation: oldest), then name."""
-    created = c.created.timestamp() if c.created else float("-inf")
-    return (-c.count, c.size_gib, -created, c.name)
-
-
 def _when(c: Candidate) -> str:
     return c.created.isoformat() if c.created else "unknown"
 
@@ -328,7 +322,7 @@ class CacheIndex:
             self._meta.append((imc.name(obj), cid, imc.phase(obj), imc.effective_size_gib(obj), imc.created_at(obj)))
             if cid:
                 self._by_id.setdefault(cid, []).append(i)
-        # Each cache's place in the rank after the match count (_rank), so a rank is one integer.
+        # Each cache's place in the rank after the match count, so a rank is one integer (_rank_keys).
         order = sorted(range(len(self.caches)), key=lambda i: (
             self._meta[i][3], -ts.timestamp() if (ts := self._meta[i][4]) else float("inf"), self._meta[i][0]))
         self._place = [0] * len(self.caches)
@@ -336,7 +330,8 @@ class CacheIndex:
             self._place[i] = place
 
     def _rank_keys(self, counts: Mapping[int, int]) -> dict[int, int]:
-        """:func:`_rank` as one integer per cache: most images first, then the cache's place."""
+        """The rank as one integer per cache: most images first, then the cache's place (smallest,
+        then newest, unknown creation counting as oldest, then name)."""
         place, size = self._place, len(self.caches)
         return {i: place[i] - count * size for i, count in counts.items()}
 
