@@ -10,11 +10,13 @@ CRANE_BUILD := hack/crane/build.sh
 # Where plugin.yaml says the release archive is downloaded from (/vX.Y.Z/ARCHIVE is appended).
 RELEASE_BASE_URL ?= https://github.com/kubectl-imagecache/kubectl-imagecache/releases/download
 
-.PHONY: all deps venv controlplane krew crane dist test test-unit test-registry test-cluster test-release lint bench \
+.PHONY: all deps venv controlplane krew crane image-base dist test test-unit test-registry test-cluster test-release lint bench \
 	bench-estimate bench-cluster demo clean
 # Debian packages the tests and the demo run: the real registry (distribution 2.8), htpasswd for its
-# Basic-auth mode, openssl for the API server's certificates; skopeo only for the benchmark.
-DEB_PACKAGES := docker-registry apache2-utils openssl
+# Basic-auth mode, openssl for the API server's certificates, podman and mmdebstrap to build the
+# sync image (deploy/sync/) from Debian packages; skopeo only for the benchmark.
+DEB_PACKAGES := docker-registry apache2-utils openssl podman mmdebstrap
+IMAGE_BASE := hack/image/base.sh
 
 all: test
 
@@ -50,6 +52,11 @@ krew:
 crane:
 	$(CRANE_BUILD)
 
+# A Debian bookworm root filesystem with python3 (mmdebstrap), the sync image's base, into
+# ~/.cache/kubectl-imagecache/image-base/; a no-op once built.
+image-base: deps
+	$(IMAGE_BASE)
+
 # dist/kubectl-imagecache-vX.Y.Z.tar.gz (zipapp, completion helper, LICENSE), reproducible; writes its
 # sha256 and uri into plugin.yaml.
 dist: venv
@@ -60,7 +67,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 # Every tier: unit, a real registry, a real API server. Nothing is skipped: a missing component fails.
-test: deps venv controlplane krew dist lint
+test: deps venv controlplane krew image-base dist lint
 	$(PY) -m pytest -q
 
 test-unit: venv
@@ -73,7 +80,7 @@ test-cluster: deps venv controlplane
 	$(PY) -m pytest -q tests/cluster
 
 # The release through the real tools: krew's validator, krew install, kubectl, completion.
-test-release: venv krew dist
+test-release: venv krew image-base dist
 	$(PY) -m pytest -q tests/release
 
 bench: bench-estimate bench-cluster
