@@ -166,20 +166,15 @@ def pod_usage(cluster: Any, scope: Optional[Scope] = None) -> tuple[PodImages, P
     from ..kube.kinds import WORKLOAD_ORDER
 
     images, pins = PodImages(), Pins()
-    if scope is not None and scope.whole:
-        for pod in scope.pods:
-            images.add_pod(pod)
-            pins.add_pod(pod)
-        for obj in scope.workloads:
-            pins.add_workload(obj)
-        return images, pins
+    whole = scope if scope is not None and scope.whole else None
     try:
         # Page by page into sets: memory grows with distinct images and pins, not with pods.
-        for pod in cluster.list_pods():
+        for pod in whole.pods if whole else cluster.list_pods():
             images.add_pod(pod)
             pins.add_pod(pod)
         # Pods were all read just above (add_pod pins them): listing them again would double the reads.
-        for obj in cluster.list_workloads(None, None, kinds=[k for k in WORKLOAD_ORDER if k != "Pod"]):
+        for obj in whole.workloads if whole else \
+                cluster.list_workloads(None, None, kinds=[k for k in WORKLOAD_ORDER if k != "Pod"]):
             pins.add_workload(obj)
     except Forbidden as exc:
         # Any cache could be pinned by what we cannot see: delete nothing rather than guess.
