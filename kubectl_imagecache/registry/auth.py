@@ -1,8 +1,8 @@
 """Registry authentication: WWW-Authenticate challenges, Basic, and the Bearer token flow.
 
 Tokens are kept in memory only, per registry and scope, and never logged or cached on disk.
-Credentials go only to the registry itself and to the token realm it names; requests drops the
-Authorization header on any redirect to another host.
+Credentials go only to the registry itself and to the token realm it names; the token request
+follows no redirect.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from ..escape import clean
 from .httpio import MAX_TOKEN_BYTES, classify, deadline_scope, read_body, remaining
 
 if TYPE_CHECKING:
-    import requests
-
     from .credentials import Credential
+    from .session import Session
 
 __all__ = ["Challenge", "parse_challenge", "RegistryAuth", "scope_for"]
 
@@ -104,7 +103,7 @@ class RegistryAuth:
         registry: str,
         candidates: Callable[[], Sequence[Credential]],
         describe: Callable[[], Sequence[str]],
-        token_session: Callable[[], requests.Session],
+        token_session: Callable[[], Session],
         timeout: float,
     ) -> None:
         self.registry = registry

@@ -13,10 +13,12 @@ import ipaddress
 import itertools
 import math
 import socket
+import sys
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Iterator, Mapping, Optional
 
 from ..errors import BadResponse, ResponseTooLarge, Unreachable
@@ -37,7 +39,7 @@ class Reply:
     """A registry's answer, its body already read within its limit."""
 
     status: int
-    headers: Mapping[str, str]  # case-insensitive (requests' CaseInsensitiveDict)
+    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
     body: bytes
     url: str
     raw: Any = field(default=None, compare=False, repr=False)  # the unread response, when streamed
@@ -190,15 +192,13 @@ def _timed_out(where: str, what: str) -> Unreachable:
 
 def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[float] = None, *,
               truncate: bool = False) -> bytes:
-    """The body of a streamed ``requests`` response, at most ``limit`` bytes once decoded.
+    """The body of a streamed response (session.Response), at most ``limit`` bytes once decoded.
 
     A declared Content-Length above the limit is refused before reading anything. Raises
     ResponseTooLarge past the limit, Unreachable when the deadline passes, BadResponse when the
     body's framing or encoding is broken; the response is always closed. ``truncate``: keep the
     first ``limit`` bytes and stop reading instead (an error answer: its status is what counts).
     """
-    import requests
-
     try:
         declared = str(resp.headers.get("Content-Length") or "").strip()
         if declared.isdigit() and int(declared) > limit and not truncate:
@@ -225,7 +225,7 @@ def read_body(resp: Any, limit: int, what: str, where: str, deadline: Optional[f
         return b"".join(parts)
     except (ResponseTooLarge, Unreachable):
         raise
-    except (requests.RequestException, OSError, ValueError, EOFError, LookupError) as exc:
+    except _body_errors() as exc:
         failure = classify(exc)
         left = remaining(deadline)
         if left is not None and left <= 0:
@@ -299,14 +299,37 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return seen
 
 
+class _Never(Exception):
+    """Stands for requests' exception types while requests is not loaded: nothing is one."""
+
+
+_NO_REQUESTS = SimpleNamespace(**{name: _Never for name in (
+    "RequestException", "TooManyRedirects", "InvalidSchema", "MissingSchema", "InvalidURL", "SSLError",
+    "ReadTimeout", "ConnectTimeout", "Timeout", "InvalidHeader", "ChunkedEncodingError", "ContentDecodingError")})
+
+
+def _requests_exceptions() -> Any:
+    """requests' exception types when something loaded requests (a session of the seam may raise
+    them); the default session raises urllib3's own, and importing requests costs ~40 ms."""
+    return sys.modules.get("requests.exceptions") or _NO_REQUESTS
+
+
+def _body_errors() -> tuple[type[BaseException], ...]:
+    """What reading a body may raise that classify() can name."""
+    from urllib3.exceptions import HTTPError
+
+    return (HTTPError, _requests_exceptions().RequestException, OSError, ValueError, EOFError, LookupError)
+
+
 def classify(exc: BaseException) -> Failure:
     """Name the cause. Order matters: urllib3 2.x's NewConnectionError and NameResolutionError
     subclass ConnectTimeoutError, so "refused" and "not resolved" are checked before "timeout"."""
     import socket
     import ssl
 
-    import requests
     from urllib3 import exceptions as u3
+
+    requests = SimpleNamespace(exceptions=_requests_exceptions())
 
     chain = _chain(exc)
 
@@ -317,6 +340,8 @@ def classify(exc: BaseException) -> Failure:
         return Failure("redirects", "too many redirects (a redirect loop)")
     if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidURL)):
+        return Failure("scheme", "redirected to a URL that is not http or https")
+    if isinstance(exc, (u3.LocationParseError, u3.URLSchemeUnknown)):
         return Failure("scheme", "redirected to a URL that is not http or https")
     if find(ResolveTimeout) is not None:
         return Failure("timeout", "looking up the registry's name timed out")

@@ -1,29 +1,27 @@
 """One HTTP transport per registry, layered like go-containerregistry's remote/transport.
 
-A session from the session factory (requests.Session by default: keep-alive pool, proxy and CA
-environment variables) -> our own retry loop (408/429/502/503/504 and connection resets, with
-backoff, Retry-After honoured up to a cap, all within the image's deadline) -> a per-registry
+A session from the session factory (session.Session by default: urllib3 keep-alive pools, the
+proxy and CA environment variables) -> our own retry loop (408/429/502/503/504 and connection
+resets, with backoff, Retry-After honoured up to a cap, all within the image's deadline) -> a per-registry
 gate (at most ``concurrency`` requests in flight, halved on each wave of 429s) -> RegistryAuth
 (Bearer/Basic on 401) -> error mapping into our exception types.
 
-Redirects are followed here, not by requests: so a redirect's body is never read, a loop or a
+Redirects are followed here, not by the session: so a redirect's body is never read, a loop or a
 scheme other than http(s) is refused, and credentials never leave the registry's own host.
 Every body is read within its bound (httpio.read_body). The seam for unit tests is
-``session_factory``: anything with requests.Session's ``request()`` will do.
+``session_factory``: anything with session.Session's ``request()`` will do.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urljoin, urlsplit
 
-from .. import __version__
 from ..errors import BadResponse, Forbidden, NotFound, RegistryError, Unreachable
 from ..escape import clean
 from .auth import RegistryAuth, scope_for
@@ -33,26 +31,18 @@ from .httpio import (
     BrokenBody,
     Failure,
     Reply,
-    ResolveTimeout,
     classify,
-    current_deadline,
     deadline_scope,
     parse_retry_after,
     read_body,
     remaining,
-    resolve,
-    unwatch,
-    watch,
 )
 from .manifest import MAX_MANIFEST_BYTES
-
-if TYPE_CHECKING:
-    import requests
+from .session import new_session
 
 __all__ = ["TransportOptions", "RegistryTransport", "is_loopback", "new_session", "SessionFactory",
            "DEFAULT_CONCURRENCY", "Reply"]
 
-USER_AGENT = f"kubectl-imagecache/{__version__}"
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
@@ -71,7 +61,7 @@ class TransportOptions:
     insecure_hosts: frozenset[str] = field(default_factory=frozenset)
     # Invoked with (method, url) before each request leaves; --offline sets one that refuses.
     guard: Optional[Callable[[str, str], None]] = None
-    # (options, verify_tls) -> a requests.Session-like object; None means new_session.
+    # (options, verify_tls) -> an object with session.Session's request(); None means new_session.
     session_factory: Optional[SessionFactory] = field(default=None, compare=False)
 
 
@@ -84,176 +74,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
-
-
-def _ca_locations() -> tuple[Optional[str], Optional[str]]:
-    """SSL_CERT_FILE / SSL_CERT_DIR, as Go programs (docker, crane, kubectl) read them.
-
-    They replace the default bundle, as in Go. REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) wins over
-    both: requests applies it per request, before these are looked at.
-    """
-    file_, dir_ = os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
-    if dir_ and os.pathsep in dir_:
-        dir_ = dir_.split(os.pathsep, 1)[0]  # Go takes a list; OpenSSL one directory
-    return file_, dir_
-
-
-def _watched_pools() -> dict[str, type]:
-    """urllib3 pools whose connections honour the thread's deadline while awaiting an answer.
-
-    A socket timeout bounds each recv; a registry that trickles its status line and headers a
-    byte at a time would never trip it. The watchdog shuts the socket at the deadline instead.
-    """
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
-    def getresponse(conn: Any, parent: Any, args: Any, kwargs: Any) -> Any:
-        sock = conn.sock
-        token = watch(sock)
-        try:
-            resp = parent.getresponse(conn, *args, **kwargs)
-        finally:
-            unwatch(token)
-        # http.client forgets the socket of a "Connection: close" answer: keep it for the body's watch.
-        resp.watched_socket = sock
-        return resp
-
-    def new_conn(conn: Any, parent: Any) -> Any:
-        # The name is looked up within the deadline (httpio.resolve), then each address tried in
-        # turn as create_connection would; the Host header and TLS name stay the registry's.
-        import socket
-
-        from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-
-        host = conn._dns_host
-        try:
-            addresses = resolve(host, conn.port, current_deadline())
-        except socket.gaierror as exc:
-            raise NameResolutionError(conn.host, conn, exc) from exc
-        except ResolveTimeout as exc:
-            raise ConnectTimeoutError(conn, str(exc)) from exc
-        last: Optional[BaseException] = None
-        for address in addresses:
-            conn._dns_host = address
-            try:
-                return parent._new_conn(conn)
-            except (NewConnectionError, ConnectTimeoutError) as exc:
-                last = exc
-            finally:
-                conn._dns_host = host
-        assert last is not None
-        raise last
-
-    class _HTTP(HTTPConnection):
-        def _new_conn(self) -> Any:
-            return new_conn(self, HTTPConnection)
-
-        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-            return getresponse(self, HTTPConnection, args, kwargs)
-
-    class _HTTPS(HTTPSConnection):
-        def _new_conn(self) -> Any:
-            return new_conn(self, HTTPConnection)  # HTTPSConnection opens its socket as HTTPConnection does
-
-        def getresponse(self, *args: Any, **kwargs: Any) -> Any:
-            return getresponse(self, HTTPSConnection, args, kwargs)
-
-    class _HTTPPool(HTTPConnectionPool):
-        ConnectionCls = _HTTP
-
-    class _HTTPSPool(HTTPSConnectionPool):
-        ConnectionCls = _HTTPS
-
-    return {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-def new_session(opts: TransportOptions, verify: bool) -> requests.Session:
-    """The default session: a keep-alive pool as large as the concurrency, no hidden retries."""
-    from requests.adapters import HTTPAdapter
-
-    ca_file, ca_dir = _ca_locations()
-    pools = _watched_pools()
-
-    class _Adapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = pools
-
-        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
-            manager = super().proxy_manager_for(proxy, **kwargs)
-            manager.pool_classes_by_scheme = pools
-            return manager
-
-        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-            super().cert_verify(conn, url, verify, cert)
-            if verify is True and url.lower().startswith("https") and (ca_file or ca_dir):
-                conn.ca_certs, conn.ca_cert_dir = ca_file, ca_dir
-
-    session = _session_class()()
-    # max_retries=0: urllib3 would retry behind our back (a stalled registry cost 3 timeouts
-    # per request); the transport's own loop retries, within the image's deadline.
-    adapter = _Adapter(pool_connections=1, pool_maxsize=max(1, opts.concurrency), max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    # A no-op auth: requests would otherwise put ~/.netrc credentials over our Authorization
-    # header (trust_env stays on for proxies and REQUESTS_CA_BUNDLE).
-    session.auth = _keep_authorization
-    if not verify:
-        import warnings
-
-        from urllib3.exceptions import InsecureRequestWarning
-
-        # The user asked for this host to be insecure (or it is loopback): no warning per request.
-        warnings.filterwarnings("ignore", category=InsecureRequestWarning)
-        session.verify = False
-    return session
-
-
-def _session_class() -> type:
-    import requests
-    from requests.sessions import merge_setting
-    from requests.utils import get_environ_proxies
-
-    class _Session(requests.Session):
-        """requests.Session reading the environment once per host, not once per request.
-
-        requests scans every variable for proxies and CA bundles on each request (0.15 ms of
-        its 1.3 ms, measured); the answer is the same for a host within one run. The settings are
-        requests.Session.merge_environment_settings's, cached by scheme and host.
-        """
-
-        def __init__(self) -> None:
-            super().__init__()
-            self._environ: dict[tuple[str, str, Optional[str]], dict[str, str]] = {}
-            self._bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            self._environ_lock = threading.Lock()
-
-        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-                                       ) -> Any:
-            if self.trust_env:
-                no_proxy = proxies.get("no_proxy") if proxies is not None else None
-                parts = urlsplit(str(url))
-                key = (parts.scheme, parts.netloc, no_proxy)
-                with self._environ_lock:
-                    found = self._environ.get(key)
-                    if found is None:
-                        found = self._environ[key] = get_environ_proxies(str(url), no_proxy=no_proxy)
-                if proxies is not None:
-                    for k, v in found.items():
-                        proxies.setdefault(k, v)
-                # requests lets REQUESTS_CA_BUNDLE turn verification back on for a session with
-                # verify=False (psf/requests#3829): a host the user marked insecure stays unverified.
-                if (verify is True or verify is None) and self.verify is not False:
-                    verify = self._bundle or verify
-            return {"proxies": merge_setting(proxies, self.proxies), "stream": merge_setting(stream, self.stream),
-                    "verify": merge_setting(verify, self.verify), "cert": merge_setting(cert, self.cert)}
-
-    return _Session
-
-
-def _keep_authorization(request: Any) -> Any:
-    return request
 
 
 def _error_code(reply: Reply) -> str:

@@ -1,0 +1,147 @@
+"""The default HTTP session (registry/session.py) against the real registry: what it kept of requests.
+
+The session replaced requests.Session on the registry path for speed; these check what users
+relied on it for: proxies from the environment (with credentials in the proxy URL, and NO_PROXY),
+the request target's form, and that an estimate loads no requests at all. The forward proxy here
+is a few lines of http.server written for these tests, sharing nothing with the code under test.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from kubectl_imagecache.registry.client import ClientOptions, RegistryClient
+from kubectl_imagecache.registry.credentials import CredentialStore, load_docker_config
+from kubectl_imagecache.registry.reference import parse_reference
+from kubectl_imagecache.registry.transport import TransportOptions
+from tests.fakes.oci import PushedImage
+from tests.fakes.registry import LiveRegistry
+
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+                   "NO_PROXY", "no_proxy")
+
+
+class ForwardProxy:
+    """An HTTP forward proxy: records each request line's target and Proxy-Authorization, then forwards."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self.proxy_users: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                proxy.targets.append(self.path)
+                auth = self.headers.get("Proxy-Authorization", "")
+                proxy.proxy_users.append(base64.b64decode(auth[6:]).decode() if auth.startswith("Basic ") else "")
+                url = urlsplit(self.path)
+                if not url.netloc:
+                    self.send_error(400, "a proxy needs the absolute URL")
+                    return
+                conn = http.client.HTTPConnection(url.netloc, timeout=10)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("proxy-authorization", "proxy-connection", "connection")}
+                conn.request("GET", url.path + (f"?{url.query}" if url.query else ""), headers=headers)
+                resp = conn.getresponse()
+                body = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding", "content-length", "keep-alive"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                conn.close()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def forward_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
+    for var in PROXY_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    proxy = ForwardProxy()
+    yield proxy
+    proxy.stop()
+
+
+def _client(tmp_path: Path) -> RegistryClient:
+    config = tmp_path / "docker-config.json"
+    config.write_text(json.dumps({"auths": {}}))
+    opts = ClientOptions(transport=TransportOptions(timeout=10.0, retries=0))
+    return RegistryClient(opts, CredentialStore(load_docker_config(str(config))))
+
+
+def test_http_proxy_from_the_environment_with_credentials(
+        plain_registry: LiveRegistry, forward_proxy: ForwardProxy, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Percent-encoded credentials in the proxy URL, as requests read them: decoded, sent as Basic.
+    monkeypatch.setenv("HTTP_PROXY", f"http://alice:s%40cret@127.0.0.1:{forward_proxy.port}")
+    pushed = plain_registry.samples["sample/oci-single:1.0"]
+    assert isinstance(pushed, PushedImage)
+    with _client(tmp_path) as client:
+        info = client.inspect(parse_reference(plain_registry.ref("sample/oci-single:1.0")))
+    assert info.digest == pushed.digest
+    # Manifest and config, both through the proxy, each in absolute form (a proxy needs the host).
+    assert len(forward_proxy.targets) == 2
+    assert all(t.startswith(f"http://{plain_registry.host}/v2/sample/oci-single/") for t in forward_proxy.targets)
+    assert forward_proxy.proxy_users == ["alice:s@cret"] * 2
+
+
+def test_no_proxy_bypasses_the_proxy(plain_registry: LiveRegistry, forward_proxy: ForwardProxy, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{forward_proxy.port}")
+    monkeypatch.setenv("NO_PROXY", "example.invalid, 127.0.0.1")
+    with _client(tmp_path) as client:
+        info = client.inspect(parse_reference(plain_registry.ref("sample/oci-single:1.0")))
+    assert info.digest == plain_registry.samples["sample/oci-single:1.0"].digest
+    assert forward_proxy.targets == []
+
+
+def test_only_no_proxy_set_means_direct(plain_registry: LiveRegistry, forward_proxy: ForwardProxy, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # NO_PROXY alone names no proxy: requests are direct, in origin form (the registry rejects nothing).
+    monkeypatch.setenv("NO_PROXY", "*")
+    with _client(tmp_path) as client:
+        info = client.inspect(parse_reference(plain_registry.ref("sample/docker-single:1.0")))
+    assert info.digest == plain_registry.samples["sample/docker-single:1.0"].digest
+    assert forward_proxy.targets == []
+
+
+def test_an_estimate_loads_no_requests(plain_registry: LiveRegistry, tmp_path: Path) -> None:
+    # requests (and charset_normalizer, idna, cookiejar under it) cost ~40 ms of every start and
+    # ~0.5 ms of CPU per request; the registry path runs on urllib3 alone (bench/estimate.py).
+    probe = ("import atexit, sys\n"
+             "atexit.register(lambda: sys.stderr.write('\\nloaded: ' + ','.join(sorted(\n"
+             "    m for m in ('requests', 'charset_normalizer', 'kubernetes') if m in sys.modules)) + '\\n'))\n"
+             "from kubectl_imagecache.cli.main import main\n"
+             "sys.argv[0] = 'kubectl-imagecache'\n"
+             "main()\n")
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    proc = subprocess.run([sys.executable, "-c", probe, "estimate", "-o", "json", "--no-cache",
+                           plain_registry.ref("sample/oci-single:1.0"), plain_registry.ref("sample/oci-index:1.0")],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["images"]) == 2
+    assert proc.stderr.strip().splitlines()[-1] == "loaded:"
