@@ -189,20 +189,23 @@ class RegistryFlags:
     registry_timeout: float = 30.0
 
     def complete(self) -> RegistrySettings:
-        from ..kube.pullsecrets import parse_pull_secret_spec
-
         hosts = []
         for host in self.insecure_registries:
             h = host.strip().lower()
             if not h or "/" in h or " " in h:
                 raise UsageError(f'--insecure-registry "{host}" must be HOST or HOST:PORT, without scheme or path')
             hosts.append(h)
+        secrets: tuple[tuple[str, str], ...] = ()
+        if self.pull_secrets:  # the kube layer is imported only when a pull secret is named (~10 ms)
+            from ..kube.pullsecrets import parse_pull_secret_spec
+
+            secrets = tuple(dict.fromkeys(parse_pull_secret_spec(s) for s in self.pull_secrets))
         return RegistrySettings(
             platform=parse_platform(self.platform),
             concurrency=self.concurrency,
             insecure_hosts=frozenset(hosts),
             registry_config=self.registry_config,
-            pull_secrets=tuple(dict.fromkeys(parse_pull_secret_spec(s) for s in self.pull_secrets)),
+            pull_secrets=secrets,
             timeout=self.registry_timeout,
         )
 

@@ -78,11 +78,12 @@ class EstimateOptions(CommandOptions):
         validate_headroom(self.headroom)
 
     def run(self) -> int:
-        from ...kube.pullsecrets import load_pull_secrets
         from ...sizing import build_report
 
         secrets = []
         if self.registry.pull_secrets:  # without --pull-secret no kubeconfig is needed
+            from ...kube.pullsecrets import load_pull_secrets
+
             secrets = load_pull_secrets([f"{ns}:{name}" for ns, name in self.registry.pull_secrets],
                                         self.kube.connection.get_secret)
         with self.registry.open_client(self.cache, secrets) as client, \
