@@ -387,6 +387,18 @@ def test_ca_from_the_environment_is_trusted(tls_reg: HostileRegistry, tmp_path: 
     assert inspect(client(tmp_path), f"{NAME}/app:1").digest == image["digest"]
 
 
+@pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
+def test_a_ca_file_that_cannot_be_read_is_named(tls_reg: HostileRegistry, tmp_path: Path, variable: str) -> None:
+    tls_reg.push_image("app", "1")
+    missing = tmp_path / "no-such-bundle.pem"
+    env = {"HTTPS_PROXY": tls_reg.proxy_url, "https_proxy": tls_reg.proxy_url, variable: str(missing)}
+    r = run(["estimate", "--no-cache", f"{NAME}/app:1"], home=tmp_path, env=env)
+    assert r.code == 5, r
+    lines = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert "TLS failed" in lines[0] and str(missing) in lines[0] and "No such file" in lines[0], lines[0]
+
+
 def test_insecure_registry_prints_no_warning(tls_reg: HostileRegistry, tmp_path: Path) -> None:
     image = tls_reg.push_image("app", "1")
     env = {"HTTPS_PROXY": tls_reg.proxy_url, "https_proxy": tls_reg.proxy_url}
