@@ -9,11 +9,19 @@ a time with `xargs -P8`, the fastest way people script it; for skopeo: one `skop
 image, in sequence. Prints wall times and the requests the registry saw. Figures, not
 assertions: tests never time.
 
-    python bench/estimate.py [--images 50] [--repeat 3] [--rtt 0,50] [--crane PATH]
+    python bench/estimate.py [--images 50] [--repeat 5] [--rtt 0,50] [--crane PATH] [--python PATH | --plugin PATH]
 
 Loopback has no network latency, which flatters a sequential client; each `--rtt` value runs the
 matrix with the proxy holding every answer back that many milliseconds, as a registry across a
 network would.
+
+The plugin measured is what krew installs: the release zipapp (hack/dist/build_zipapp.py, built
+into the run's folder), started by the interpreter its `#!/usr/bin/env python3` finds on a stock
+system, /usr/bin/python3 (`--python` to choose another, `--plugin` to time another executable,
+e.g. a development install), with the user's environment minus PYTHONDONTWRITEBYTECODE, which no
+user's shell sets and which would make every run compile the plugin again. One unmeasured pass
+runs first: the registry's first answers after filling are slower (Go's runtime and the storage
+driver warming up) and whichever row ran first used to pay for it.
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fakes.oci import fill_many  # noqa: E402
 from tests.fakes.registry import start_registry  # noqa: E402
-from tests.support.cli import plugin_executable  # noqa: E402
 
 Row = tuple[str, float, dict[str, int]]
 
@@ -79,31 +86,54 @@ class LatencyProxy:
         self.proc.wait()
 
 
+def release_plugin(work: Path, python: str) -> list[str]:
+    """The zipapp a krew install runs, and the interpreter to start it with."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "hack" / "dist"))
+    import build_zipapp
+
+    exe = build_zipapp.build(work / "kubectl-imagecache", work / "zipapp-build")
+    return [python, str(exe)]
+
+
 class Bench:
-    def __init__(self, proxy: LatencyProxy, images: list[str], repeat: int, work: Path) -> None:
+    def __init__(self, proxy: LatencyProxy, images: list[str], repeat: int, work: Path, plugin: list[str]) -> None:
         self.proxy, self.images, self.repeat, self.work = proxy, images, repeat, work
-        self.exe = plugin_executable()
-        self.env = {**os.environ, "HOME": str(work), "NO_PROXY": "*"}
+        self.exe = plugin
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env.update({"HOME": str(work), "NO_PROXY": "*"})
+        self.env.pop("XDG_CACHE_HOME", None)
         self.rtt = 0.0
 
     def reset(self) -> None:
         self.proxy.reset()
         self.proxy.set_delay(self.rtt)
 
-    def plugin(self, label: str, *flags: str, prefill: bool = False, empty: bool = False) -> Row:
-        walls, counts = [], {}
+    def plugin_once(self, *flags: str, prefill: bool = False, empty: bool = False) -> tuple[float, dict[str, int]]:
         cache = self.work / "cache"
+        if empty or prefill:
+            shutil.rmtree(cache, ignore_errors=True)
+        if prefill:
+            timed([*self.exe, "estimate", "--cache-dir", str(cache), *self.images], self.env)
+        self.reset()
+        argv = [*self.exe, "estimate", "-o", "json", "--cache-dir", str(cache), *flags, *self.images]
+        wall = timed(argv, self.env)
+        return wall, self.proxy.counts_by_method()
+
+    def plugin(self, label: str, *flags: str, prefill: bool = False, empty: bool = False) -> Row:
+        runs = [self.plugin_once(*flags, prefill=prefill, empty=empty) for _ in range(self.repeat)]
+        return label, statistics.median(w for w, _ in runs), runs[-1][1]
+
+    def cold_against_crane(self, crane: str) -> tuple[Row, Row, list[float]]:
+        """The cold plugin and crane -P8 in turns, so that both meet the same moments of a noisy
+        machine (a shared VM drifts by a third within a minute); the ratio is taken per pair."""
+        plugin, cranes = [], []
         for _ in range(self.repeat):
-            if empty:
-                shutil.rmtree(cache, ignore_errors=True)
-            if prefill:
-                shutil.rmtree(cache, ignore_errors=True)
-                timed([self.exe, "estimate", "--cache-dir", str(cache), *self.images], self.env)
-            self.reset()
-            argv = [self.exe, "estimate", "-o", "json", "--cache-dir", str(cache), *flags, *self.images]
-            walls.append(timed(argv, self.env))
-            counts = self.proxy.counts_by_method()
-        return label, statistics.median(walls), counts
+            plugin.append(self.plugin_once("--no-cache"))
+            cranes.append(self.crane_once(crane))
+        ratios = [c / p for (p, _), (c, _) in zip(plugin, cranes)]
+        return (("plugin, cold cache", statistics.median(w for w, _ in plugin), plugin[-1][1]),
+                ("crane manifest --platform, xargs -P8", statistics.median(w for w, _ in cranes), cranes[-1][1]),
+                ratios)
 
     def skopeo(self, skopeo: str) -> Row:
         self.reset()
@@ -113,21 +143,17 @@ class Bench:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
         return "skopeo inspect, sequential loop", time.perf_counter() - start, self.proxy.counts_by_method()
 
-    def crane(self, crane: str, parallel: int = 8) -> Row:
-        walls, counts = [], {}
+    def crane_once(self, crane: str) -> tuple[float, dict[str, int]]:
         listing = "".join(f"{image}\n" for image in self.images)
-        for _ in range(self.repeat):
-            self.reset()
-            start = time.perf_counter()
-            subprocess.run(["xargs", f"-P{parallel}", "-n1", crane, "manifest", "--platform", "linux/amd64"],
-                           input=listing, text=True, env=self.env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=True)
-            walls.append(time.perf_counter() - start)
-            counts = self.proxy.counts_by_method()
-        return f"crane manifest --platform, xargs -P{parallel}", statistics.median(walls), counts
+        self.reset()
+        start = time.perf_counter()
+        subprocess.run(["xargs", "-P8", "-n1", crane, "manifest", "--platform", "linux/amd64"],
+                       input=listing, text=True, env=self.env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=True)
+        return time.perf_counter() - start, self.proxy.counts_by_method()
 
 
-def report(rtt_ms: int, rows: list[Row], single: int, multi: int) -> None:
+def report(rtt_ms: int, rows: list[Row], ratios: list[float], single: int, multi: int) -> None:
     width = max(len(r[0]) for r in rows)
     print(f"\n== simulated round trip {rtt_ms} ms ==")
     print(f"{'run':<{width}}  {'wall s':>7}  {'requests':>8}  by method")
@@ -136,11 +162,11 @@ def report(rtt_ms: int, rows: list[Row], single: int, multi: int) -> None:
         print(f"{label:<{width}}  {wall:>7.2f}  {sum(by.values()):>8}  {detail}")
     by_label = {r[0]: r for r in rows}
     cold = rows[0]
-    crane = next(r for r in rows if r[0].startswith("crane"))
     skopeo = next(r for r in rows if r[0].startswith("skopeo"))
     budget = 2 * (single + multi)
     warm = sum(by_label["plugin, warm cache within TTL"][2].values())
-    print(f"cold plugin: {crane[1] / cold[1]:.1f}x faster than crane -P8, {skopeo[1] / cold[1]:.1f}x faster than "
+    print(f"cold plugin: {statistics.median(ratios):.1f}x faster than crane -P8 (median of {len(ratios)} runs in "
+          f"turns; {min(ratios):.1f}-{max(ratios):.1f}x), {skopeo[1] / cold[1]:.1f}x faster than "
           f"the skopeo loop; requests {sum(cold[2].values())} (minimum {budget}: {single} single x2 manifest+config, "
           f"{multi} multi x2 index+manifest); warm {warm} requests; "
           f"expired budget {single + multi} HEAD")
@@ -149,10 +175,15 @@ def report(rtt_ms: int, rows: list[Row], single: int, multi: int) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--images", type=int, default=50)
-    ap.add_argument("--repeat", type=int, default=3, help="runs per plugin figure; the median is printed")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per plugin figure; the median is printed")
     ap.add_argument("--rtt", default="0,50", help="comma-separated round trips to simulate, in ms")
     ap.add_argument("--crane", help="crane binary (default: what hack/crane/build.sh built)")
+    ap.add_argument("--python", help="interpreter for the release zipapp (default: /usr/bin/python3, else this one)")
+    ap.add_argument("--plugin", help="executable to time instead of the release zipapp "
+                                     "(e.g. .venv/bin/kubectl-imagecache)")
     args = ap.parse_args()
+    python = args.python or ("/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK)
+                             else os.path.realpath(sys.executable))
     skopeo = shutil.which("skopeo")
     if not skopeo:
         raise SystemExit("bench: skopeo is missing: apt-get install skopeo")
@@ -173,20 +204,24 @@ def main() -> int:
         single = len(images) - multi
         print(f"registry: docker-registry 2.8 on loopback behind bench/latencyproxy; {len(images)} images "
               f"({single} single-platform, {multi} multi-platform), filled in {fill:.1f}s")
-        bench = Bench(proxy, images, args.repeat, work)
+        plugin = [args.plugin] if args.plugin else release_plugin(work, python)
+        print(f"plugin: {' '.join(plugin)}")
+        bench = Bench(proxy, images, args.repeat, work, plugin)
+        timed([*plugin, "estimate", "--no-cache", *images], bench.env)  # the unmeasured warm-up pass
         for rtt_ms in [int(x) for x in args.rtt.split(",") if x.strip()]:
             bench.rtt = rtt_ms / 1000
+            cold, crane_row, ratios = bench.cold_against_crane(crane)
             rows = [
-                bench.plugin("plugin, cold cache", "--no-cache"),
+                cold,
                 bench.plugin("plugin, first run (empty cache, filled)", empty=True),
                 bench.plugin("plugin, warm cache within TTL", prefill=True),
                 bench.plugin("plugin, expired TTL (digests unchanged)", "--cache-ttl", "0", prefill=True),
                 bench.plugin("plugin, cold cache, --concurrency 8", "--no-cache", "--concurrency", "8"),
-                bench.crane(crane),
+                crane_row,
                 bench.skopeo(skopeo),
             ]
-            report(rtt_ms, rows, single, multi)
-        helps = [timed([bench.exe, "--help"], bench.env) for _ in range(7)]
+            report(rtt_ms, rows, ratios, single, multi)
+        helps = [timed([*bench.exe, "--help"], bench.env) for _ in range(7)]
         print(f"\nkubectl-imagecache --help: median {statistics.median(helps):.3f}s, best {min(helps):.3f}s "
               f"over {len(helps)} runs")
         proxy.stop()
