@@ -188,9 +188,17 @@ def test_the_lease_is_renewed_while_acting_and_a_lost_lease_stops_the_deletes(
         _wait_until(lambda: any(image in o["spec"]["images"] for o in imagecaches(custom_api).values()))
         # Another sync takes the Lease while this one waits (as if it had expired).
         api = kubernetes.client.CoordinationV1Api(admin_api)
-        held = _lease(admin_api, ns)
-        held.spec.holder_identity = "another-sync"
-        api.replace_namespaced_lease("kubectl-imagecache-sync", ns, held)
+        for _ in range(20):  # the sync may renew between our read and write: read again on 409
+            held = _lease(admin_api, ns)
+            held.spec.holder_identity = "another-sync"
+            try:
+                api.replace_namespaced_lease("kubectl-imagecache-sync", ns, held)
+                break
+            except kubernetes.client.ApiException as exc:
+                if exc.status != 409:
+                    raise
+        else:
+            raise AssertionError("could not take the Lease: every write conflicted with a renewal")
         r = run.result()
     assert r.code != 0, r
     assert "was taken by another sync" in r.stderr and "Traceback" not in r.stderr, r
