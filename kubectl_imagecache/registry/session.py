@@ -46,10 +46,9 @@ def _ca_locations() -> tuple[Optional[str], Optional[str]]:
 def _tls_settings(verify: bool) -> dict[str, Any]:
     """The keyword arguments of an HTTPS pool: one SSL context for every connection of the session.
 
-    Handed a CA file, urllib3 loads it into the context again for each new connection (~20 ms of
-    CPU for a full bundle, 64 connections to one registry), and without one it loads the system's
-    defaults for each, even for a host that is not verified. So the context is built once, here,
-    when the first HTTPS pool opens.
+    Handed a CA file, urllib3 loads it into the context again for each new connection, and
+    without one it loads the system's defaults for each, even for a host that is not verified.
+    So the context is built once, here, when the first HTTPS pool opens.
     """
     import ssl
 
