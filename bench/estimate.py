@@ -120,8 +120,7 @@ class Bench:
         return wall, self.proxy.counts_by_method()
 
     def plugin(self, label: str, *flags: str, prefill: bool = False, empty: bool = False) -> Row:
-        runs = [self.plugin_once(*flags, prefill=prefill, empty=empty) for _ in range(self.repeat)]
-        return label, statistics.median(w for w, _ in runs), runs[-1][1]
+        return _row(label, [self.plugin_once(*flags, prefill=prefill, empty=empty) for _ in range(self.repeat)])
 
     def cold_against_crane(self, crane: str) -> tuple[Row, Row, list[float]]:
         """The cold plugin and crane -P8 in turns, so that both meet the same moments of a noisy
@@ -131,9 +130,7 @@ class Bench:
             plugin.append(self.plugin_once("--no-cache"))
             cranes.append(self.crane_once(crane))
         ratios = [c / p for (p, _), (c, _) in zip(plugin, cranes)]
-        return (("plugin, cold cache", statistics.median(w for w, _ in plugin), plugin[-1][1]),
-                ("crane manifest --platform, xargs -P8", statistics.median(w for w, _ in cranes), cranes[-1][1]),
-                ratios)
+        return _row("plugin, cold cache", plugin), _row("crane manifest --platform, xargs -P8", cranes), ratios
 
     def skopeo(self, skopeo: str) -> Row:
         self.reset()
@@ -151,6 +148,11 @@ class Bench:
                        input=listing, text=True, env=self.env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=True)
         return time.perf_counter() - start, self.proxy.counts_by_method()
+
+
+def _row(label: str, runs: list[tuple[float, dict[str, int]]]) -> Row:
+    """The median wall of the runs, and the requests of the last (every run sends the same)."""
+    return label, statistics.median(wall for wall, _ in runs), runs[-1][1]
 
 
 def report(rtt_ms: int, rows: list[Row], ratios: list[float], single: int, multi: int) -> None:

@@ -249,21 +249,25 @@ class Session:
 
     # -- internals -----------------------------------------------------------------------------------
     def _manager(self, url: str) -> Any:
-        if url[:6].lower() == "https:" and self._tls is None:
+        if self._tls is None and url[:6].lower() == "https:":
             with self._lock:
                 if self._tls is None:
-                    self._tls = _tls_settings(self.verify)
-                    self._direct.connection_pool_kw.update(self._tls)
+                    tls = _tls_settings(self.verify)
+                    for manager in (self._direct, *self._proxied.values()):
+                        manager.connection_pool_kw.update(tls)
+                    self._tls = tls
         proxy = self._proxy(url)
         if proxy is None:
             return self._direct
-        with self._lock:
-            manager = self._proxied.get(proxy)
-            if manager is None:
-                manager = self._proxied[proxy] = self._proxy_manager(proxy)
-            if self._tls is not None:
-                manager.connection_pool_kw.update(self._tls)
-            return manager
+        manager = self._proxied.get(proxy)
+        if manager is None:
+            with self._lock:
+                manager = self._proxied.get(proxy)
+                if manager is None:
+                    manager = self._proxy_manager(proxy)
+                    manager.connection_pool_kw.update(self._tls or {})
+                    self._proxied[proxy] = manager
+        return manager
 
     def _proxy(self, url: str) -> Optional[str]:
         """The proxy for ``url``, chosen by requests' rules, once per scheme and host."""
@@ -284,26 +288,20 @@ class Session:
         return self._proxy_for[key]
 
     def _proxy_manager(self, proxy: str) -> Any:
-        from urllib.parse import unquote
-
+        from requests.utils import get_auth_from_url  # loaded already: _proxy chose this proxy
         from urllib3 import proxy_from_url
         from urllib3.util import make_headers, parse_url
 
-        parsed = parse_url(proxy)
-        if not parsed.host:
+        if not parse_url(proxy).host:
             raise ValueError("the proxy URL in the environment names no host")
+        user, password = get_auth_from_url(proxy)  # percent-decoded, as requests sent them
         if proxy.lower().startswith("socks"):
             from urllib3.contrib.socks import SOCKSProxyManager  # needs PySocks, as requests did
 
-            user, _, password = (parsed.auth or "").partition(":")
-            manager: Any = SOCKSProxyManager(proxy, username=unquote(user) or None,
-                                             password=unquote(password) or None, num_pools=16,
-                                             maxsize=self._maxsize)
+            manager: Any = SOCKSProxyManager(proxy, username=user or None, password=password or None,
+                                             num_pools=16, maxsize=self._maxsize)
             return manager  # its own pools open the SOCKS tunnel: not ours
-        headers = {}
-        if parsed.auth:
-            user, _, password = parsed.auth.partition(":")
-            headers = make_headers(proxy_basic_auth=f"{unquote(user)}:{unquote(password)}")
+        headers = make_headers(proxy_basic_auth=f"{user}:{password}") if user else {}
         manager = proxy_from_url(proxy, proxy_headers=headers, num_pools=16, maxsize=self._maxsize)
         manager.pool_classes_by_scheme = self._pools
         return manager
