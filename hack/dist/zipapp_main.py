@@ -83,15 +83,19 @@ def _main():
     # The same archive answers shell completion: as Cobra programs do, through a hidden first
     # argument `__complete` (what the shipped kubectl_complete-imagecache passes), or when run
     # under kubectl's completion name (a symlink called kubectl_complete-imagecache).
+    # Before anything registers an exit handler of its own (see the module).
+    from kubectl_imagecache.cli import exiting
+
+    exiting.install()
     if sys.argv[1:2] == ["__complete"]:
         from kubectl_imagecache.cli.completion import main
 
-        sys.exit(main(sys.argv[2:]))
+        exiting.end(main(sys.argv[2:]))
     if os.path.basename(sys.argv[0]).startswith("kubectl_complete-"):
         from kubectl_imagecache.cli.completion import main
     else:
         from kubectl_imagecache.cli.main import main
-    sys.exit(main())
+    exiting.end(main())
 
 
 _main()

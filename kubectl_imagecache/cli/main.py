@@ -146,7 +146,11 @@ def _describe(exc: BaseException) -> str:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """Console script `kubectl-imagecache`."""
+    from . import exiting
+
+    exiting.install()
+    exiting.end(main())
 
 
 if __name__ == "__main__":

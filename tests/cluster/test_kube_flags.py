@@ -11,6 +11,7 @@ import re
 import socket
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -352,3 +353,21 @@ def test_warm_wait_timeout_says_where_it_stood(imc: Plugin, custom_api: Any, pla
                         rf"follow it with `kubectl imagecache wait {name}`", last), r
     assert took < 10, f"--timeout 1s took {took:.1f} s"
     assert get_imagecache(custom_api, name)["metadata"]["name"] == name  # left to finish, not deleted
+
+
+def test_the_certificate_the_client_writes_from_the_kubeconfig_is_gone_when_the_command_ends(
+        control_plane: ControlPlane, imc: Plugin, tmp_path: Path) -> None:
+    # The process skips the interpreter's teardown (cli/exiting); the exit handlers must still run,
+    # among them the Kubernetes client's, which removes what it wrote from *-data fields.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig), "TMPDIR": str(scratch)}
+    code = ("import os; from kubectl_imagecache.kube.kubeconfig import Kubeconfig; "
+            "Kubeconfig.load(None).api_client(); print(len(os.listdir(os.environ['TMPDIR'])))")
+    probe = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    assert probe.returncode == 0, probe.stderr
+    assert int(probe.stdout) >= 1  # what the client writes while a command runs (the cluster's CA)
+    assert list(scratch.iterdir()) == []
+    result = imc("list", "-A", env={"TMPDIR": str(scratch)})
+    assert result.code == 0, result
+    assert list(scratch.iterdir()) == []
