@@ -154,6 +154,14 @@ class RegistryClient:
             for i in pending:
                 one(i)
         else:
+            # Open each registry's session (importing the HTTP stack) here, before the threads start:
+            # done by the first thread instead, that import contends for the GIL with every thread
+            # starting and delays the first request.
+            for ref in {images[i][1].registry: images[i][1] for i in pending}.values():
+                try:
+                    self._transport(ref).session()
+                except Exception:  # noqa: BLE001 - each image's own request meets it again and reports it
+                    pass
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="registry") as pool:
                 list(pool.map(one, pending))
         return [r for r in results if r is not None]
