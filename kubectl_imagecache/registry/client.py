@@ -41,6 +41,7 @@ from .manifest import (
     ImageInfo,
     ImageManifest,
     InspectResult,
+    Manifest,
     compute_digest,
     parse_config_platform,
     parse_manifest,
@@ -88,12 +89,10 @@ class RegistryClient:
         """The image for one platform; with cache_only, raises NeedsNetwork rather than asking a registry."""
         want = platform or self.options.platform
         deadline = time.monotonic() + self._topts.timeout
-        digest, media_type, body = self._resolve(ref, cache_only, deadline)
-        manifest = parse_manifest(body, media_type)
+        digest, manifest = self._resolve(ref, cache_only, deadline)
         if isinstance(manifest, ImageIndex):
             entry = manifest.select(want)
-            child_type, child_body = self._by_digest(ref, entry.digest, cache_only, deadline)
-            child = parse_manifest(child_body, child_type)
+            child = self._by_digest(ref, entry.digest, cache_only, deadline)
             if not isinstance(child, ImageManifest):
                 raise UnsupportedManifest(f"platform entry {entry.digest} is not an image manifest (nested index)")
             chosen = entry.platform
@@ -221,11 +220,10 @@ class RegistryClient:
                 self._transports[ref.registry] = t
             return t
 
-    def _resolve(self, ref: Reference, cache_only: bool, deadline: float) -> tuple[str, str, bytes]:
-        """(digest, media type, body) of what the reference names."""
+    def _resolve(self, ref: Reference, cache_only: bool, deadline: float) -> tuple[str, Manifest]:
+        """The digest of what the reference names, and that manifest or index, parsed."""
         if ref.digest is not None:
-            media_type, body = self._by_digest(ref, ref.digest, cache_only, deadline)
-            return ref.digest, media_type, body
+            return ref.digest, self._by_digest(ref, ref.digest, cache_only, deadline)
         assert ref.tag is not None
         cache, opts = self.cache, self.options
         entry = cache.get_tag(ref.registry, ref.repository, ref.tag) if cache else None
@@ -235,11 +233,11 @@ class RegistryClient:
             if entry is None:
                 raise OfflineMiss(f"{ref} is not in the local cache and --offline forbids asking the registry; "
                                   "run once without --offline")
-            return entry.digest, *self._by_digest(ref, entry.digest, False, deadline)
+            return entry.digest, self._by_digest(ref, entry.digest, False, deadline)
         if entry is not None and cache is not None:
             cached = cache.get_manifest(entry.digest)
             if cached is not None and not opts.refresh and entry.fresh(opts.ttl):
-                return entry.digest, *cached
+                return entry.digest, parse_manifest(cached[1], cached[0])
             if cache_only:
                 raise NeedsNetwork
             if cached is not None:
@@ -247,7 +245,7 @@ class RegistryClient:
                 digest = self._head_digest(ref, deadline)
                 if digest == entry.digest:
                     cache.put_tag(ref.registry, ref.repository, ref.tag, digest, cached[0])
-                    return digest, *cached
+                    return digest, parse_manifest(cached[1], cached[0])
         if cache_only:
             raise NeedsNetwork
         return self._get_by_tag(ref, deadline)
@@ -261,7 +259,7 @@ class RegistryClient:
         digest = reply.headers.get("Docker-Content-Digest")
         return digest if is_valid_digest(digest) else None
 
-    def _get_by_tag(self, ref: Reference, deadline: float) -> tuple[str, str, bytes]:
+    def _get_by_tag(self, ref: Reference, deadline: float) -> tuple[str, Manifest]:
         assert ref.tag is not None
         reply = self._transport(ref).request("GET", ref.repository, f"manifests/{ref.tag}",
                                              {"Accept": ACCEPT}, f"tag {ref.tag}", deadline=deadline)
@@ -272,26 +270,26 @@ class RegistryClient:
             digest = header
         else:
             digest = compute_digest(body)  # absent or garbage: our own hash is the truth
-        parse_manifest(body, media_type)  # refuse schema 1, artifacts and unknown types before caching anything
+        manifest = parse_manifest(body, media_type)  # refuses schema 1, artifacts, unknown types: before caching
         if self.cache is not None:
             self.cache.put_manifest(digest, media_type, body)
             self.cache.put_tag(ref.registry, ref.repository, ref.tag, digest, media_type)
-        return digest, media_type, body
+        return digest, manifest
 
-    def _by_digest(self, ref: Reference, digest: str, cache_only: bool, deadline: float) -> tuple[str, bytes]:
+    def _by_digest(self, ref: Reference, digest: str, cache_only: bool, deadline: float) -> Manifest:
         if self.cache is not None:
             cached = self.cache.get_manifest(digest)
             if cached is not None:
-                return cached
+                return parse_manifest(cached[1], cached[0])
         self._may_fetch(cache_only, f"manifest {digest} of {ref.name}")
         reply = self._transport(ref).request("GET", ref.repository, f"manifests/{digest}",
                                              {"Accept": ACCEPT}, f"manifest {digest}", deadline=deadline)
         body, media_type = reply.body, reply.content_type
         verify_digest(body, digest)
-        parse_manifest(body, media_type)
+        manifest = parse_manifest(body, media_type)
         if self.cache is not None:
             self.cache.put_manifest(digest, media_type, body)
-        return media_type, body
+        return manifest
 
     def _config_platform(self, ref: Reference, manifest: ImageManifest, cache_only: bool,
                          deadline: float) -> Optional[Platform]:

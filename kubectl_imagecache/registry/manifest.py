@@ -19,7 +19,7 @@ from .reference import DIGEST_HEX_LENGTHS, Reference, is_valid_digest
 __all__ = [
     "OCI_MANIFEST", "OCI_INDEX", "DOCKER_MANIFEST", "DOCKER_LIST", "ACCEPT", "OCI_CONFIG", "DOCKER_CONFIG",
     "MAX_MANIFEST_BYTES", "MAX_CONFIG_BYTES",
-    "Descriptor", "ImageManifest", "ImageIndex", "ImageInfo", "InspectResult",
+    "Descriptor", "ImageManifest", "ImageIndex", "Manifest", "ImageInfo", "InspectResult",
     "parse_manifest", "parse_config_platform", "compute_digest", "verify_digest",
 ]
 
