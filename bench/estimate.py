@@ -6,8 +6,10 @@ counting proxy in front of it (bench/latencyproxy, in Go so that its own cost st
 figures), then for the plugin: a cold cache, a warm cache within the TTL and an expired TTL; for
 crane (go-containerregistry, built by hack/crane/build.sh): `crane manifest --platform` run 8 at
 a time with `xargs -P8`, the fastest way people script it; for skopeo: one `skopeo inspect` per
-image, in sequence. Prints wall times and the requests the registry saw. Figures, not
-assertions: tests never time.
+image, in sequence. Prints wall and CPU times and the requests the registry saw, and how fast
+the machine runs a fixed Python loop at the start and the end: a shared VM's CPU share varies
+by up to 2x within minutes, and a Python client is CPU-bound where crane -P8 waits on round
+trips. Figures, not assertions: tests never time.
 
     python bench/estimate.py [--images 50] [--repeat 5] [--rtt 0,50] [--crane PATH] [--python PATH | --plugin PATH]
 
@@ -43,16 +45,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.fakes.oci import fill_many  # noqa: E402
 from tests.fakes.registry import start_registry  # noqa: E402
 
-Row = tuple[str, float, dict[str, int]]
+Row = tuple[str, float, float, dict[str, int]]  # label, median wall, median CPU, requests by method
+Run = tuple[float, float, dict[str, int]]  # wall, CPU, requests by method
 
 
-def timed(argv: list[str], env: dict[str, str]) -> float:
+def timed(argv: list[str], env: dict[str, str], stdin: str = "") -> tuple[float, float]:
+    """Wall and CPU seconds (user + system, the process and what it waited for, as crane under xargs)."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    proc = subprocess.Popen(argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write(stdin.encode())  # a list of images: far less than a pipe holds
+    proc.stdin.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    _, status, usage = os.wait4(proc.pid, 0)  # reaped here, not by Popen, for the child's resource usage
     elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise SystemExit(f"bench: {argv[0]} failed ({proc.returncode}): {proc.stderr.strip()[:500]}")
-    return elapsed
+        raise SystemExit(f"bench: {argv[0]} failed ({proc.returncode}): {err.decode(errors='replace').strip()[:500]}")
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def machine_speed(python: str) -> float:
+    """Seconds a fixed pure-Python loop takes in a fresh interpreter: the CPU share this shared
+    machine gives at that moment (it varies by up to 2x within minutes), printed beside the figures."""
+    code = "import time\nt=time.perf_counter()\nfor i in range(2_000_000): pass\nprint(time.perf_counter()-t)"
+    return float(subprocess.run([python, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 
 class LatencyProxy:
@@ -108,7 +126,7 @@ class Bench:
         self.proxy.reset()
         self.proxy.set_delay(self.rtt)
 
-    def plugin_once(self, *flags: str, prefill: bool = False, empty: bool = False) -> tuple[float, dict[str, int]]:
+    def plugin_once(self, *flags: str, prefill: bool = False, empty: bool = False) -> Run:
         cache = self.work / "cache"
         if empty or prefill:
             shutil.rmtree(cache, ignore_errors=True)
@@ -116,8 +134,8 @@ class Bench:
             timed([*self.exe, "estimate", "--cache-dir", str(cache), *self.images], self.env)
         self.reset()
         argv = [*self.exe, "estimate", "-o", "json", "--cache-dir", str(cache), *flags, *self.images]
-        wall = timed(argv, self.env)
-        return wall, self.proxy.counts_by_method()
+        wall, cpu = timed(argv, self.env)
+        return wall, cpu, self.proxy.counts_by_method()
 
     def plugin(self, label: str, *flags: str, prefill: bool = False, empty: bool = False) -> Row:
         return _row(label, [self.plugin_once(*flags, prefill=prefill, empty=empty) for _ in range(self.repeat)])
@@ -129,47 +147,44 @@ class Bench:
         for _ in range(self.repeat):
             plugin.append(self.plugin_once("--no-cache"))
             cranes.append(self.crane_once(crane))
-        ratios = [c / p for (p, _), (c, _) in zip(plugin, cranes)]
+        ratios = [c[0] / p[0] for p, c in zip(plugin, cranes)]
         return _row("plugin, cold cache", plugin), _row("crane manifest --platform, xargs -P8", cranes), ratios
 
     def skopeo(self, skopeo: str) -> Row:
         self.reset()
-        start = time.perf_counter()
-        for image in self.images:
-            subprocess.run([skopeo, "inspect", "--tls-verify=false", f"docker://{image}"], env=self.env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        return "skopeo inspect, sequential loop", time.perf_counter() - start, self.proxy.counts_by_method()
+        runs = [timed([skopeo, "inspect", "--tls-verify=false", f"docker://{image}"], self.env)
+                for image in self.images]
+        return ("skopeo inspect, sequential loop", sum(w for w, _ in runs), sum(c for _, c in runs),
+                self.proxy.counts_by_method())
 
-    def crane_once(self, crane: str) -> tuple[float, dict[str, int]]:
+    def crane_once(self, crane: str) -> Run:
         listing = "".join(f"{image}\n" for image in self.images)
         self.reset()
-        start = time.perf_counter()
-        subprocess.run(["xargs", "-P8", "-n1", crane, "manifest", "--platform", "linux/amd64"],
-                       input=listing, text=True, env=self.env, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, check=True)
-        return time.perf_counter() - start, self.proxy.counts_by_method()
+        wall, cpu = timed(["xargs", "-P8", "-n1", crane, "manifest", "--platform", "linux/amd64"], self.env,
+                          stdin=listing)
+        return wall, cpu, self.proxy.counts_by_method()
 
 
-def _row(label: str, runs: list[tuple[float, dict[str, int]]]) -> Row:
-    """The median wall of the runs, and the requests of the last (every run sends the same)."""
-    return label, statistics.median(wall for wall, _ in runs), runs[-1][1]
+def _row(label: str, runs: list[Run]) -> Row:
+    """The median wall and CPU of the runs, and the requests of the last (every run sends the same)."""
+    return (label, statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), runs[-1][2])
 
 
 def report(rtt_ms: int, rows: list[Row], ratios: list[float], single: int, multi: int) -> None:
     width = max(len(r[0]) for r in rows)
     print(f"\n== simulated round trip {rtt_ms} ms ==")
-    print(f"{'run':<{width}}  {'wall s':>7}  {'requests':>8}  by method")
-    for label, wall, by in rows:
+    print(f"{'run':<{width}}  {'wall s':>7}  {'CPU s':>6}  {'requests':>8}  by method")
+    for label, wall, cpu, by in rows:
         detail = ", ".join(f"{m} {n}" for m, n in sorted(by.items())) or "-"
-        print(f"{label:<{width}}  {wall:>7.2f}  {sum(by.values()):>8}  {detail}")
+        print(f"{label:<{width}}  {wall:>7.2f}  {cpu:>6.2f}  {sum(by.values()):>8}  {detail}")
     by_label = {r[0]: r for r in rows}
     cold = rows[0]
     skopeo = next(r for r in rows if r[0].startswith("skopeo"))
     budget = 2 * (single + multi)
-    warm = sum(by_label["plugin, warm cache within TTL"][2].values())
+    warm = sum(by_label["plugin, warm cache within TTL"][3].values())
     print(f"cold plugin: {statistics.median(ratios):.1f}x faster than crane -P8 (median of {len(ratios)} runs in "
           f"turns; {min(ratios):.1f}-{max(ratios):.1f}x), {skopeo[1] / cold[1]:.1f}x faster than "
-          f"the skopeo loop; requests {sum(cold[2].values())} (minimum {budget}: {single} single x2 manifest+config, "
+          f"the skopeo loop; requests {sum(cold[3].values())} (minimum {budget}: {single} single x2 manifest+config, "
           f"{multi} multi x2 index+manifest); warm {warm} requests; "
           f"expired budget {single + multi} HEAD")
 
@@ -210,6 +225,7 @@ def main() -> int:
         print(f"plugin: {' '.join(plugin)}")
         bench = Bench(proxy, images, args.repeat, work, plugin)
         timed([*plugin, "estimate", "--no-cache", *images], bench.env)  # the unmeasured warm-up pass
+        print(f"machine: a fixed Python loop takes {machine_speed(python):.2f}s now (CPU-bound figures scale with it)")
         for rtt_ms in [int(x) for x in args.rtt.split(",") if x.strip()]:
             bench.rtt = rtt_ms / 1000
             cold, crane_row, ratios = bench.cold_against_crane(crane)
@@ -223,9 +239,10 @@ def main() -> int:
                 bench.skopeo(skopeo),
             ]
             report(rtt_ms, rows, ratios, single, multi)
-        helps = [timed([*bench.exe, "--help"], bench.env) for _ in range(7)]
+        helps = [timed([*bench.exe, "--help"], bench.env)[0] for _ in range(7)]
         print(f"\nkubectl-imagecache --help: median {statistics.median(helps):.3f}s, best {min(helps):.3f}s "
               f"over {len(helps)} runs")
+        print(f"machine: the fixed Python loop takes {machine_speed(python):.2f}s at the end")
         proxy.stop()
     finally:
         reg.stop()
