@@ -190,7 +190,6 @@ class Session:
     """Keep-alive pools (one per host, ``maxsize`` connections each) and the environment's proxies."""
 
     def __init__(self, maxsize: int, verify: bool = True) -> None:
-        from urllib3 import PoolManager
         from urllib3.util import make_headers
         from urllib3.util.retry import Retry
 
@@ -199,8 +198,10 @@ class Session:
         self._pools = _watched_pools()
         self._tls: Optional[dict[str, Any]] = None
         self._lock = threading.Lock()
-        self._direct = PoolManager(num_pools=16, maxsize=self._maxsize)
-        self._direct.pool_classes_by_scheme = self._pools
+        # Plain HTTP and HTTPS apart: TLS settings in a manager's pool keywords are part of every
+        # pool's key, so adding them on the first HTTPS request would reopen HTTP connections.
+        self._direct = self._pool_manager()
+        self._direct_https: Any = None
         self._proxied: dict[str, Any] = {}
         self._proxy_for: dict[tuple[str, str], Optional[str]] = {}
         self._environ_proxies: Optional[bool] = None
@@ -243,22 +244,31 @@ class Session:
         return Response(raw, url)
 
     def close(self) -> None:
-        self._direct.clear()
-        for manager in self._proxied.values():
-            manager.clear()
+        for manager in (self._direct, self._direct_https, *self._proxied.values()):
+            if manager is not None:
+                manager.clear()
 
     # -- internals -----------------------------------------------------------------------------------
+    def _pool_manager(self, **tls: Any) -> Any:
+        from urllib3 import PoolManager
+
+        manager = PoolManager(num_pools=16, maxsize=self._maxsize, **tls)
+        manager.pool_classes_by_scheme = self._pools
+        return manager
+
     def _manager(self, url: str) -> Any:
-        if self._tls is None and url[:6].lower() == "https:":
+        https = url[:6].lower() == "https:"
+        if https and self._tls is None:
             with self._lock:
                 if self._tls is None:
                     tls = _tls_settings(self.verify)
-                    for manager in (self._direct, *self._proxied.values()):
+                    for manager in self._proxied.values():  # a proxy's manager serves both schemes
                         manager.connection_pool_kw.update(tls)
+                    self._direct_https = self._pool_manager(**tls)
                     self._tls = tls
         proxy = self._proxy(url)
         if proxy is None:
-            return self._direct
+            return self._direct_https if https else self._direct
         manager = self._proxied.get(proxy)
         if manager is None:
             with self._lock:

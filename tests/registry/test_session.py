@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -145,3 +146,70 @@ def test_an_estimate_loads_no_requests(plain_registry: LiveRegistry, tmp_path: P
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["images"]) == 2
     assert proc.stderr.strip().splitlines()[-1] == "loaded:"
+
+
+class KeepAliveServer:
+    """An HTTP/1.1 server that answers 200 "ok" and counts the TCP connections it accepted."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive
+
+            def setup(self) -> None:
+                server.connections += 1
+                super().setup()
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        class Quiet(ThreadingHTTPServer):
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # the client closing its kept-alive connection at the end is no error
+
+        self.server = Quiet(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_first_https_registry_does_not_reopen_plain_http_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run that mixes an HTTP registry (local, insecure) and an HTTPS one: the TLS settings the
+    # first HTTPS request brings must not change how the HTTP registry's pool is found.
+    import urllib3
+
+    from kubectl_imagecache.registry.session import Session
+
+    for var in PROXY_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    plain = KeepAliveServer()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: refused at once
+    session = Session(4, verify=False)
+    try:
+        def get(url: str) -> bytes:
+            response = session.request("GET", url, timeout=5)
+            body = b"".join(response.iter_content(1024))  # read to its end: the connection goes back to the pool
+            response.close()
+            return body
+
+        assert get(f"{plain.url}/first") == b"ok"
+        with pytest.raises(urllib3.exceptions.HTTPError):  # refused: only that it was tried matters
+            get(f"https://127.0.0.1:{closed.getsockname()[1]}/")
+        assert get(f"{plain.url}/second") == b"ok"
+        assert plain.connections == 1
+    finally:
+        session.close()
+        closed.close()
+        plain.stop()
