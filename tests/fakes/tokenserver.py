@@ -28,11 +28,12 @@ import fnmatch
 import hashlib
 import json
 import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
@@ -51,6 +52,16 @@ def libtrust_key_id(public_key: ec.EllipticCurvePublicKey) -> str:
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode().rstrip("=")
     return ":".join(b32[i:i + 4] for i in range(0, len(b32), 4))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client hanging up a kept-alive connection (a reset between two requests) is no error of
+        # the server's; anything else is printed as http.server does.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -246,8 +257,7 @@ class TokenServer:
 
     def start(self) -> TokenServer:
         if self._httpd is None:
-            self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-            self._httpd.daemon_threads = True
+            self._httpd = _Server(("127.0.0.1", 0), self._handler())
             self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                             name="token-server", daemon=True)
             self._thread.start()
