@@ -1,8 +1,8 @@
 """Ending the process as sys.exit does, minus the interpreter's teardown.
 
 After a cold estimate has printed its last line, CPython spends 30-50 ms (a tenth of the run,
-bench/estimate.py) freeing every module, thread state and object one at a time: work the kernel
-does at once when the process ends. This is Instagram's `atexit.register(os._exit, 0)`, with the
+timed in turns with and without this) freeing every module, thread state and object one at a
+time: work the kernel does at once when the process ends. This is Instagram's `atexit.register(os._exit, 0)`, with the
 real exit code: the hook is registered before anything else, so every other exit handler still
 runs first (atexit runs last-registered first), among them the Kubernetes client removing the
 certificate files it wrote from a kubeconfig and logging flushing its handlers; threads are
