@@ -67,6 +67,12 @@ class ClientOptions:
     transport: TransportOptions = TransportOptions()
 
 
+def _parsed(cached: tuple[str, bytes]) -> Manifest:
+    """A manifest the local cache holds, as (media type, body)."""
+    media_type, body = cached
+    return parse_manifest(body, media_type)
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -237,7 +243,7 @@ class RegistryClient:
         if entry is not None and cache is not None:
             cached = cache.get_manifest(entry.digest)
             if cached is not None and not opts.refresh and entry.fresh(opts.ttl):
-                return entry.digest, parse_manifest(cached[1], cached[0])
+                return entry.digest, _parsed(cached)
             if cache_only:
                 raise NeedsNetwork
             if cached is not None:
@@ -245,7 +251,7 @@ class RegistryClient:
                 digest = self._head_digest(ref, deadline)
                 if digest == entry.digest:
                     cache.put_tag(ref.registry, ref.repository, ref.tag, digest, cached[0])
-                    return digest, parse_manifest(cached[1], cached[0])
+                    return digest, _parsed(cached)
         if cache_only:
             raise NeedsNetwork
         return self._get_by_tag(ref, deadline)
@@ -280,7 +286,7 @@ class RegistryClient:
         if self.cache is not None:
             cached = self.cache.get_manifest(digest)
             if cached is not None:
-                return parse_manifest(cached[1], cached[0])
+                return _parsed(cached)
         self._may_fetch(cache_only, f"manifest {digest} of {ref.name}")
         reply = self._transport(ref).request("GET", ref.repository, f"manifests/{digest}",
                                              {"Accept": ACCEPT}, f"manifest {digest}", deadline=deadline)

@@ -329,26 +329,24 @@ def classify(exc: BaseException) -> Failure:
 
     from urllib3 import exceptions as u3
 
-    requests = SimpleNamespace(exceptions=_requests_exceptions())
+    rex = _requests_exceptions()  # requests' types when something loaded it, else types nothing is
 
     chain = _chain(exc)
 
     def find(*types: type) -> Optional[BaseException]:
         return next((e for e in chain if isinstance(e, types)), None)
 
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
+    if isinstance(exc, rex.TooManyRedirects):
         return Failure("redirects", "too many redirects (a redirect loop)")
-    if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidURL)):
-        return Failure("scheme", "redirected to a URL that is not http or https")
-    if isinstance(exc, (u3.LocationParseError, u3.URLSchemeUnknown)):
+    if isinstance(exc, (rex.InvalidSchema, rex.MissingSchema, rex.InvalidURL, u3.LocationParseError,
+                        u3.URLSchemeUnknown)):
         return Failure("scheme", "redirected to a URL that is not http or https")
     if find(ResolveTimeout) is not None:
         return Failure("timeout", "looking up the registry's name timed out")
     resolution = find(u3.NameResolutionError, socket.gaierror)
     if resolution is not None:
         return Failure("dns", "the registry's name could not be resolved")
-    tls = find(ssl.SSLError, u3.SSLError, requests.exceptions.SSLError)
+    tls = find(ssl.SSLError, u3.SSLError, rex.SSLError)
     if tls is not None:
         cert = find(ssl.SSLCertVerificationError)
         reason = getattr(cert, "verify_message", None) or getattr(cert, "reason", None)
@@ -368,18 +366,18 @@ def classify(exc: BaseException) -> Failure:
         return Failure("other", clean(why, 120))
     if find(ConnectionRefusedError) is not None:
         return Failure("refused", "connection refused")
-    if find(u3.ReadTimeoutError) is not None or isinstance(exc, requests.exceptions.ReadTimeout):
+    if find(u3.ReadTimeoutError) is not None or isinstance(exc, rex.ReadTimeout):
         return Failure("read-timeout", "no answer in time")
-    if find(u3.ConnectTimeoutError) is not None or isinstance(exc, requests.exceptions.ConnectTimeout):
+    if find(u3.ConnectTimeoutError) is not None or isinstance(exc, rex.ConnectTimeout):
         return Failure("connect-timeout", "connecting timed out")
-    if find(TimeoutError, requests.exceptions.Timeout, u3.TimeoutError) is not None:
+    if find(TimeoutError, rex.Timeout, u3.TimeoutError) is not None:
         return Failure("timeout", "no answer in time")
-    if isinstance(exc, requests.exceptions.InvalidHeader) or find(u3.HeaderParsingError) is not None or (
+    if isinstance(exc, rex.InvalidHeader) or find(u3.HeaderParsingError) is not None or (
             find(u3.InvalidHeader) is not None):
         return Failure("header", "invalid HTTP headers")
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError,)) or find(u3.InvalidChunkLength) is not None:
+    if isinstance(exc, rex.ChunkedEncodingError) or find(u3.InvalidChunkLength) is not None:
         return Failure("reset", "broken chunked encoding")
-    if isinstance(exc, requests.exceptions.ContentDecodingError) or find(u3.DecodeError) is not None:
+    if isinstance(exc, rex.ContentDecodingError) or find(u3.DecodeError) is not None:
         return Failure("other", "a body that does not decompress")
     if find(u3.ProtocolError, ConnectionResetError, BrokenPipeError, ConnectionAbortedError) is not None:
         import http.client
