@@ -47,7 +47,7 @@ from .manifest import (
     parse_manifest,
     verify_digest,
 )
-from .platform import DEFAULT_PLATFORM, Platform, format_platform, only
+from .platform import DEFAULT_PLATFORM, Platform, canonical, format_platform, only
 from .reference import Reference, is_valid_digest
 from .transport import RegistryTransport, TransportOptions
 
@@ -101,7 +101,8 @@ class RegistryClient:
             child = self._by_digest(ref, entry.digest, cache_only, deadline)
             if not isinstance(child, ImageManifest):
                 raise UnsupportedManifest(f"platform entry {entry.digest} is not an image manifest (nested index)")
-            chosen = entry.platform
+            # Shown as containerd compared it (x86_64 -> amd64), not as the registry spelled it.
+            chosen = None if entry.platform is None else canonical(entry.platform)
             if chosen is None:
                 # As containerd: an entry without a platform is judged by its config.
                 declared = self._config_platform(ref, child, cache_only, deadline)
@@ -314,8 +315,10 @@ class RegistryClient:
             platform = parse_config_platform(body)  # refuse a broken config before caching it
             if self.cache is not None:
                 self.cache.put_blob(config.digest, body)
-            return platform
-        return parse_config_platform(body)
+        else:
+            platform = parse_config_platform(body)
+        # As containerd compares it (x86_64 -> amd64), which is also how it is shown.
+        return None if platform is None else canonical(platform)
 
     def _may_fetch(self, cache_only: bool, what: str) -> None:
         if self.options.offline:

@@ -37,6 +37,9 @@ IMAGE_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 # Either image config in either manifest kind: some builders mix them, and containerd runs both.
 IMAGE_CONFIG_TYPES = (OCI_CONFIG, DOCKER_CONFIG)
+# What Docker pushed as the config's type before 2016 (moby/moby#48361): an image, but containerd's
+# CRI path does not unpack it (containerd/containerd#10628), so ECI cannot run it.
+LEGACY_CONFIG = "application/octet-stream"
 _LAYER_PREFIXES = ("application/vnd.oci.image.layer.", "application/vnd.docker.image.rootfs.")
 # Sent on every manifest request: schema 1 is deliberately absent so registries convert or refuse.
 ACCEPT = ", ".join(IMAGE_TYPES + INDEX_TYPES)
@@ -151,6 +154,10 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
 def _refuse_artifacts(doc: Mapping[str, Any], config: Descriptor, layers: tuple[Descriptor, ...]) -> None:
     """containers/image's "non-image artifact" rule, and signatures that borrow an image config."""
     artifact_type = doc.get("artifactType")
+    if config.media_type == LEGACY_CONFIG:
+        raise NotAnImage(
+            f"image config media type is {LEGACY_CONFIG} (a legacy Docker image pushed before 2016), which "
+            "containerd cannot unpack on ECI; pull it and push it again with a current docker/skopeo")
     if config.media_type not in IMAGE_CONFIG_TYPES:
         kind = config.media_type or "none"
         raise NotAnImage(
@@ -183,8 +190,8 @@ def parse_manifest(body: bytes, content_type: str = "") -> Manifest:
     if not media_type:
         # OCI allows omitting mediaType: the shape tells manifest from index.
         media_type = OCI_INDEX if "manifests" in doc else OCI_MANIFEST if "config" in doc else ""
-    if "subject" in doc:
-        # OCI 1.1 referrers: a subject must be a descriptor like any other.
+    if doc.get("subject") is not None:
+        # OCI 1.1 referrers: a subject must be a descriptor like any other (null is absent, as in Go).
         _descriptor(doc["subject"], "subject")
     if media_type in IMAGE_TYPES:
         layers = doc.get("layers")

@@ -22,7 +22,7 @@ from ..errors import UsageError
 from ..escape import clean, quote
 
 __all__ = [
-    "Platform", "DEFAULT_PLATFORM", "parse_platform", "normalize", "format_platform", "format_all",
+    "Platform", "DEFAULT_PLATFORM", "parse_platform", "normalize", "canonical", "format_platform", "format_all",
     "MatchComparer", "only", "only_strict", "ordered", "any_of", "platform_of", "platform_from_config",
     "is_attestation",
 ]
@@ -120,6 +120,16 @@ def normalize(p: Platform) -> Platform:
     """containerd's Normalize: os and arch aliases, default variants, features sorted once each."""
     arch, variant = _normalize_arch(p.architecture, p.variant or "")
     return Platform(_normalize_os(p.os), arch, variant or None, p.os_version, tuple(sorted(set(p.os_features))))
+
+
+def canonical(p: Platform) -> Platform:
+    """A platform as it is shown: containerd's names (Normalize: x86_64 -> amd64, armhf -> arm/v7),
+    but an arm64 variant that was written stays written (linux/arm64/v8), as containerd's Parse keeps it.
+    """
+    n = normalize(p)
+    if n.architecture == "arm64" and p.variant and not n.variant:
+        return replace(n, variant="v8")
+    return n
 
 
 # -- platforms.go: parse and format ------------------------------------------------------------------

@@ -8,6 +8,7 @@ through the real command where the terminal is.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -19,6 +20,7 @@ import pytest
 
 from kubectl_imagecache.errors import (
     BadResponse,
+    DigestMismatch,
     ImageCacheError,
     RegistryError,
     ResponseTooLarge,
@@ -283,6 +285,43 @@ def test_traversal_digest_in_an_index_never_becomes_a_request(reg: HostileRegist
     with pytest.raises(UnsupportedManifest, match="valid digest"):
         inspect(client(tmp_path, auths=auths), f"{reg.host}/app:1")
     assert not [r for r in reg.requests if "admin" in r.target or "secrets" in r.target]
+
+
+def test_sha512_descriptors_are_fetched_and_verified(reg: HostileRegistry, tmp_path: Path) -> None:
+    def sha512(data: bytes) -> str:
+        return "sha512:" + hashlib.sha512(data).hexdigest()
+
+    config = canonical({"os": "linux", "architecture": "amd64", "rootfs": {"type": "layers", "diff_ids": []}})
+    layer = b"L" * 10
+    reg.blobs[f"app@{sha512(config)}"] = config
+    manifest = canonical({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                          "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                     "digest": sha512(config), "size": len(config)},
+                          "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                                      "digest": sha512(layer), "size": len(layer)}]})
+    reg.manifests[f"app@{sha512(manifest)}"] = (OCI_MANIFEST, manifest)
+    reg.push_manifest("app", canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": sha512(manifest), "size": len(manifest),
+         "platform": {"os": "linux", "architecture": "amd64"}}]}), OCI_INDEX, tag="1")
+    info = inspect(client(tmp_path), f"{reg.host}/app:1")
+    assert info.platform_digest == sha512(manifest) and info.size_bytes == len(config) + len(layer)
+    # Named by its digest, the manifest's platform comes from its sha512 config.
+    assert inspect(client(tmp_path), f"{reg.host}/app@{sha512(manifest)}").platform_digest == sha512(manifest)
+    assert any(r.target.endswith(f"/blobs/{sha512(config)}") for r in reg.requests)
+    # A body that does not hash to its sha512 digest is refused, as for sha256.
+    reg.manifests[f"app@{sha512(manifest)}"] = (OCI_MANIFEST, manifest + b" ")
+    with pytest.raises(DigestMismatch):
+        inspect(client(tmp_path), f"{reg.host}/app@{sha512(manifest)}")
+
+
+def test_platforms_are_shown_as_containerd_names_them(reg: HostileRegistry, tmp_path: Path) -> None:
+    reg.push_image("x86", "1", platform="linux/x86_64")  # a config spelling the alias
+    x86 = reg.push_image("multi", platform="linux/x86_64")
+    reg.push_manifest("multi", canonical({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        {"mediaType": OCI_MANIFEST, "digest": x86["digest"], "size": len(x86["body"]),
+         "platform": {"os": "Linux", "architecture": "x86_64"}}]}), OCI_INDEX, tag="1")
+    assert str(inspect(client(tmp_path), f"{reg.host}/multi:1").platform) == "linux/amd64"
+    assert str(inspect(client(tmp_path), f"{reg.host}/x86:1").platform) == "linux/amd64"
 
 
 def test_lying_digest_header_that_is_no_digest_is_ignored(reg: HostileRegistry, tmp_path: Path) -> None:

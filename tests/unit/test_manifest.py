@@ -23,7 +23,7 @@ from kubectl_imagecache.registry.manifest import (
     parse_manifest,
     verify_digest,
 )
-from kubectl_imagecache.registry.platform import Platform, parse_platform
+from kubectl_imagecache.registry.platform import Platform, canonical, parse_platform
 
 D = "sha256:" + "a" * 64
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -209,6 +209,16 @@ def test_aliases_are_normalized_in_the_flag(alias: str, canonical: str) -> None:
     assert str(parse_platform(alias)) == canonical
 
 
+@pytest.mark.parametrize("spelled, shown", [
+    ("linux/x86_64", "linux/amd64"), ("Linux/AMD64", "linux/amd64"), ("linux/aarch64", "linux/arm64"),
+    ("linux/aarch64/v8", "linux/arm64/v8"), ("linux/arm64/v8", "linux/arm64/v8"), ("linux/armhf", "linux/arm/v7"),
+    ("linux/armel", "linux/arm/v6"), ("linux/arm/7", "linux/arm/v7"), ("linux/i386", "linux/386"),
+    ("linux/amd64/v1", "linux/amd64"), ("linux/x86_64/v3", "linux/amd64/v3")])
+def test_a_platform_is_shown_with_containerd_s_names(spelled: str, shown: str) -> None:
+    os_, arch, *variant = spelled.split("/")
+    assert str(canonical(Platform(os_, arch, variant[0] if variant else None))) == shown
+
+
 def test_amd64_falls_back_to_386_as_containerd_does() -> None:
     assert _pick([entry("linux", "386", digest=_d(1)), entry("linux", "amd64", digest=_d(2))], "linux/amd64") == _d(2)
     assert _pick([entry("linux", "386", digest=_d(1))], "linux/amd64") == _d(1)
@@ -308,6 +318,18 @@ def test_malformed_subject_is_refused(subject: object) -> None:
 
 def test_valid_subject_is_accepted() -> None:
     assert isinstance(parse_manifest(image(subject=desc(D, 10, OCI_MANIFEST))), ImageManifest)
+
+
+def test_null_subject_is_absent_as_go_decoders_read_it() -> None:
+    assert isinstance(parse_manifest(image(subject=None)), ImageManifest)
+
+
+def test_legacy_docker_config_type_is_named_as_such_not_as_an_artifact() -> None:
+    # Docker before 2016 pushed configs as application/octet-stream (moby/moby#48361).
+    with pytest.raises(NotAnImage) as err:
+        parse_manifest(image(DOCKER_MANIFEST, config_type="application/octet-stream",
+                             layer_type="application/vnd.docker.image.rootfs.diff.tar.gzip"))
+    assert "legacy Docker image" in err.value.message and "artifact" not in err.value.message
 
 
 def test_unknown_media_type_is_escaped() -> None:
