@@ -223,7 +223,8 @@ class MetadataCache:
 
     # -- `cache info` / `cache clear` -------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        cache = self._open()
+        # Looking must not create: no cache yet means none, not an empty database made for the asking.
+        cache = self._open() if (self.directory / _DB).exists() else None
         entries = 0
         if cache is not None:
             try:
@@ -245,7 +246,7 @@ class MetadataCache:
         user named with --cache-dir may hold anything).
         """
         legacy = self._remove_legacy()
-        cache = self._open()
+        cache = self._open() if (self.directory / _DB).exists() else None
         if cache is not None:
             try:
                 return legacy + int(cache.clear(retry=True))

@@ -279,6 +279,22 @@ def test_cache_info_and_clear(tmp_path: Path, plain_registry: LiveRegistry) -> N
     assert run(["cache", "info", "-o", "json", "--cache-dir", str(cache)], home=tmp_path).json()["entries"] == 0
 
 
+def test_info_and_clear_of_no_cache_create_nothing(tmp_path: Path) -> None:
+    cache = tmp_path / "c"
+    info = run(["cache", "info", "-o", "json", "--cache-dir", str(cache)], home=tmp_path)
+    assert info.code == 0 and info.json()["entries"] == 0 and info.json()["bytes"] == 0
+    cleared = run(["cache", "clear", "--cache-dir", str(cache)], home=tmp_path)
+    assert cleared.code == 0 and "cleared 0 entries" in cleared.stderr
+    assert not (cache / "cache.db").exists()
+
+
+def test_clear_counts_in_words(tmp_path: Path) -> None:
+    cache = tmp_path / "c"
+    cache.mkdir()
+    (cache / "cache.db").write_bytes(b"junk" * 100)  # broken: its one file is removed
+    assert "cleared 1 entry from" in run(["cache", "clear", "--cache-dir", str(cache)], home=tmp_path).stderr
+
+
 def test_clear_removes_a_broken_cache(tmp_path: Path) -> None:
     cache = tmp_path / "c"
     cache.mkdir()

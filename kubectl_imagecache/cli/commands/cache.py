@@ -52,7 +52,7 @@ class CacheClearOptions(CommandOptions):
         cache = _open(self.cache_dir)
         removed = cache.clear()
         cache.close()
-        click.echo(f"cleared {removed} entries from {cache.directory}", err=True)
+        click.echo(f"cleared {removed} {'entry' if removed == 1 else 'entries'} from {cache.directory}", err=True)
         return 0
 
 
