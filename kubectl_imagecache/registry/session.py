@@ -37,10 +37,8 @@ def _ca_locations() -> tuple[Optional[str], Optional[str]]:
     They replace the default bundle, as in Go. REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) wins over
     both, as it did when requests applied it per request.
     """
-    file_, dir_ = os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
-    if dir_ and os.pathsep in dir_:
-        dir_ = dir_.split(os.pathsep, 1)[0]  # Go takes a list; OpenSSL one directory
-    return file_, dir_
+    # SSL_CERT_DIR may list directories (a:b), as Go reads it: OpenSSL's capath takes the same list.
+    return os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
 
 
 def _tls_settings(verify: bool) -> dict[str, Any]:

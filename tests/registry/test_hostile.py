@@ -426,6 +426,16 @@ def test_ca_from_the_environment_is_trusted(tls_reg: HostileRegistry, tmp_path: 
     assert inspect(client(tmp_path), f"{NAME}/app:1").digest == image["digest"]
 
 
+def test_every_directory_of_ssl_cert_dir_is_read(tls_reg: HostileRegistry, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Go (docker, crane, kubectl) reads SSL_CERT_DIR as a list: the CA may sit in any of them.
+    image = tls_reg.push_image("app", "1")
+    empty = tmp_path / "no-cas-here"
+    empty.mkdir()
+    monkeypatch.setenv("SSL_CERT_DIR", f"{empty}:{tls_reg.ca_dir()}")
+    assert inspect(client(tmp_path), f"{NAME}/app:1").digest == image["digest"]
+
+
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
 def test_a_ca_file_that_cannot_be_read_is_named(tls_reg: HostileRegistry, tmp_path: Path, variable: str) -> None:
     tls_reg.push_image("app", "1")
