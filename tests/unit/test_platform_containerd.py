@@ -6,6 +6,20 @@ TestFormatAllSkipsEmptyOSFeatures) and compare_test.go (TestOnly, TestOnlyStrict
 Copied as data; the cases containerd itself skips (wildcards) are left out, and so are TestOnlyOS and
 TestOnlyOSLess (a matcher containerd never uses to pull). Where containerd reads the host
 (runtime.GOOS, runtime.GOARCH), ECI's default linux/amd64 stands in, as in the port.
+
+Windows (os.version matching, platform_windows_compat.go): platform_windows_compat_test.go
+(Test_PlatformCompat), defaults_test.go (TestMatchComparerMatch_ABICheckWCOW),
+platforms_windows_test.go (TestFallbackOnOSVersion) and the three rows of defaults_windows_test.go
+TestMatchComparerMatch_LCOW that do not read the host. compare_test.go's Windows rows are the windows
+entries of TestOnly and TestOnlyStrict below. Not ported:
+- host-dependent (the input or the expectation is the machine's own DefaultSpec(), Default(),
+  runtime.GOARCH or Windows build from RtlGetNtVersionNumbers): defaults_windows_test.go TestDefault,
+  TestDefaultMatchComparer, TestMatchComparerMatch_WCOW and LCOW's DefaultSpec() and host-build rows;
+  platforms_windows_test.go TestNormalize;
+- defaults_test.go TestWindowsMatchComparerLess and platform_windows_compat_test.go Test_PlatformOrder:
+  they sort with windowsMatchComparer.Less (the highest os.version first), which containerd returns only
+  from Default() and NewMatcher on a Windows host. The port has no such comparer: `only`/`ordered` keep
+  matching entries in index order, as containerd's Only/Ordered/OnlyStrict/Any do for the same rows.
 """
 
 from __future__ import annotations
@@ -264,3 +278,81 @@ def test_only_prefers_the_closest_platform(request_: str, entries: list[str], be
     mc = only(parse_platform(request_))
     i = mc.best([parse_platform(e) for e in entries])
     assert i is not None and entries[i] == best
+
+
+# -- Windows: os.version matching (platform_windows_compat.go) -----------------------------------------
+
+def W(os_version: str = "") -> Platform:
+    return P("windows", "amd64", None, os_version)
+
+
+# platform_windows_compat.go's build numbers
+RS5 = LTSC2019 = 17763
+LTSC2022 = 20348
+V22H2_WIN11 = 22621
+V23H2 = 25398
+LTSC2025 = 26100
+
+# platform_windows_compat_test.go Test_PlatformCompat: (host build, container build, should run), both 10.0.
+# Upstream calls checkWindowsHostAndContainerCompat; here it is reached as containerd reaches it, through
+# NewMatcher's os.version check (getWindowsOSVersion, then the compatibility check).
+TEST_PLATFORM_COMPAT = [
+    (LTSC2019, LTSC2019, True),
+    (LTSC2019, LTSC2022, False),
+    (LTSC2022, LTSC2019, False),
+    (LTSC2022, LTSC2022, True),
+    (V22H2_WIN11, LTSC2019, False),
+    (V22H2_WIN11, LTSC2022, True),
+    (V23H2, LTSC2019, False),
+    (V23H2, LTSC2022, True),
+    (LTSC2025, LTSC2022, True),
+    (LTSC2022, LTSC2025, False),
+    (LTSC2022, V22H2_WIN11, False),
+    (LTSC2025, V22H2_WIN11, True),
+]
+
+
+@pytest.mark.parametrize("host, ctr, should_run", TEST_PLATFORM_COMPAT,
+                         ids=[f"Host_{h}_Ctr_{c}" for h, c, _ in TEST_PLATFORM_COMPAT])
+def test_platform_compat(host: int, ctr: int, should_run: bool) -> None:
+    m = only_strict(W(f"10.0.{host}"))  # NewMatcher(host)
+    assert m.match(W(f"10.0.{ctr}")) is should_run
+
+
+# defaults_test.go TestMatchComparerMatch_ABICheckWCOW: (host os.version, entry os.version, match), windows/amd64
+TEST_MATCH_COMPARER_MATCH_ABI_CHECK_WCOW = [
+    ("10.0.17763", "10.0.17763", True),
+    ("10.0.17763", "10.0.20348", False),
+    ("10.0.20348", "10.0.17763", False),
+    ("10.0.20348", "10.0.20348", True),
+    ("10.0.22621", "10.0.17763", False),
+    ("10.0.22621", "10.0.20348", True),
+    ("", "10.0.17763", True),
+    ("", "", True),
+    ("", "10.0.22621", True),
+]
+
+
+@pytest.mark.parametrize("host, entry, match", TEST_MATCH_COMPARER_MATCH_ABI_CHECK_WCOW,
+                         ids=[f"{h or 'none'}-{e or 'none'}" for h, e, _ in TEST_MATCH_COMPARER_MATCH_ABI_CHECK_WCOW])
+def test_match_comparer_match_abi_check_wcow(host: str, entry: str, match: bool) -> None:
+    assert only_strict(W(host)).match(W(entry)) is match  # NewMatcher(host).Match(entry)
+
+
+# platforms_windows_test.go TestFallbackOnOSVersion: an entry without os.version matches any requested one.
+def test_fallback_on_os_version() -> None:
+    assert only_strict(W("99.99.99.99")).match(W())  # NewMatcher(p).Match(other)
+
+
+# defaults_windows_test.go TestMatchComparerMatch_LCOW, rows that do not read the host: NewMatcher(linux/amd64)
+TEST_MATCH_COMPARER_MATCH_LCOW = [
+    (W(), False),
+    (W("10.0.17762.1"), False),
+    (P("linux", "amd64"), True),
+]
+
+
+@pytest.mark.parametrize("entry, match", TEST_MATCH_COMPARER_MATCH_LCOW,
+                         ids=[format_all(e) for e, _ in TEST_MATCH_COMPARER_MATCH_LCOW])
+def test_match_comparer_match_lcow(entry: Platform, match: bool) -> None:
+    assert only_strict(P("linux", "amd64")).match(entry) is match
