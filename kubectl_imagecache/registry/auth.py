@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from ..errors import BadResponse, Unauthorized, Unreachable
-from ..escape import clean
-from .httpio import MAX_TOKEN_BYTES, classify, deadline_scope, read_body, remaining
+from ..errors import BadResponse, RegistryError, Unauthorized, Unreachable
+from ..escape import clean, quote
+from .httpio import MAX_TOKEN_BYTES, PROXY_ADVICE, classify, deadline_scope, read_body, remaining, url_flaw
 
 if TYPE_CHECKING:
     from .credentials import Credential
@@ -62,10 +62,16 @@ def parse_challenge(header: Optional[str]) -> Optional[Challenge]:
     if not header:
         return None
     # Deferred: urllib.request drags in http.client and email, ~70 ms a warm run does not need.
-    from urllib.request import parse_http_list, parse_keqv_list
+    from urllib.request import parse_http_list
 
     scheme, _, rest = header.strip().partition(" ")
-    params = {k.lower(): v for k, v in parse_keqv_list(parse_http_list(rest)).items()} if rest else {}
+    params: dict[str, str] = {}
+    for item in parse_http_list(rest):
+        # Not parse_keqv_list: it raises on an item without "=" or with an empty value, and the
+        # header is the registry's text. Such an item names nothing: skipped.
+        key, sep, value = item.partition("=")
+        if sep:
+            params[key.strip().lower()] = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
     return Challenge(scheme.lower(), params.get("realm"), params.get("service"))
 
 
@@ -137,7 +143,12 @@ class RegistryAuth:
             current = self._valid_token(scope)  # another thread may have fetched it meanwhile
             if current is not None:
                 return current
-            return self._obtain_bearer(challenge, scope, deadline)
+            try:
+                return self._obtain_bearer(challenge, scope, deadline)
+            except RegistryError:
+                # The challenge was another repository's: this one may need no token at all. Sent
+                # without, a 401 fetches again and reports the token service's failure then.
+                return None
 
     def on_unauthorized(self, www_authenticate: Optional[str], scope: str, sent: Optional[str],
                         deadline: Optional[float] = None) -> Optional[str]:
@@ -238,6 +249,9 @@ class RegistryAuth:
         realm = challenge.realm
         if not realm:
             return None
+        flaw = url_flaw(realm)
+        if flaw is not None:
+            raise BadResponse(f"{self.registry} names a token service at an invalid URL, {quote(realm, 100)} ({flaw})")
         parts = urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise BadResponse(f"{self.registry} names a token service that is not an http(s) URL "
@@ -265,7 +279,9 @@ class RegistryAuth:
                 resp = session.request(method, realm, params=query, data=form, headers=headers,
                                        timeout=(timeout, timeout), allow_redirects=False, stream=True)
         except Exception as exc:  # noqa: BLE001 - any failure of the HTTP stack is "cannot reach"
-            raise Unreachable(f"cannot reach {where} ({classify(exc).detail}); check the network") from None
+            failure = classify(exc)
+            advice = PROXY_ADVICE if failure.kind == "proxy" else "check the network"
+            raise Unreachable(f"cannot reach {where} ({failure.detail}); {advice}") from None
         status = int(resp.status_code)
         if status in (401, 403):
             resp.close()

@@ -12,6 +12,7 @@ import heapq
 import ipaddress
 import itertools
 import math
+import re
 import socket
 import sys
 import threading
@@ -26,12 +27,13 @@ from ..escape import clean
 
 __all__ = [
     "Reply", "BrokenBody", "MAX_ERROR_BYTES", "MAX_TOKEN_BYTES", "read_body", "parse_retry_after", "Failure",
-    "classify", "remaining", "deadline_scope", "current_deadline", "watch", "unwatch",
+    "classify", "remaining", "deadline_scope", "current_deadline", "watch", "unwatch", "url_flaw", "PROXY_ADVICE",
 ]
 
 MAX_ERROR_BYTES = 64 << 10  # an error body is only ever read for its code
 MAX_TOKEN_BYTES = 1 << 20
 _CHUNK = 64 << 10
+PROXY_ADVICE = "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY"
 
 
 @dataclass(frozen=True)
@@ -272,11 +274,32 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     return delta if math.isfinite(delta) and delta > 0 else None
 
 
+def url_flaw(url: str) -> Optional[str]:
+    """What makes ``url`` (a registry's Location or token realm) impossible to request, escaped; None
+    when urlsplit and urllib3 both accept it.
+
+    urlsplit raises ValueError on an unbalanced [ or ] and, for .port, on a port that is no number or
+    out of range; urllib3 refuses a host with spaces or control characters. Found here, it is the
+    registry's broken answer, not an error of ours.
+    """
+    from urllib.parse import urlsplit
+
+    from urllib3.util import parse_url
+
+    try:
+        urlsplit(url).port  # noqa: B018 - evaluated for its ValueError
+        parse_url(url)
+    except ValueError as exc:  # urllib3's LocationParseError is one
+        return clean(str(exc), 120)
+    return None
+
+
 @dataclass(frozen=True)
 class Failure:
     """What went wrong underneath an exception of the HTTP stack, in a user's words."""
 
-    kind: str  # refused, dns, tls, connect-timeout, read-timeout, timeout, reset, redirects, scheme, header, other
+    # refused, dns, tls, connect-timeout, read-timeout, timeout, reset, redirects, scheme, url, header, proxy, other
+    kind: str
     detail: str
 
     @property
@@ -338,9 +361,13 @@ def classify(exc: BaseException) -> Failure:
 
     if isinstance(exc, rex.TooManyRedirects):
         return Failure("redirects", "too many redirects (a redirect loop)")
-    if isinstance(exc, (rex.InvalidSchema, rex.MissingSchema, rex.InvalidURL, u3.LocationParseError,
-                        u3.URLSchemeUnknown)):
+    if isinstance(exc, (rex.InvalidSchema, rex.MissingSchema, u3.URLSchemeUnknown)):
         return Failure("scheme", "redirected to a URL that is not http or https")
+    if isinstance(exc, (rex.InvalidURL, u3.LocationValueError)):
+        return Failure("url", "a URL that cannot be requested")
+    proxy = find(u3.ProxyError)
+    if proxy is not None:  # urllib3 wraps what happened before the proxy let us through
+        return _proxy_failure(chain, classify(getattr(proxy, "original_error", None) or Exception()))
     if find(ResolveTimeout) is not None:
         return Failure("timeout", "looking up the registry's name timed out")
     resolution = find(u3.NameResolutionError, socket.gaierror)
@@ -379,15 +406,50 @@ def classify(exc: BaseException) -> Failure:
         return Failure("reset", "broken chunked encoding")
     if isinstance(exc, rex.ContentDecodingError) or find(u3.DecodeError) is not None:
         return Failure("other", "a body that does not decompress")
+    malformed = _malformed(chain)
+    if malformed is not None:
+        return malformed
     if find(u3.ProtocolError, ConnectionResetError, BrokenPipeError, ConnectionAbortedError) is not None:
-        import http.client
-
-        if find(http.client.BadStatusLine, http.client.LineTooLong) is not None and find(
-                http.client.RemoteDisconnected) is None:
-            return Failure("header", "a malformed HTTP answer")
         return Failure("reset", "the connection was closed or reset")
+    return Failure("other", exc.__class__.__name__)
+
+
+def _malformed(chain: list[BaseException]) -> Optional[Failure]:
+    """http.client's verdict that the answer is no HTTP it can read; None when it was only cut short.
+
+    Nothing of a malformed answer changes on a retry; a connection closed before or during the
+    answer (RemoteDisconnected, IncompleteRead) or reused in a bad state may well work next time.
+    """
     import http.client
 
-    if find(http.client.HTTPException) is not None:
-        return Failure("header", "a malformed HTTP answer")
-    return Failure("other", exc.__class__.__name__)
+    found = next((e for e in chain if isinstance(e, http.client.HTTPException)), None)
+    if found is None or isinstance(found, (http.client.RemoteDisconnected, http.client.IncompleteRead,
+                                           http.client.ImproperConnectionState)):
+        return None
+    if isinstance(found, http.client.BadStatusLine):
+        what = "an invalid status line"  # its str() is the registry's line itself
+    else:  # LineTooLong, "got more than 100 headers", UnknownProtocol...
+        what = clean(str(found), 80) or found.__class__.__name__
+    return Failure("header", f"a malformed HTTP answer ({what})")
+
+
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})")
+
+
+def _proxy_failure(chain: list[BaseException], inner: Failure) -> Failure:
+    """A failure before the proxy let us through, naming the proxy (host:port, never its credentials)."""
+    from urllib3.exceptions import MaxRetryError
+
+    pool = next((getattr(e, "pool", None) for e in chain if isinstance(e, MaxRetryError)), None)
+    url = getattr(pool, "proxy", None)  # the pool's proxy: urllib3 filled in its default port
+    host, port = getattr(url, "host", None), getattr(url, "port", None)
+    proxy = f"the proxy {clean(f'{host}:{port}' if port else str(host), 100)}" if host else "the proxy"
+    status = next((m for m in (_TUNNEL_REFUSED.search(str(e)) for e in chain) if m), None)
+    if status is not None and status.group(1) == "407":
+        return Failure("proxy", f"{proxy} requires authentication (HTTP 407 Proxy Authentication Required)")
+    if status is not None:
+        return Failure("proxy", f"{proxy} refused to open a tunnel to it (HTTP {status.group(1)} to CONNECT)")
+    said = {"refused": "refused the connection", "dns": "could not be resolved",
+            "timeout": "did not answer in time", "connect-timeout": "did not answer in time",
+            "read-timeout": "did not answer in time"}.get(inner.kind)
+    return Failure("proxy", f"{proxy} {said or f'failed ({inner.detail})'}")

@@ -26,7 +26,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from .. import __version__
 from .httpio import ResolveTimeout, current_deadline, resolve, unwatch, watch
 
-__all__ = ["Session", "Response", "new_session", "USER_AGENT"]
+__all__ = ["Session", "Response", "new_session", "ca_bundle", "USER_AGENT"]
 
 USER_AGENT = f"kubectl-imagecache/{__version__}"
 
@@ -39,6 +39,18 @@ def _ca_locations() -> tuple[Optional[str], Optional[str]]:
     """
     # SSL_CERT_DIR may list directories (a:b), as Go reads it: OpenSSL's capath takes the same list.
     return os.environ.get("SSL_CERT_FILE") or None, os.environ.get("SSL_CERT_DIR") or None
+
+
+def ca_bundle() -> Optional[tuple[str, str]]:
+    """(variable, path) of the CA bundle that replaces the defaults and SSL_CERT_FILE/SSL_CERT_DIR, if one is set.
+
+    REQUESTS_CA_BUNDLE first, then CURL_CA_BUNDLE, as requests reads them. The TLS advice names it too.
+    """
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        path = os.environ.get(name)
+        if path:
+            return name, path
+    return None
 
 
 def _tls_settings(verify: bool) -> dict[str, Any]:
@@ -56,11 +68,12 @@ def _tls_settings(verify: bool) -> dict[str, Any]:
         context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
         context.check_hostname = False
         return {"cert_reqs": "CERT_NONE", "ssl_context": context}
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    bundle = ca_bundle()
     ca_file: Optional[str]
     ca_dir: Optional[str]
     if bundle:
-        ca_file, ca_dir = (None, bundle) if os.path.isdir(bundle) else (bundle, None)
+        path = bundle[1]
+        ca_file, ca_dir = (None, path) if os.path.isdir(path) else (path, None)
     else:
         ca_file, ca_dir = _ca_locations()
         if not ca_file and not ca_dir:

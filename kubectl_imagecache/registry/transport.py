@@ -23,11 +23,12 @@ from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import BadResponse, Forbidden, NotFound, RegistryError, Unreachable
-from ..escape import clean
+from ..escape import clean, quote
 from .auth import RegistryAuth, scope_for
 from .defaults import DEFAULT_CONCURRENCY
 from .httpio import (
     MAX_ERROR_BYTES,
+    PROXY_ADVICE,
     BrokenBody,
     Failure,
     Reply,
@@ -36,9 +37,10 @@ from .httpio import (
     parse_retry_after,
     read_body,
     remaining,
+    url_flaw,
 )
 from .manifest import MAX_MANIFEST_BYTES
-from .session import new_session
+from .session import ca_bundle, new_session
 
 __all__ = ["TransportOptions", "RegistryTransport", "is_loopback", "new_session", "SessionFactory",
            "DEFAULT_CONCURRENCY", "Reply"]
@@ -76,6 +78,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _rate_limited(registry: str, detail: str) -> RegistryError:
+    return RegistryError(f"{registry} is rate limiting requests (HTTP 429){detail}; wait and retry, or log in for a "
+                         "higher limit")
+
+
+def _asked_too_long(seconds: float) -> str:
+    return f"asked to wait {seconds:.0f}s, more than the time left (--registry-timeout)"
+
+
+def _trust_advice(registry: str) -> str:
+    """How to make a certificate trusted, given which CA variables the session reads (session.ca_bundle)."""
+    bundle = ca_bundle()
+    if bundle is not None:
+        name, path = bundle
+        return (f"{name}={clean(path, 200)} is in use and replaces the default CAs, SSL_CERT_FILE and SSL_CERT_DIR: "
+                f"add the registry's CA to it or unset {name}, or allow it with --insecure-registry {registry}")
+    return (f"trust its CA with SSL_CERT_FILE=FILE (or REQUESTS_CA_BUNDLE=FILE), or allow it with --insecure-registry "
+            f"{registry}")
+
+
 def _error_code(reply: Reply) -> str:
     try:
         doc = json.loads(reply.body or b"{}")
@@ -109,10 +131,7 @@ class _Gate:
                     return self._generation
                 left = remaining(deadline)
                 if self._pause_until > now and left is not None and self._pause_until - now >= left:
-                    raise RegistryError(
-                        f"{registry} is rate limiting requests (HTTP 429) and asked to wait "
-                        f"{self._pause_until - now:.0f}s, more than the time left; wait and retry, or log in "
-                        "for a higher limit")
+                    raise _rate_limited(registry, f" and {_asked_too_long(self._pause_until - now)}")
                 if left is not None and left <= 0:
                     raise Unreachable(f"{registry} did not answer in time (all connections busy); raise "
                                       "--registry-timeout")
@@ -141,6 +160,22 @@ class _NetError(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.detail)
         self.failure = failure
+
+
+def _redirect_target(url: str, location: str) -> str:
+    """The absolute URL a redirect from ``url`` names; _NetError when it is not one to follow."""
+    try:
+        target = urljoin(url, location)
+    except ValueError:  # urlsplit cannot split it (an unbalanced [): url_flaw says why
+        target = location
+    flaw = url_flaw(target)
+    if flaw is not None:
+        raise _NetError(Failure("url", f"redirected to an invalid URL, {quote(location, 100)} ({flaw})"))
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _NetError(Failure("scheme", f"redirected to a {clean(parts.scheme or 'relative', 20)}: URL, "
+                                          "only http and https are followed"))
+    return target
 
 
 class RegistryTransport:
@@ -257,6 +292,7 @@ class RegistryTransport:
             if failure is not None and not failure.transient:
                 raise self._net_error(failure, what, attempt)
             wait = min(self.opts.backoff * (2 ** attempt), _BACKOFF_MAX)
+            asked: Optional[float] = None
             if reply is not None:
                 asked = parse_retry_after(reply.headers.get("Retry-After"))
                 if asked is not None:
@@ -265,6 +301,8 @@ class RegistryTransport:
                     self.gate.throttle(generation, wait)
             left = remaining(deadline)
             if attempt >= self.opts.retries or (left is not None and wait >= left):
+                if reply is not None and asked is not None and left is not None and wait >= left:
+                    raise self._gave_up(reply.status, what, f" and {_asked_too_long(asked)}")  # no retry fits
                 if reply is not None:
                     return reply
                 if broken is not None:
@@ -336,12 +374,8 @@ class RegistryTransport:
             if not location:
                 return resp
             resp.close()
-            target = urljoin(url, str(location).strip())
-            parts = urlsplit(target)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise _NetError(Failure("scheme", f"redirected to a {clean(parts.scheme or 'relative', 20)}: URL, "
-                                                  "only http and https are followed"))
-            if parts.netloc != self.endpoint:
+            target = _redirect_target(url, str(location).strip())
+            if not self._same_host(target):
                 headers.pop("Authorization", None)  # credentials are for the registry only
             if status == 303:
                 method = "GET" if method != "HEAD" else method
@@ -352,10 +386,10 @@ class RegistryTransport:
         retried = ", retried" if attempt else ""
         where = f"{self.registry} ({self.endpoint})" if self.registry != self.endpoint else self.registry
         if failure.kind == "tls":
-            return Unreachable(
-                f"TLS failed for {self.endpoint} while fetching {what} ({failure.detail}); trust its CA with "
-                f"SSL_CERT_FILE=FILE (or REQUESTS_CA_BUNDLE=FILE), or allow it with --insecure-registry {self.registry}"
-            )
+            return Unreachable(f"TLS failed for {self.endpoint} while fetching {what} ({failure.detail}); "
+                               f"{_trust_advice(self.registry)}")
+        if failure.kind == "proxy":
+            return Unreachable(f"cannot reach {where} while fetching {what}: {failure.detail}; {PROXY_ADVICE}")
         if failure.kind in ("timeout", "read-timeout", "connect-timeout"):
             return Unreachable(
                 f"{self.registry} did not answer in time while fetching {what} (timeout {self.opts.timeout:g}s for "
@@ -370,10 +404,16 @@ class RegistryTransport:
         if failure.kind == "reset":
             return Unreachable(f"{where} closed the connection while fetching {what} ({failure.detail}{retried}); "
                                "try again later")
-        if failure.kind in ("redirects", "scheme", "header"):
+        if failure.kind in ("redirects", "scheme", "url", "header"):
             return BadResponse(f"{self.registry} sent a broken answer for {what}: {failure.detail}")
         return Unreachable(f"cannot connect to {where} while fetching {what} ({failure.detail}); check the name "
                            "and the network")
+
+    def _gave_up(self, status: int, what: str, why: str) -> RegistryError:
+        """A registry that kept failing or limiting: 429 is a rate limit, the others its failure."""
+        if status == 429:
+            return _rate_limited(self.registry, f" for {what}{why}")
+        return Unreachable(f"{self.registry} failed with HTTP {status} for {what}{why}; try again later")
 
     def _check(self, reply: Reply, repository: str, what: str, repository_missing: bool = False) -> Reply:
         status = reply.status
@@ -389,12 +429,8 @@ class RegistryTransport:
             if code == "NAME_UNKNOWN" or repository_missing:
                 raise NotFound(f"repository {self.registry}/{repository} not found; check the image name")
             raise NotFound(f"{what} not found in repository {self.registry}/{repository}; check the tag or digest")
-        if status == 429:
-            raise RegistryError(f"{self.registry} is rate limiting requests (HTTP 429) for {what}, still after "
-                                "retries; wait and retry, or log in for a higher limit")
-        if status >= 500 or status == 408:
-            raise Unreachable(f"{self.registry} failed with HTTP {status} for {what}, still after retries; "
-                              "try again later")
+        if status == 429 or status >= 500 or status == 408:
+            raise self._gave_up(status, what, ", still after retries" if status in RETRY_STATUSES else "")
         if 300 <= status < 400:
             raise BadResponse(f"{self.registry} answered HTTP {status} for {what} without a usable Location")
         raise RegistryError(f"{self.registry} answered HTTP {status} for {what}")

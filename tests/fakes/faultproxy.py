@@ -34,6 +34,7 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import socketserver
 import struct
 import threading
 import time
@@ -178,6 +179,12 @@ def _write(handler: BaseHTTPRequestHandler, status: int, reason: str, headers: l
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def server_bind(self) -> None:
+        # Not HTTPServer's: its getfqdn() asks the machine's resolver for 127.0.0.2's name (a PTR
+        # query off loopback, as /etc/hosts names only 127.0.0.1). Nothing here reads server_name.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
 
 
 class RedirectTarget:

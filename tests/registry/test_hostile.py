@@ -30,8 +30,10 @@ from kubectl_imagecache.errors import (
 from kubectl_imagecache.registry.cache import MetadataCache
 from kubectl_imagecache.registry.client import ClientOptions, ImageInfo, RegistryClient
 from kubectl_imagecache.registry.credentials import CredentialStore, load_docker_config
+from kubectl_imagecache.registry.httpio import BrokenBody
 from kubectl_imagecache.registry.reference import parse_reference
 from kubectl_imagecache.registry.transport import TransportOptions
+from tests.fakes.dns import LoopbackDNS
 from tests.fakes.hostile import (
     OCI_INDEX,
     OCI_MANIFEST,
@@ -155,29 +157,39 @@ def test_token_response_over_1_mib_is_refused(tmp_path: Path) -> None:
 
 # -- the HTTP stack's failures, each a typed error for that image ---------------------------------------------
 
-BAD_ANSWERS = {
-    "chunked encoding": manifest_head(extra="Transfer-Encoding: chunked\r\n") + b"zz\r\nxx\r\n0\r\n\r\n",
-    "chunk cut short": manifest_head(extra="Transfer-Encoding: chunked\r\n") + b"100\r\n{\"a\":",
-    "invalid Content-Length": manifest_head(extra="Content-Length: abc\r\n") + b"{}",
-    "duplicate Content-Length": manifest_head(extra="Content-Length: 2\r\nContent-Length: 7\r\n") + b"{}",
-    "body shorter than its length": manifest_head(100) + b"{}",
-    "garbage status line": b"HTTP/1.1 two hundred OK\r\n\r\n{}",
-    "not HTTP at all": b"SSH-2.0-OpenSSH_9.6\r\n",
-    "header line of 100 KiB": b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 100_000 + b"\r\n\r\n",
-    "too many headers": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n",
-    "header without colon": b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 2\r\n\r\n{}",
-    "closed without answer": b"",
-    "undecodable gzip": manifest_head(4, "Content-Encoding: gzip\r\n") + b"nope",
+# name -> (the answer, the error it must give, the requests it may cost: a malformed answer is not retried,
+# a connection closed or cut short is, once, as client() allows)
+BAD_ANSWERS: dict[str, tuple[bytes, type[RegistryError], int]] = {
+    "chunked encoding": (manifest_head(extra="Transfer-Encoding: chunked\r\n") + b"zz\r\nxx\r\n0\r\n\r\n",
+                         BrokenBody, 2),
+    "chunk cut short": (manifest_head(extra="Transfer-Encoding: chunked\r\n") + b"100\r\n{\"a\":", BrokenBody, 2),
+    # urllib3 ignores a Content-Length that is no number and reads to the end: "{}" is no manifest.
+    "invalid Content-Length": (manifest_head(extra="Content-Length: abc\r\n") + b"{}", UnsupportedManifest, 1),
+    "duplicate Content-Length": (manifest_head(extra="Content-Length: 2\r\nContent-Length: 7\r\n") + b"{}",
+                                 BadResponse, 1),
+    "body shorter than its length": (manifest_head(100) + b"{}", BrokenBody, 2),
+    "garbage status line": (b"HTTP/1.1 two hundred OK\r\n\r\n{}", BadResponse, 1),
+    "not HTTP at all": (b"SSH-2.0-OpenSSH_9.6\r\n", BadResponse, 1),
+    "header line of 100 KiB": (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 100_000 + b"\r\n\r\n", BadResponse, 1),
+    "too many headers": (b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n",
+                         BadResponse, 1),
+    # http.client stops reading headers at the line: the rest is body, without a Content-Type.
+    "header without colon": (b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 2\r\n\r\n{}",
+                             UnsupportedManifest, 1),
+    "closed without answer": (b"", Unreachable, 2),
+    "undecodable gzip": (manifest_head(4, "Content-Encoding: gzip\r\n") + b"nope", BrokenBody, 1),
 }
 
 
 @pytest.mark.parametrize("name", list(BAD_ANSWERS))
 def test_broken_http_is_a_typed_error(reg: HostileRegistry, tmp_path: Path, name: str) -> None:
-    reg.on(r"/manifests/1$", raw(BAD_ANSWERS[name]))
+    answer, error_type, requests = BAD_ANSWERS[name]
+    reg.on(r"/manifests/1$", raw(answer))
     with pytest.raises(ImageCacheError) as exc:
         inspect(client(tmp_path), f"{reg.host}/app:1")
-    assert isinstance(exc.value, (RegistryError,))
+    assert type(exc.value) is error_type, exc.value.message
     assert "Traceback" not in exc.value.message and "\n" not in exc.value.message
+    assert len(reg.seen("/manifests/1")) == requests
 
 
 @pytest.mark.parametrize("value", ["soon", "1e999", "-1", "Thu, 01 Jan 1970 00:00:00 GMT", "9" * 40])
@@ -208,6 +220,23 @@ def test_redirect_to_another_scheme_is_refused(reg: HostileRegistry, tmp_path: P
     reg.on(r"/manifests/1$", respond(302, headers={"Location": location}))
     with pytest.raises(BadResponse, match="only http and https"):
         inspect(client(tmp_path), f"{reg.host}/app:1")
+
+
+@pytest.mark.parametrize("location, flaw", [
+    ("http://[evil/x", "Invalid IPv6 URL"),
+    ("http://127.0.0.1:99999/x", "Port out of range"),
+    ("http://a b/x", "invalid character"),
+    ("http://[\x1b[2J/x", "Invalid IPv6 URL"),
+])
+def test_redirect_to_an_invalid_url_is_a_broken_answer(reg: HostileRegistry, tmp_path: Path, location: str,
+                                                       flaw: str) -> None:
+    reg.on(r"/manifests/1$", respond(307, headers={"Location": location}))
+    with pytest.raises(BadResponse) as exc:
+        inspect(client(tmp_path), f"{reg.host}/app:1")
+    msg = exc.value.message
+    assert "redirected to an invalid URL" in msg and flaw in msg, msg
+    assert "\x1b" not in msg and (location.isprintable() or "\\u001b" in msg), msg
+    assert len(reg.seen("/manifests/1")) == 1
 
 
 @pytest.mark.parametrize("body", [b"[" * 200_000 + b"]" * 200_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000])
@@ -261,6 +290,30 @@ def test_token_with_crlf_is_refused_and_never_printed(tmp_path: Path) -> None:
         assert not any("x-injected" in r.headers for r in reg.requests)
         r = run(["estimate", f"{reg.host}/app:1"], home=tmp_path)
         assert r.code == 1 and "SECRETTOKEN" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("realm", ["http://[evil/token", "http://127.0.0.1:99999/token"])
+def test_token_realm_that_is_no_url_is_a_broken_answer(reg: HostileRegistry, tmp_path: Path, realm: str) -> None:
+    reg.on(r"/manifests/1$", respond(401, headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="x"'}))
+    with pytest.raises(BadResponse, match="token service at an invalid URL") as exc:
+        inspect(client(tmp_path), f"{reg.host}/app:1")
+    assert realm in exc.value.message
+
+
+def test_a_failing_token_service_fails_only_the_images_that_need_a_token(reg: HostileRegistry,
+                                                                         tmp_path: Path) -> None:
+    # Once a challenge is known, later images fetch a token before their first request; the
+    # challenge was a's, b needs no token: its estimate must not hang on a's token service.
+    reg.on(r"^/v2/a/", respond(401, headers={"WWW-Authenticate": f'Bearer realm="http://{reg.host}/token"'}))
+    reg.on(r"^/token", respond(500))
+    b = reg.push_image("b", "1")
+    r = run(["estimate", "-o", "json", "--no-cache", "--concurrency", "1", f"{reg.host}/a:1", f"{reg.host}/b:1"],
+            home=tmp_path)
+    assert r.code == 5, r
+    assert [i["digest"] for i in r.json()["images"]] == [b["digest"]]
+    errors = r.stderr.splitlines()
+    assert len(errors) == 1 and f"{reg.host}/a:1" in errors[0] and "token service" in errors[0], r.stderr
+    assert "HTTP 500" in errors[0], r.stderr
 
 
 def test_non_latin1_password_reaches_the_token_service_as_utf8(tmp_path: Path) -> None:
@@ -360,9 +413,13 @@ def test_refused_connection_says_refused_not_timeout(tmp_path: Path) -> None:
 
 
 def test_unresolvable_name_says_so(tmp_path: Path) -> None:
-    with pytest.raises(Unreachable) as exc:
-        inspect(client(tmp_path, timeout=10.0), "registry.invalid/app:1")
-    assert "could not be resolved" in exc.value.message and "in time" not in exc.value.message
+    # Looked up through a loopback DNS server that knows no name, never the machine's resolver.
+    with LoopbackDNS("127.77.0.54") as dns:
+        r = run(["estimate", "--no-cache", "--registry-timeout", "10", "registry.invalid/app:1"], home=tmp_path,
+                resolv_conf=dns.resolv_conf(tmp_path))
+    assert r.code == 5, r  # Unreachable
+    assert "could not be resolved" in r.stderr and "in time" not in r.stderr, r.stderr
+    assert "registry.invalid" in dns.queries
 
 
 def test_stall_is_a_timeout_bounded_by_the_registry_timeout(reg: HostileRegistry, tmp_path: Path) -> None:
@@ -434,6 +491,22 @@ def test_every_directory_of_ssl_cert_dir_is_read(tls_reg: HostileRegistry, tmp_p
     empty.mkdir()
     monkeypatch.setenv("SSL_CERT_DIR", f"{empty}:{tls_reg.ca_dir()}")
     assert inspect(client(tmp_path), f"{NAME}/app:1").digest == image["digest"]
+
+
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_tls_advice_names_the_ca_bundle_that_replaces_ssl_cert_file(
+        tls_reg: HostileRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    # The bundle wins over SSL_CERT_FILE (README, TLS): advising SSL_CERT_FILE would send the user in circles.
+    import certifi
+
+    tls_reg.push_image("app", "1")
+    monkeypatch.setenv(variable, certifi.where())  # a real bundle, without the registry's CA
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_reg.ca_pem))
+    with pytest.raises(Unreachable) as exc:
+        inspect(client(tmp_path), f"{NAME}/app:1")
+    msg = exc.value.message
+    assert "TLS failed" in msg and f"{variable}={certifi.where()} is in use" in msg and f"unset {variable}" in msg, msg
+    assert "SSL_CERT_FILE=FILE" not in msg, msg
 
 
 @pytest.mark.parametrize("variable", ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import ipaddress
 import json
 import socket
 import subprocess
@@ -17,11 +18,12 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
+from kubectl_imagecache.errors import Unreachable
 from kubectl_imagecache.registry.client import ClientOptions, RegistryClient
 from kubectl_imagecache.registry.credentials import CredentialStore, load_docker_config
 from kubectl_imagecache.registry.reference import parse_reference
@@ -78,13 +80,65 @@ class ForwardProxy:
         self.server.server_close()
 
 
+class ConnectRefusingProxy:
+    """An HTTP proxy that answers every CONNECT with ``status`` (407: it wants credentials); records the targets."""
+
+    def __init__(self, status: int) -> None:
+        self.targets: list[str] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_CONNECT(self) -> None:  # noqa: N802 - http.server's naming
+                proxy.targets.append(self.path)
+                self.send_response(status)
+                self.send_header("Proxy-Authenticate", 'Basic realm="proxy"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture
-def forward_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[ForwardProxy]:
+def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in PROXY_VARIABLES:
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def forward_proxy(no_proxy_variables: None) -> Iterator[ForwardProxy]:
     proxy = ForwardProxy()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture
+def local_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names this process looks up; none is sent to the machine's resolver (they fail at once).
+
+    Address literals pass: connecting to one goes through getaddrinfo too, which asks no resolver.
+    """
+    looked_up: list[str] = []
+    real = socket.getaddrinfo
+
+    def numeric_only(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            ipaddress.ip_address(str(host).strip("[]"))
+        except ValueError:
+            looked_up.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, "lookups are refused in this test") from None
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", numeric_only)
+    return looked_up
 
 
 def _client(tmp_path: Path) -> RegistryClient:
@@ -118,6 +172,47 @@ def test_no_proxy_bypasses_the_proxy(plain_registry: LiveRegistry, forward_proxy
         info = client.inspect(parse_reference(plain_registry.ref("sample/oci-single:1.0")))
     assert info.digest == plain_registry.samples["sample/oci-single:1.0"].digest
     assert forward_proxy.targets == []
+
+
+# Behind a proxy the registry's name is the proxy's to resolve: this one never is, here.
+REMOTE = "registry.example.com/app:1"
+
+
+def _proxy_failure(tmp_path: Path) -> str:
+    with _client(tmp_path) as client, pytest.raises(Unreachable) as exc:
+        client.inspect(parse_reference(REMOTE))
+    msg = exc.value.message
+    assert "HTTPS_PROXY" in msg and "NO_PROXY" in msg and "registry is running" not in msg, msg
+    assert "alice" not in msg and "s3cret" not in msg, msg  # the proxy's credentials are never shown
+    return msg
+
+
+def test_a_refused_proxy_is_named_not_the_registry(no_proxy_variables: None, local_lookups: list[str],
+                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))  # bound, never listening: refused at once
+    port = closed.getsockname()[1]
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:s3cret@127.0.0.1:{port}")
+    try:
+        msg = _proxy_failure(tmp_path)
+    finally:
+        closed.close()
+    assert f"the proxy 127.0.0.1:{port} refused the connection" in msg, msg
+    assert local_lookups == []
+
+
+@pytest.mark.parametrize("status, says", [(407, "requires authentication (HTTP 407"),
+                                          (502, "refused to open a tunnel to it (HTTP 502 to CONNECT)")])
+def test_a_proxy_refusing_connect_is_named(no_proxy_variables: None, local_lookups: list[str], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch, status: int, says: str) -> None:
+    proxy = ConnectRefusingProxy(status)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:s3cret@127.0.0.1:{proxy.port}")
+    try:
+        msg = _proxy_failure(tmp_path)
+    finally:
+        proxy.stop()
+    assert f"the proxy 127.0.0.1:{proxy.port} {says}" in msg, msg
+    assert proxy.targets == ["registry.example.com:443"] and local_lookups == []
 
 
 def test_only_no_proxy_set_means_direct(plain_registry: LiveRegistry, forward_proxy: ForwardProxy, tmp_path: Path,

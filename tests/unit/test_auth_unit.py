@@ -93,6 +93,16 @@ def test_realm_must_be_http(realm: str) -> None:
     assert s.sent == []  # no credential went anywhere
 
 
+@pytest.mark.parametrize("realm, flaw", [("http://[evil/token", "Invalid IPv6 URL"),
+                                         ("https://auth.example.com:99999/token", "Port out of range"),
+                                         ("https://a b/token", "invalid character")])
+def test_realm_that_cannot_be_requested_is_a_broken_answer(realm: str, flaw: str) -> None:
+    s = FakeSession()
+    with pytest.raises(BadResponse, match="token service at an invalid URL") as exc:
+        auth(s, [Credential("u", "p", None, "docker config")]).on_unauthorized(f'Bearer realm="{realm}"', SCOPE, None)
+    assert flaw in exc.value.message and s.sent == []
+
+
 def test_non_latin1_password_in_the_token_flow_is_sent_as_utf8() -> None:
     creds = [Credential("用户", "пароль✓", None, "docker config")]
     s = FakeSession().on("GET", REALM, token_reply({"token": "t"}))
@@ -150,6 +160,24 @@ def test_header_up_front_once_the_challenge_is_known() -> None:
     assert a.header(SCOPE) == "Bearer t1"
     assert a.header("repository:other:pull") == "Bearer t1"  # a new scope fetches its own token
     assert len(s.sent) == 2
+
+
+def test_a_token_service_failing_up_front_sends_the_request_without_a_token() -> None:
+    # Another repository's challenge is reused before this one's first request: it may need no token.
+    s = FakeSession().on("GET", REALM, [token_reply({"token": "t1"}), FakeResponse(500)])
+    a = auth(s)
+    assert a.on_unauthorized(CHALLENGE, SCOPE, None) == "Bearer t1"
+    assert a.header("repository:public:pull") is None
+    # The registry challenges that repository too: now the token service's failure is the answer.
+    with pytest.raises(Unreachable, match="HTTP 500"):
+        a.on_unauthorized(CHALLENGE, "repository:public:pull", None)
+
+
+@pytest.mark.parametrize("header", ['Bearer realm="https://a/t",garbage', "Bearer garbage", "Bearer ,", "Bearer =",
+                                    'Bearer realm=,service="s"', 'Bearer "quoted"', "Bearer realm"])
+def test_a_malformed_challenge_is_parsed_never_raised(header: str) -> None:
+    c = parse_challenge(header)
+    assert c is not None and c.scheme == "bearer" and c.realm in (None, "", "https://a/t")
 
 
 @pytest.mark.parametrize("header, scheme, realm", [

@@ -7,6 +7,7 @@ so a change in how they nest is caught here before it reaches a user as the wron
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import time
@@ -14,7 +15,7 @@ from typing import Any, Optional
 
 import pytest
 import requests
-from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 from kubectl_imagecache.errors import (
     BadResponse,
@@ -149,6 +150,20 @@ def test_retry_after_longer_than_the_time_left_gives_up_at_once(no_sleep: list[f
     assert len(s.sent) == 1
 
 
+@pytest.mark.parametrize("status, error_type, says", [
+    (429, RegistryError, "is rate limiting requests (HTTP 429) for tag 1.0"),
+    (503, Unreachable, "failed with HTTP 503 for tag 1.0"),
+])
+def test_a_wait_longer_than_the_time_left_says_so_not_after_retries(status: int, error_type: type, says: str) -> None:
+    s = FakeSession().on("GET", MANIFEST, error(status, **{"Retry-After": "99999999"}))
+    with pytest.raises(RegistryError) as exc:
+        get(make(s, timeout=1.0, retry_after_cap=60))
+    msg = str(exc.value)
+    assert type(exc.value) is error_type and says in msg, msg  # exit 1 for a rate limit, 5 for the outage
+    assert "asked to wait 99999999s, more than the time left (--registry-timeout)" in msg, msg
+    assert "after retries" not in msg and len(s.sent) == 1, msg
+
+
 # -- the per-registry gate -------------------------------------------------------------------------
 
 def test_a_wave_of_429s_halves_the_limit_once() -> None:
@@ -222,6 +237,19 @@ def _read_timeout() -> Exception:
     return requests.exceptions.ReadTimeout(ReadTimeoutError(None, MANIFEST, "Read timed out."))  # type: ignore[arg-type]
 
 
+def _aborted(cause: Exception) -> Exception:
+    # What urllib3 raises when http.client fails on the answer's head: ProtocolError("Connection aborted.", cause).
+    return ProtocolError("Connection aborted.", cause)
+
+
+def _too_many_headers() -> Exception:
+    return _aborted(http.client.HTTPException("got more than 100 headers"))
+
+
+def _disconnected() -> Exception:
+    return _aborted(http.client.RemoteDisconnected("Remote end closed connection without response"))
+
+
 @pytest.mark.parametrize("raised, error_type, says, never", [
     (_refused, Unreachable, "connection refused", "in time"),
     (_unresolved, Unreachable, "could not be resolved", "in time"),
@@ -233,6 +261,14 @@ def _read_timeout() -> Exception:
      Unreachable, "closed the connection", "in time"),
     (lambda: ValueError("Invalid header value b'x\\r\\n'"), Unreachable, "ValueError", "\r"),
     (lambda: OSError("odd"), Unreachable, "OSError", "Traceback"),
+    # http.client's verdicts on the answer's head: malformed, never "closed the connection".
+    (_too_many_headers, BadResponse, "a malformed HTTP answer (got more than 100 headers)", "closed"),
+    (lambda: _aborted(http.client.LineTooLong("header line")), BadResponse, "a malformed HTTP answer", "closed"),
+    (lambda: _aborted(http.client.BadStatusLine("SSH-2.0\x1b[2J")), BadResponse, "invalid status line", "\x1b"),
+    (lambda: _aborted(http.client.UnknownProtocol("HTTP/9.9")), BadResponse, "a malformed HTTP answer", "closed"),
+    # ...and a connection that ended early: closed, worth another try.
+    (_disconnected, Unreachable, "closed the connection", "malformed"),
+    (lambda: _aborted(http.client.IncompleteRead(b"", 10)), Unreachable, "closed the connection", "malformed"),
 ])
 def test_failures_are_named(raised: Any, error_type: type, says: str, never: str) -> None:
     s = FakeSession().on("GET", MANIFEST, raised())
@@ -241,10 +277,11 @@ def test_failures_are_named(raised: Any, error_type: type, says: str, never: str
     assert says in str(exc.value) and never not in str(exc.value)
 
 
-@pytest.mark.parametrize("raised, attempts", [(_refused, 1), (_unresolved, 1), (_tls, 1), (_read_timeout, 3)])
+@pytest.mark.parametrize("raised, attempts", [(_refused, 1), (_unresolved, 1), (_tls, 1), (_read_timeout, 3),
+                                              (_too_many_headers, 1), (_disconnected, 3)])
 def test_only_transient_failures_are_retried(raised: Any, attempts: int) -> None:
     s = FakeSession().on("GET", MANIFEST, raised())
-    with pytest.raises(Unreachable):
+    with pytest.raises(RegistryError):
         get(make(s, retries=2))
     assert len(s.sent) == attempts
 
@@ -287,6 +324,18 @@ def test_redirect_to_another_scheme_is_refused(location: str) -> None:
     with pytest.raises(BadResponse, match="only http and https"):
         get(make(s))
     assert len(s.sent) == 1
+
+
+@pytest.mark.parametrize("location, flaw", [
+    ("http://[evil/x", "Invalid IPv6 URL"), ("//[evil/x", "Invalid IPv6 URL"), ("https://evil]/x", "Invalid IPv6 URL"),
+    ("http://127.0.0.1:99999/x", "Port out of range"), ("http://h:port/x", "Port could not be cast"),
+    ("http://a b/x", "invalid character"),
+])
+def test_redirect_to_a_url_that_cannot_be_requested_is_a_broken_answer(location: str, flaw: str) -> None:
+    s = FakeSession().on("GET", MANIFEST, FakeResponse(302, b"", {"Location": location}))
+    with pytest.raises(BadResponse, match="redirected to an invalid URL") as exc:
+        get(make(s))
+    assert flaw in str(exc.value) and len(s.sent) == 1
 
 
 def test_redirect_loop_is_refused() -> None:
@@ -383,6 +432,14 @@ def test_401_from_a_redirect_target_gets_no_credentials() -> None:
     with pytest.raises(Unauthorized):
         get(make(s, creds))
     assert not any("Authorization" in x.headers for x in s.sent)
+
+
+@pytest.mark.parametrize("challenge", ['Bearer realm="https://auth.example.com/token",garbage', "Bearer realm="])
+def test_malformed_challenge_is_unauthorized_not_a_crash(challenge: str) -> None:
+    s = FakeSession().on("GET", MANIFEST, error(401, **{"WWW-Authenticate": challenge}))
+    s.on("GET", REALM, error(401))
+    with pytest.raises(Unauthorized):
+        get(make(s))
 
 
 def test_unknown_challenge_scheme_is_unauthorized_not_a_loop() -> None:
