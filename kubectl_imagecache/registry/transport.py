@@ -429,6 +429,10 @@ class RegistryTransport:
             if code == "NAME_UNKNOWN" or repository_missing:
                 raise NotFound(f"repository {self.registry}/{repository} not found; check the image name")
             raise NotFound(f"{what} not found in repository {self.registry}/{repository}; check the tag or digest")
+        if status == 407:
+            raise Unreachable(f"a proxy on the way to {self.registry} requires authentication (HTTP 407) for {what}; "
+                              f"put its credentials in the proxy URL (http://USER:PASSWORD@HOST:PORT), or "
+                              f"{PROXY_ADVICE}")
         if status == 429 or status >= 500 or status == 408:
             raise self._gave_up(status, what, ", still after retries" if status in RETRY_STATUSES else "")
         if 300 <= status < 400:

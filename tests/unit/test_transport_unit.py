@@ -86,6 +86,8 @@ def test_success_returns_the_body_and_headers() -> None:
     (404, "MANIFEST_UNKNOWN", ok(b'{"tags":[]}'), NotFound, "tag 1.0 not found in repository"),
     (404, "MANIFEST_UNKNOWN", error(401), NotFound, "tag 1.0 not found"),
     (418, "", None, RegistryError, "HTTP 418"),
+    # A plain-HTTP request through a proxy: the proxy answers, not the registry.
+    (407, "", None, Unreachable, "a proxy on the way to registry.example.com requires authentication (HTTP 407)"),
     (500, "", None, Unreachable, "HTTP 500"),
 ])
 def test_status_to_error(status: int, code: str, tags: Optional[FakeResponse], error_type: type,
