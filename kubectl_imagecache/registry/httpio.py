@@ -301,6 +301,7 @@ class Failure:
     # refused, dns, tls, connect-timeout, read-timeout, timeout, reset, redirects, scheme, url, header, proxy, other
     kind: str
     detail: str
+    host: str = ""  # the host that failed, when a redirect led away from the registry (a CDN)
 
     @property
     def transient(self) -> bool:

@@ -18,7 +18,7 @@ import ipaddress
 import json
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urljoin, urlsplit
 
@@ -364,6 +364,8 @@ class RegistryTransport:
                 failure = classify(exc)
                 if remaining(deadline, 0.0) == 0.0:
                     failure = Failure("timeout", "no answer in time")  # the watchdog cut it at the deadline
+                if not self._same_host(url):
+                    failure = replace(failure, host=urlsplit(url).netloc)
                 raise _NetError(failure) from None
             if remaining(deadline, 0.0) == 0.0:
                 # Headers cut short by the watchdog look complete to http.client: it is a timeout.
@@ -385,9 +387,11 @@ class RegistryTransport:
     def _net_error(self, failure: Failure, what: str, attempt: int) -> RegistryError:
         retried = ", retried" if attempt else ""
         where = f"{self.registry} ({self.endpoint})" if self.registry != self.endpoint else self.registry
+        if failure.host:
+            where = f"{clean(failure.host, 100)} (where {self.registry} redirected the request)"
         if failure.kind == "tls":
-            return Unreachable(f"TLS failed for {self.endpoint} while fetching {what} ({failure.detail}); "
-                               f"{_trust_advice(self.registry)}")
+            return Unreachable(f"TLS failed for {clean(failure.host, 100) or self.endpoint} while fetching {what} "
+                               f"({failure.detail}); {_trust_advice(self.registry)}")
         if failure.kind == "proxy":
             return Unreachable(f"cannot reach {where} while fetching {what}: {failure.detail}; {PROXY_ADVICE}")
         if failure.kind in ("timeout", "read-timeout", "connect-timeout"):
@@ -399,8 +403,8 @@ class RegistryTransport:
             return Unreachable(f"cannot connect to {where} while fetching {what}: connection refused; check the "
                                "host and port, and that the registry is running")
         if failure.kind == "dns":
-            return Unreachable(f"cannot connect to {where}: its name could not be resolved; check the image's "
-                               "registry name and DNS")
+            check = "DNS" if failure.host else "the image's registry name and DNS"
+            return Unreachable(f"cannot connect to {where}: its name could not be resolved; check {check}")
         if failure.kind == "reset":
             return Unreachable(f"{where} closed the connection while fetching {what} ({failure.detail}{retried}); "
                                "try again later")

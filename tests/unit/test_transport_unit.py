@@ -320,6 +320,21 @@ def test_redirect_elsewhere_drops_authorization_and_keeps_it_at_home() -> None:
     assert [("Authorization" in x.headers) for x in s.sent] == [False, True, True, False]
 
 
+@pytest.mark.parametrize("raised, says", [
+    (_unresolved, "cannot connect to cdn.example.net (where registry.example.com redirected the request): its name "
+                  "could not be resolved; check DNS"),
+    (_refused, "cannot connect to cdn.example.net (where registry.example.com redirected the request) while "
+               "fetching tag 1.0: connection refused"),
+    (_tls, "TLS failed for cdn.example.net while fetching tag 1.0 (self-signed certificate)"),
+])
+def test_a_failing_redirect_target_is_named_not_the_registry(raised: Any, says: str) -> None:
+    s = FakeSession().on("GET", MANIFEST, FakeResponse(307, b"", {"Location": "https://cdn.example.net/blob?sig=1"}))
+    s.on("GET", r"cdn\.example\.net", raised())
+    with pytest.raises(Unreachable) as exc:
+        get(make(s))
+    assert says in str(exc.value)
+
+
 @pytest.mark.parametrize("location", ["file:///etc/passwd", "ftp://example.com/x", "gopher://x/", "data:,x"])
 def test_redirect_to_another_scheme_is_refused(location: str) -> None:
     s = FakeSession().on("GET", MANIFEST, FakeResponse(302, b"", {"Location": location}))
