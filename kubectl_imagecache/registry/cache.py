@@ -222,9 +222,12 @@ class MetadataCache:
         self._set(f"scheme:{host}", scheme)
 
     # -- `cache info` / `cache clear` -------------------------------------------------------------------
+    def _open_existing(self) -> Any:
+        """The cache if there is one: looking at it or clearing it must not make an empty database."""
+        return self._open() if (self.directory / _DB).exists() else None
+
     def info(self) -> dict[str, Any]:
-        # Looking must not create: no cache yet means none, not an empty database made for the asking.
-        cache = self._open() if (self.directory / _DB).exists() else None
+        cache = self._open_existing()
         entries = 0
         if cache is not None:
             try:
@@ -246,7 +249,7 @@ class MetadataCache:
         user named with --cache-dir may hold anything).
         """
         legacy = self._remove_legacy()
-        cache = self._open() if (self.directory / _DB).exists() else None
+        cache = self._open_existing()
         if cache is not None:
             try:
                 return legacy + int(cache.clear(retry=True))

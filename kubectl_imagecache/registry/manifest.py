@@ -157,7 +157,7 @@ def _refuse_artifacts(doc: Mapping[str, Any], config: Descriptor, layers: tuple[
     if config.media_type == LEGACY_CONFIG:
         raise NotAnImage(
             f"image config media type is {LEGACY_CONFIG} (a legacy Docker image pushed before 2016), which "
-            "containerd cannot unpack on ECI; pull it and push it again with a current docker/skopeo")
+            "containerd cannot unpack on ECI; rebuild it and push it with a current docker/buildah")
     if config.media_type not in IMAGE_CONFIG_TYPES:
         kind = config.media_type or "none"
         raise NotAnImage(
