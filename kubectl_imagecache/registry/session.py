@@ -72,7 +72,7 @@ def _tls_settings(verify: bool) -> dict[str, Any]:
     ca_file: Optional[str]
     ca_dir: Optional[str]
     if bundle:
-        path = bundle[1]
+        _, path = bundle
         ca_file, ca_dir = (None, path) if os.path.isdir(path) else (path, None)
     else:
         ca_file, ca_dir = _ca_locations()

@@ -300,8 +300,9 @@ class RegistryTransport:
                 if reply.status == 429:
                     self.gate.throttle(generation, wait)
             left = remaining(deadline)
-            if attempt >= self.opts.retries or (left is not None and wait >= left):
-                if reply is not None and asked is not None and left is not None and wait >= left:
+            no_time = left is not None and wait >= left
+            if attempt >= self.opts.retries or no_time:
+                if no_time and reply is not None and asked is not None:
                     raise self._gave_up(reply.status, what, f" and {_asked_too_long(asked)}")  # no retry fits
                 if reply is not None:
                     return reply

@@ -18,7 +18,7 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -178,9 +178,14 @@ def test_no_proxy_bypasses_the_proxy(plain_registry: LiveRegistry, forward_proxy
 REMOTE = "registry.example.com/app:1"
 
 
-def _proxy_failure(tmp_path: Path) -> str:
-    with _client(tmp_path) as client, pytest.raises(Unreachable) as exc:
-        client.inspect(parse_reference(REMOTE))
+def _proxy_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, port: int, stop: Callable[[], None]) -> str:
+    """The error of an estimate through the proxy on ``port`` (given with credentials), which ``stop`` ends."""
+    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:s3cret@127.0.0.1:{port}")
+    try:
+        with _client(tmp_path) as client, pytest.raises(Unreachable) as exc:
+            client.inspect(parse_reference(REMOTE))
+    finally:
+        stop()
     msg = exc.value.message
     assert "HTTPS_PROXY" in msg and "NO_PROXY" in msg and "registry is running" not in msg, msg
     assert "alice" not in msg and "s3cret" not in msg, msg  # the proxy's credentials are never shown
@@ -192,11 +197,7 @@ def test_a_refused_proxy_is_named_not_the_registry(no_proxy_variables: None, loc
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))  # bound, never listening: refused at once
     port = closed.getsockname()[1]
-    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:s3cret@127.0.0.1:{port}")
-    try:
-        msg = _proxy_failure(tmp_path)
-    finally:
-        closed.close()
+    msg = _proxy_failure(tmp_path, monkeypatch, port, closed.close)
     assert f"the proxy 127.0.0.1:{port} refused the connection" in msg, msg
     assert local_lookups == []
 
@@ -206,11 +207,7 @@ def test_a_refused_proxy_is_named_not_the_registry(no_proxy_variables: None, loc
 def test_a_proxy_refusing_connect_is_named(no_proxy_variables: None, local_lookups: list[str], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch, status: int, says: str) -> None:
     proxy = ConnectRefusingProxy(status)
-    monkeypatch.setenv("HTTPS_PROXY", f"http://alice:s3cret@127.0.0.1:{proxy.port}")
-    try:
-        msg = _proxy_failure(tmp_path)
-    finally:
-        proxy.stop()
+    msg = _proxy_failure(tmp_path, monkeypatch, proxy.port, proxy.stop)
     assert f"the proxy 127.0.0.1:{proxy.port} {says}" in msg, msg
     assert proxy.targets == ["registry.example.com:443"] and local_lookups == []
 
