@@ -396,10 +396,9 @@ class RegistryTransport:
         if failure.kind == "proxy":
             return Unreachable(f"cannot reach {where} while fetching {what}: {failure.detail}; {PROXY_ADVICE}")
         if failure.kind in ("timeout", "read-timeout", "connect-timeout"):
-            return Unreachable(
-                f"{self.registry} did not answer in time while fetching {what} (timeout {self.opts.timeout:g}s for "
-                f"the whole image{retried}); check the network or raise --registry-timeout"
-            )
+            who = where if failure.host else self.registry
+            return Unreachable(f"{who} did not answer in time while fetching {what} (timeout {self.opts.timeout:g}s "
+                               f"for the whole image{retried}); check the network or raise --registry-timeout")
         if failure.kind == "refused":
             return Unreachable(f"cannot connect to {where} while fetching {what}: connection refused; check the "
                                "host and port, and that the registry is running")

@@ -326,6 +326,7 @@ def test_redirect_elsewhere_drops_authorization_and_keeps_it_at_home() -> None:
     (_refused, "cannot connect to cdn.example.net (where registry.example.com redirected the request) while "
                "fetching tag 1.0: connection refused"),
     (_tls, "TLS failed for cdn.example.net while fetching tag 1.0 (self-signed certificate)"),
+    (_read_timeout, "cdn.example.net (where registry.example.com redirected the request) did not answer in time"),
 ])
 def test_a_failing_redirect_target_is_named_not_the_registry(raised: Any, says: str) -> None:
     s = FakeSession().on("GET", MANIFEST, FakeResponse(307, b"", {"Location": "https://cdn.example.net/blob?sig=1"}))
