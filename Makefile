@@ -62,8 +62,10 @@ image-base: deps
 dist: venv
 	$(PY) hack/dist/release.py --base-url '$(RELEASE_BASE_URL)'
 
+# ruff (McCabe <= 15 too), the import contract of setup.cfg's [importlinter] (layers), mypy.
 lint: venv
 	$(VENV)/bin/ruff check kubectl_imagecache tests bench hack
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
 # Every tier: unit, a real registry, a real API server. Nothing is skipped: a missing component fails.

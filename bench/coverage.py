@@ -5,7 +5,7 @@
 Workloads are Deployments of 1-4 images drawn from a pool; caches hold 1-20 images of the same
 pool, a third with recorded digests (some stale), some Failed or expired; every workload runs one
 pod. Printed: the time to parse the objects from JSON (what any client, kubectl included, pays to
-read them), coverage(), and plan_sync() with prune over the predicted state, best of --repeat.
+read them), coverage(), the planner with sync's policy and the invariant on its plan, best of --repeat.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import functools
 import gc
 import json
 import pstats
@@ -21,10 +20,10 @@ import random
 import time
 from typing import Any, Callable
 
+from kubectl_imagecache.imagecache import invariant
 from kubectl_imagecache.imagecache.coverage import coverage
-from kubectl_imagecache.imagecache.freshness import plan_refresh, stale_caches
-from kubectl_imagecache.imagecache.prune import Pins, PodImages, PruneOptions, plan_prune
-from kubectl_imagecache.imagecache.syncplan import plan_sync, warm_plan
+from kubectl_imagecache.imagecache.planner import ImageFacts, Policy, Scope, Snapshot, plan, usage_of
+from kubectl_imagecache.imagecache.prune import PruneOptions
 
 
 def make(workloads: int, caches: int, seed: int) -> tuple[list[dict], list[dict], list[dict], dict[str, str]]:
@@ -77,7 +76,7 @@ def main() -> None:
     ap.add_argument("--caches", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--profile", action="store_true", help="cProfile plan_sync and print the top 25")
+    ap.add_argument("--profile", action="store_true", help="cProfile the planner and print the top 25")
     a = ap.parse_args()
     objs, pods, caches, current = make(a.workloads, a.caches, a.seed)
     gc.freeze()  # as the plugin does once it has read a scope (kube/gcpause.settle)
@@ -88,19 +87,14 @@ def main() -> None:
     print(f"  json.loads of the same objects ({len(text) / 2**20:.1f} MiB): {parse_s:7.3f} s")
     print(f"  coverage():                                 {cov_s:7.3f} s", flush=True)
     now = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)
-    images, pins = PodImages(), Pins()
-    for p in pods:
-        images.add_pod(p)
-        pins.add_pod(p)
-    prune = functools.partial(lambda state: plan_prune(state, images, now, PruneOptions(), pins))
-    planned, _ = warm_plan(results, caches)
-    bodies = [{"metadata": {"name": p.name, "annotations": {}}, "spec": {"images": p.images, "imageCacheSize": 20}}
-              for p in planned]
-    by_name = {c["metadata"]["name"]: c for c in caches}
-    refreshes = [plan_refresh(by_name[f.name], current) for f in stale_caches(caches, current)]
+    usage = usage_of(pods, objs)
+    images = {i for c in caches for i in c["spec"]["images"]} | {i for r in results for i in r.match.images}
+    sizes = {i: ImageFacts(current.get(i, "sha256:" + "0" * 64), 1 << 20) for i in images}
+    snapshot = Snapshot(caches, now, objs, pods, results, usage, current=current, sizes=sizes)
+    policy = Policy(warm=True, refresh=frozenset(), prune=PruneOptions(), only_used=True)
 
     def sync() -> Any:
-        return plan_sync(results, caches, bodies, refreshes, prune, now)
+        return plan(snapshot, Scope(), policy)
 
     if a.profile:
         prof = cProfile.Profile()
@@ -108,11 +102,13 @@ def main() -> None:
         sync()
         prof.disable()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-    sync_s, plan = best(sync, a.repeat)
+    sync_s, plan_ = best(sync, a.repeat)
 
-    print(f"  plan_sync() (incl. prune, {len(bodies)} creates in, {len(refreshes)} refreshes in): {sync_s:7.3f} s")
-    print(f"  plan: {len(plan.creates)} creates, {len(plan.refreshes)} refreshes, {len(plan.deletes)} deletes, "
-          f"{len(plan.notes)} notes")
+    print(f"  planner.plan() with sync's policy (sizing, refresh, prune):  {sync_s:7.3f} s")
+    invariant_s, _ = best(lambda: invariant.violations(plan_, caches, usage, now), a.repeat)
+    print(f"  invariant.violations() of that plan:                          {invariant_s:7.3f} s")
+    print(f"  plan: {len(plan_.creates)} creates, {len(plan_.refreshes)} refreshes, {len(plan_.deletes)} deletes, "
+          f"{len(plan_.notes)} notes")
 
 
 if __name__ == "__main__":

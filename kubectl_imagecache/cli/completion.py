@@ -166,7 +166,7 @@ def _namespaces(state: Parsed, partial: str) -> list[Candidate]:
 
 def _workloads(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
     """KIND/NAME for --from: kinds first (no space after the slash), then names of that kind in -n."""
-    from ..kube.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
+    from ..model.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
 
     kind, slash, name = partial.partition("/")
     if not slash:
@@ -181,8 +181,8 @@ def _workloads(state: Parsed, partial: str) -> tuple[list[Candidate], int]:
 
 def _for_values(partial: str) -> list[Candidate]:
     """wait --for: each phase (bare and as phase=PHASE) and delete."""
-    from ..imagecache.resource import PHASES
     from ..kube.waiting import DELETE
+    from ..model.imagecache import PHASES
 
     values = [*PHASES, *(f"phase={p}" for p in PHASES), DELETE]
     return [(v, "") for v in values if v.lower().startswith(partial.lower())]
@@ -224,7 +224,7 @@ def _option_values(state: Parsed, opt: click.Option, partial: str) -> tuple[list
     if flag == "--for":
         return _for_values(partial), NO_FILE
     if flag == "--reason":
-        from ..imagecache.prune import REASONS
+        from ..model.reasons import REASONS
 
         done, comma, last = partial.rpartition(",")
         given = set(done.split(",")) if comma else set()

@@ -98,6 +98,10 @@ def main(argv: Optional[Sequence[str]] = None, root: Optional[click.Command] = N
 
     `root` replaces the command tree (tests hand in a command that fails as a bug would).
     """
+    from ..model import notices
+    from .printers import escape, warn
+
+    notices.set_sink(lambda message: warn(escape(message)))  # malformed values others wrote: one line each
     try:
         rv: Any = (root or cli).main(args=list(argv) if argv is not None else None, prog_name="kubectl imagecache",
                                      standalone_mode=False)

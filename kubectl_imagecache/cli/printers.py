@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import click
 
 from ..errors import UsageError
-from ..imagecache.resource import RESOURCE
+from ..model.imagecache import RESOURCE
 
 __all__ = [
     "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "print_structured", "warn", "info",

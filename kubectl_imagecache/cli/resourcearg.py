@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..errors import UsageError
-from ..imagecache.resource import GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
+from ..model.imagecache import GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
 
 __all__ = ["TYPE_NAMES", "parse_name", "parse_names"]
 

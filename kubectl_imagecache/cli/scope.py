@@ -10,18 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
-import click
-
 from ..errors import Forbidden, ImageCacheError
 from .options import CacheFlags, CacheSettings, RegistryFlags, RegistrySettings
 from .printers import warn
 
 if TYPE_CHECKING:
-    from ..imagecache.plan import PlannedCache
-    from ..imagecache.prune import Pins, PodImages
+    from ..imagecache.planner import ImageFacts, Usage
     from ..kube.api import Cluster
 
-__all__ = ["Scope", "read_scope", "pod_usage", "resolve_current", "freshness_of", "stale_text", "build_bodies"]
+__all__ = ["Scope", "read_scope", "pod_usage", "read_usage", "resolve_current", "freshness_of", "stale_text",
+           "size_images", "discover_secrets", "cache_secrets", "warn_unsized"]
 
 
 @dataclass
@@ -38,7 +36,7 @@ class Scope:
 def read_scope(cluster: Cluster, namespace: Optional[str], selector: Optional[str], events: bool = True) -> Scope:
     """Workloads of the scope, their pods (each read once) and events, and every cache."""
     from ..kube.gcpause import settle
-    from ..kube.kinds import WORKLOAD_ORDER, controlled
+    from ..model.kinds import WORKLOAD_ORDER, controlled
 
     if selector is None:
         # The bare pods among the workloads are among the pods: one read serves both.
@@ -94,8 +92,8 @@ FRESHNESS_TIMEOUT = 5.0
 def freshness_of(caches: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """name -> freshness.CacheFreshness, with the default registry and metadata-cache settings (list,
     describe): HEAD requests only for tags older than the cache's TTL; a failure leaves them unknown."""
-    from ..imagecache import resource as imc
     from ..imagecache.freshness import cache_freshness, tags_to_resolve
+    from ..model import imagecache as imc
 
     try:
         registry = RegistryFlags(registry_timeout=FRESHNESS_TIMEOUT).complete()
@@ -113,71 +111,73 @@ def stale_text(f: Any) -> str:
     return "no" if f.images and not f.unknown else "-"
 
 
-def build_bodies(planned: Sequence[PlannedCache], workloads: Sequence[Mapping[str, Any]], cluster: Cluster,
-                 registry: RegistrySettings, cache: CacheSettings, strict: bool = True) -> list[dict]:
-    """warm's sizing of planned caches: every image inspected (none missing), 2x rule, current digests.
-
-    strict: one image that cannot be sized fails all (coverage --fix, as warm); else (sync) only the
-    caches holding it are left out, with a warning each, so one broken workload does not stop the rest.
-    """
-    if not planned:
-        return []
-    from ..imagecache.plan import imagecache_object
-    from ..kube.pullsecrets import Reads, discover
+def size_images(images: Sequence[str], registry: RegistrySettings, cache: CacheSettings,
+                secrets: Sequence[Any] = ()) -> tuple[dict[str, ImageFacts], dict[str, str]]:
+    """The digest and size of each normalized image, from its registry (through the metadata cache);
+    and, apart, why each image that could not be read failed."""
+    from ..imagecache.planner import ImageFacts
     from ..registry.reference import parse_reference
-    from ..sizing import recommend_gib
+
+    if not images:
+        return {}, {}
+    refs, errors = [], {}
+    for i in sorted(set(images)):
+        try:
+            refs.append((i, parse_reference(i)))
+        except ImageCacheError as exc:
+            errors[i] = exc.message
+    with registry.open_client(cache, secrets) as client:
+        results = client.inspect_many(refs)
+    sizes = {r.image: ImageFacts(r.info.digest, r.info.size_bytes) for r in results if r.info is not None}
+    errors.update({r.image: r.error.message for r in results if r.error is not None})
+    return sizes, errors
+
+
+def discover_secrets(workloads: Sequence[Mapping[str, Any]], cluster: Cluster,
+                     registry: RegistrySettings) -> tuple[list[Any], tuple[str, ...]]:
+    """The credentials of the workloads' pull secrets and --pull-secret, and the names new caches carry."""
+    from ..kube.pullsecrets import Reads, discover
 
     found = discover(workloads, registry.pull_secrets, Reads(cluster.get_secret, cluster.get_service_account), warn)
-    unique = sorted({i for p in planned for i in p.images})
-    with registry.open_client(cache, found.secrets) as client:
-        results = client.inspect_many([(i, parse_reference(i)) for i in unique])
-    failed = [r for r in results if r.error is not None]
-    if failed and not strict:
-        bad = {r.image for r in failed}
-        for r in failed:
-            warn(f"{r.image}: {r.error.message if r.error else ''}")
-        for p in planned:
-            if bad & set(p.images):
-                warn(f"not warming {p.name} ({', '.join(p.workloads)}): an image could not be sized")
-        planned = [p for p in planned if not bad & set(p.images)]
-    elif failed:
-        for r in failed:
-            click.echo(f"error: {r.image}: {r.error.message if r.error else ''}", err=True)
-        raise ImageCacheError(f"{len(failed)} image(s) could not be sized, so no cache was planned (a size that "
-                              "ignores an image would be too small)", exit_code=failed[0].error.exit_code
-                              if failed[0].error else None)
-    infos = {r.image: r.info for r in results if r.info is not None}
-    bodies = []
-    for p in planned:
-        needed = sum(infos[i].size_bytes for i in p.images)
-        bodies.append(imagecache_object(p, size_gib=recommend_gib(needed), digests={i: infos[i].digest
-                                                                                     for i in p.images},
-                                        image_bytes=needed, platform=str(registry.platform),
-                                        pull_secrets=found.names))
-    return bodies
+    return list(found.secrets), tuple(found.names)
 
 
-def pod_usage(cluster: Any, scope: Optional[Scope] = None) -> tuple[PodImages, Pins]:
-    """What pods use and pin, from every pod and every workload's pod template (read-only).
+def cache_secrets(caches: Sequence[Mapping[str, Any]], cluster: Cluster) -> list[Any]:
+    """The credentials of the pull secrets the caches name (a refresh reads images as the cache did)."""
+    from ..kube.pullsecrets import load_pull_secrets
+    from ..model import imagecache as imc
 
-    A ``scope`` read of the whole cluster has read them all already: nothing is read again."""
-    from ..imagecache.prune import Pins, PodImages
-    from ..imagecache.resource import POD_PINNED_ID
-    from ..kube.kinds import WORKLOAD_ORDER
+    names = sorted({s for c in caches for s in imc.pull_secrets(c)})
+    return list(load_pull_secrets(names, cluster.get_secret)) if names else []
 
-    images, pins = PodImages(), Pins()
+
+def warn_unsized(errors: Mapping[str, str]) -> None:
+    for image, why in sorted(errors.items()):
+        warn(f"{image}: {why}")
+
+
+def pod_usage(cluster: Any, scope: Optional[Scope] = None) -> Usage:
+    """What every pod and every workload's pod template uses and pins (read-only, cluster-wide).
+
+    A ``scope`` read of the whole cluster has read them all already: nothing is read again. Raises
+    Forbidden when RBAC forbids a read (:func:`read_usage` turns that into "unknown")."""
+    from ..imagecache.planner import usage_of
+    from ..model.kinds import WORKLOAD_ORDER
+
     whole = scope if scope is not None and scope.whole else None
+    if whole:
+        return usage_of(whole.pods, whole.workloads)
+    # Pods are all read first (add_pod pins them): listing bare pods among the workloads would read them twice.
+    pods = cluster.list_pods()
+    return usage_of(pods, cluster.list_workloads(None, None, kinds=[k for k in WORKLOAD_ORDER if k != "Pod"]))
+
+
+def read_usage(cluster: Any, scope: Optional[Scope] = None) -> tuple[Optional[Usage], str]:
+    """:func:`pod_usage`, or (None, why) when RBAC forbids the cluster-wide reads it takes."""
+    from ..model.imagecache import POD_PINNED_ID
+
     try:
-        # Page by page into sets: memory grows with distinct images and pins, not with pods.
-        for pod in whole.pods if whole else cluster.list_pods():
-            images.add_pod(pod)
-            pins.add_pod(pod)
-        # Pods were all read just above (add_pod pins them): listing them again would double the reads.
-        for obj in whole.workloads if whole else \
-                cluster.list_workloads(None, None, kinds=[k for k in WORKLOAD_ORDER if k != "Pod"]):
-            pins.add_workload(obj)
+        return pod_usage(cluster, scope), ""
     except Forbidden as exc:
-        # Any cache could be pinned by what we cannot see: delete nothing rather than guess.
-        raise Forbidden(f"{exc.message}. prune reads every pod and pod template to keep the caches they use "
-                        f"or pin ({POD_PINNED_ID}); nothing was deleted") from None
-    return images, pins
+        return None, (f"{exc.message}; without every pod and pod template the pins ({POD_PINNED_ID}) and "
+                      "what running pods use are unknown")

@@ -32,12 +32,21 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 from ..errors import UsageError
-from ..kube.kinds import CONTROLLER_KINDS, WORKLOAD_ORDER
-from . import resource as imc
+from ..model import imagecache as imc
+from ..model import pods as pod_phases
+from ..model.kinds import (
+    CONTROLLER_KINDS,
+    WORKLOAD_ORDER,
+    Workload,
+    controller_ref,
+    template_annotations,
+    template_images,
+    workload_pull_secrets,
+    workload_service_account,
+)
 from .freshness import ImageFreshness, image_freshness
 from .matching import CacheIndex, Match, State, choose_cache
 from .prune import Candidate as PruneCandidate
-from .sources import POD_SPEC_PATHS, Workload, pod_spec, workload_pull_secrets, workload_service_account
 
 __all__ = [
     "ObservedEvent", "WorkloadCoverage", "Summary", "is_workload",
@@ -46,8 +55,6 @@ __all__ = [
 ]
 
 # ECI matches a pod when it is created: ephemeral containers (kubectl debug, later) take no part.
-_TEMPLATE_CONTAINERS = ("initContainers", "containers")
-_TERMINAL_POD_PHASES = frozenset({"Succeeded", "Failed"})
 _SUFFIX = "[a-z0-9]{5}"  # the random suffix of generated pod names
 _POD_NAME_PATTERNS = {
     "Deployment": rf"-[a-z0-9]{{1,10}}-{_SUFFIX}",
@@ -73,47 +80,16 @@ def _key(obj: Mapping[str, Any]) -> Key:
     return (str(obj.get("kind") or ""), meta.get("namespace") or None, str(meta.get("name") or ""))
 
 
-def _controller(obj: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
-    owners = _meta(obj).get("ownerReferences")
-    for ref in owners if isinstance(owners, list) else ():
-        if isinstance(ref, Mapping) and ref.get("controller"):
-            return ref
-    return None
-
-
 def is_workload(obj: Mapping[str, Any]) -> bool:
     if obj.get("kind") not in WORKLOAD_ORDER:
         return False
-    ref = _controller(obj)
+    ref = controller_ref(obj)
     return ref is None or ref.get("kind") not in CONTROLLER_KINDS
 
 
 def workload_of(obj: Mapping[str, Any]) -> Workload:
     kind, namespace, name = _key(obj)
     return Workload(kind, namespace, name, tuple(workload_pull_secrets(obj)), workload_service_account(obj))
-
-
-def template_annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The pod template's annotations (a Pod's own): where ECI reads its matching annotations."""
-    path = POD_SPEC_PATHS.get(str(obj.get("kind")), ("spec", "template", "spec"))[:-1] + ("metadata",)
-    node: Any = obj
-    for part in path:
-        node = node.get(part) if isinstance(node, Mapping) else None
-    value = node.get("annotations") if isinstance(node, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
-
-
-def template_images(obj: Mapping[str, Any]) -> list[str]:
-    """The images of the pod template's init containers and containers, as written."""
-    spec = pod_spec(obj) or {}
-    out = []
-    for key in _TEMPLATE_CONTAINERS:
-        containers = spec.get(key)
-        for c in containers if isinstance(containers, list) else ():
-            image = c.get("image") if isinstance(c, Mapping) else None
-            if isinstance(image, str) and image.strip():
-                out.append(image.strip())
-    return out
 
 
 class _Owners:
@@ -138,7 +114,7 @@ class _Owners:
             return self.workloads[key]
         obj = obj if obj is not None else self.by_key.get(key)
         if obj is not None and depth < 4:
-            ref = _controller(obj)
+            ref = controller_ref(obj)
             if ref is not None:
                 return self._resolve(str(ref.get("kind") or ""), ns, str(ref.get("name") or ""),
                                      str(ref.get("uid") or "") or None, imc.labels(obj), depth + 1)
@@ -154,7 +130,7 @@ class _Owners:
 
     def of_pod(self, pod: Mapping[str, Any]) -> Optional[Workload]:
         _, ns, name = _key(pod)
-        ref = _controller(pod)
+        ref = controller_ref(pod)
         if ref is None:
             return self.workloads.get(("Pod", ns, name))
         return self._resolve(str(ref.get("kind") or ""), ns, str(ref.get("name") or ""),
@@ -263,7 +239,7 @@ def coverage(objects: Iterable[Mapping[str, Any]], caches: Sequence[Mapping[str,
         uid = _meta(pod).get("uid")
         if uid:
             pod_uid[str(uid)] = _key(pod)
-        if w is not None and (pod.get("status") or {}).get("phase") not in _TERMINAL_POD_PHASES:
+        if w is not None and (pod.get("status") or {}).get("phase") not in pod_phases.TERMINAL_PHASES:
             counts[w] = counts.get(w, 0) + 1
 
     last: dict[Workload, ObservedEvent] = {}

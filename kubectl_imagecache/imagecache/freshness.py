@@ -11,16 +11,15 @@ made by other tools) or whose current digest is unknown is neither stale nor fre
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from ..errors import ImageCacheError, InvalidReference
+from ..model import imagecache as imc
+from ..model.imagecache import ANN_BYTES, ANN_REPLACES, ANNOTATION_PREFIX
 from ..registry.reference import normalize_or_keep, parse_reference
-from . import resource as imc
 from .plan import PlannedCache, imagecache_object
-from .resource import ANN_BYTES, ANN_PLATFORM, ANN_REPLACES, ANN_WORKLOADS, ANNOTATION_PREFIX
 
 __all__ = [
     "ImageFreshness", "CacheFreshness", "RefreshPlan", "pinned_digest", "tags_to_resolve", "image_freshness",
@@ -137,14 +136,6 @@ def replacement_name(old: str, digests: Mapping[str, str]) -> str:
     return base + suffix
 
 
-def _json_list(raw: Optional[str]) -> list[str]:
-    try:
-        data = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [str(x) for x in data] if isinstance(data, list) else []
-
-
 def plan_refresh(obj: Mapping[str, Any], current: Mapping[str, str], *, size_gib: Optional[int] = None,
                  image_bytes: Optional[int] = None) -> RefreshPlan:
     """The replacement for ``obj``: same images (as written), pull secrets, retention, labels and
@@ -164,11 +155,10 @@ def plan_refresh(obj: Mapping[str, Any], current: Mapping[str, str], *, size_gib
     new_name = replacement_name(name, digests)
     old_ann = imc.annotations(obj)
     kept = {k: str(v) for k, v in old_ann.items() if not k.startswith(ANNOTATION_PREFIX)}
-    platform = str(old_ann.get(ANN_PLATFORM) or f"linux/{old_ann.get(imc.ANN_CPU_ARCH) or 'amd64'}")
-    recorded_bytes = str(old_ann.get(ANN_BYTES) or "")
-    nbytes = image_bytes if image_bytes is not None else (int(recorded_bytes) if recorded_bytes.isdigit() else None)
+    platform = imc.platform(obj) or f"linux/{old_ann.get(imc.ANN_CPU_ARCH) or 'amd64'}"
+    nbytes = image_bytes if image_bytes is not None else imc.images_bytes(obj)
     body = imagecache_object(
-        PlannedCache(new_name, images, _json_list(old_ann.get(ANN_WORKLOADS))),
+        PlannedCache(new_name, images, imc.workloads(obj) or []),
         size_gib=size_gib if size_gib is not None else imc.effective_size_gib(obj),
         digests=digests, image_bytes=nbytes or 0, platform=platform,
         pull_secrets=imc.pull_secrets(obj), retention_days=imc.retention_days(obj),

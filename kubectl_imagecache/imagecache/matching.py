@@ -42,9 +42,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from ..errors import InvalidReference
+from ..model import imagecache as imc
+from ..model.imagecache import (
+    IN_PROGRESS_PHASES,
+    POD_AUTO_MATCH,
+    POD_MATCH_COUNT,
+    POD_PERFECT_MATCH,
+    POD_PINNED_ID,
+    READY,
+)
 from ..registry.reference import parse_reference
-from . import resource as imc
-from .resource import IN_PROGRESS_PHASES, POD_AUTO_MATCH, POD_MATCH_COUNT, POD_PERFECT_MATCH, POD_PINNED_ID, READY
 
 __all__ = [
     "State", "PodRequest", "Candidate", "Match", "CacheIndex", "parse_request", "pod_images", "choose",

@@ -15,10 +15,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from .. import __version__
 from ..errors import UsageError
-from ..registry.reference import normalize_or_keep
-from ..sizing import recommend_gib
-from . import resource as imc
-from .resource import (
+from ..model import imagecache as imc
+from ..model.imagecache import (
     ANN_BYTES,
     ANN_DIGESTS,
     ANN_PLATFORM,
@@ -31,6 +29,8 @@ from .resource import (
     MAX_IMAGES,
     MIN_GIB,
 )
+from ..model.sizing import recommend_gib
+from ..registry.reference import normalize_or_keep
 from .sources import Workload
 
 __all__ = [

@@ -24,19 +24,19 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
 from ..errors import UsageError
+from ..model import imagecache as imc
+from ..model import pods as pod_phases
+from ..model.kinds import template_annotations
+from ..model.reasons import DEFAULT_REASONS, REASONS, Reason
 from ..registry.reference import normalize_or_keep, parse_reference
-from . import resource as imc
 from .plan import normalized_images
-from .sources import POD_SPEC_PATHS
 
 __all__ = ["REASONS", "PruneOptions", "Candidate", "Kept", "PrunePlan", "PodImages", "Pins", "plan_prune"]
-
-REASONS = ("expired", "failed", "unused", "superseded", "older-than")
 
 
 @dataclass(frozen=True)
 class PruneOptions:
-    reasons: frozenset[str] = frozenset({"expired", "failed", "unused", "superseded"})
+    reasons: frozenset[str] = DEFAULT_REASONS
     failed_grace: float = 3600.0
     older_than: Optional[float] = None
     include_in_progress: bool = False
@@ -52,7 +52,7 @@ class PodImages:
 
     def add_pod(self, pod: Mapping[str, Any]) -> None:
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
-        if status.get("phase") not in ("Running", "Pending"):
+        if status.get("phase") not in pod_phases.ACTIVE_PHASES:
             return
         for key in ("initContainers", "containers", "ephemeralContainers"):
             for c in spec.get(key) or []:
@@ -87,20 +87,6 @@ class PodImages:
         return bool(pinned) and f"{ref.name}@{pinned}" in self.repo_digests
 
 
-_TERMINAL_POD_PHASES = frozenset({"Succeeded", "Failed"})  # such a pod never starts a container again
-# Where a kind keeps its pod template's metadata: beside the pod spec (for a Pod, its own metadata).
-_TEMPLATE_META_PATHS = {kind: path[:-1] + ("metadata",) for kind, path in POD_SPEC_PATHS.items()}
-_GENERIC_TEMPLATE_META = ("spec", "template", "metadata")  # Argo Rollouts, OpenKruise...: as sources reads them
-
-
-def _dig(obj: Any, path: Sequence[str]) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 @dataclass
 class Pins:
     """Which caches pods pin (k8s.aliyun.com/eci-imc-id, an imageCacheId) and who pins each.
@@ -112,9 +98,9 @@ class Pins:
     by_id: dict[str, list[str]] = field(default_factory=dict)  # imageCacheId -> "deployment/shop/web", ...
 
     def add_pod(self, pod: Mapping[str, Any]) -> None:
-        if (pod.get("status") or {}).get("phase") in _TERMINAL_POD_PHASES:
+        if (pod.get("status") or {}).get("phase") in pod_phases.TERMINAL_PHASES:
             return
-        self._add("Pod", pod, ("metadata",))
+        self._add("Pod", {**pod, "kind": "Pod"})
 
     def add_workload(self, obj: Mapping[str, Any]) -> None:
         """A Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob (its jobTemplate) or Pod."""
@@ -122,11 +108,10 @@ class Pins:
         if kind == "Pod":
             self.add_pod(obj)
         elif isinstance(kind, str):
-            self._add(kind, obj, _TEMPLATE_META_PATHS.get(kind, _GENERIC_TEMPLATE_META))
+            self._add(kind, obj)
 
-    def _add(self, kind: str, obj: Mapping[str, Any], meta_path: Sequence[str]) -> None:
-        annotations = _dig(obj, (*meta_path, "annotations"))
-        value = annotations.get(imc.POD_PINNED_ID) if isinstance(annotations, Mapping) else None
+    def _add(self, kind: str, obj: Mapping[str, Any]) -> None:
+        value = template_annotations(obj).get(imc.POD_PINNED_ID)
         if not isinstance(value, str) or not value.strip():
             return
         meta = obj.get("metadata") or {}
@@ -194,19 +179,19 @@ def _own_reasons(obj: Mapping[str, Any], pods: Optional[PodImages], now: dt.date
     created = imc.created_at(obj)
     out: list[str] = []
     expires = imc.expires_at(obj)
-    if "expired" in opts.reasons and expires is not None and expires <= now:
-        out.append("expired")
-    if "failed" in opts.reasons and phase in imc.FAILED_PHASES:
+    if Reason.EXPIRED in opts.reasons and expires is not None and expires <= now:
+        out.append(Reason.EXPIRED.value)
+    if Reason.FAILED in opts.reasons and phase in imc.FAILED_PHASES:
         since = imc.parse_time(status.get("lastUpdatedTime")) or imc.parse_time(status.get("startTime")) or created
         if since is None or (now - since).total_seconds() >= opts.failed_grace:
-            out.append("failed")
-    if "unused" in opts.reasons and pods is not None:
+            out.append(Reason.FAILED.value)
+    if Reason.UNUSED in opts.reasons and pods is not None:
         digests = imc.digests(obj)
         if not any(pods.uses(i, digests.get(normalize_or_keep(i))) for i in imc.images(obj)):
-            out.append("unused")
-    if "older-than" in opts.reasons and opts.older_than is not None and created is not None \
+            out.append(Reason.UNUSED.value)
+    if Reason.OLDER_THAN in opts.reasons and opts.older_than is not None and created is not None \
             and (now - created).total_seconds() > opts.older_than:
-        out.append("older-than")
+        out.append(Reason.OLDER_THAN.value)
     return out
 
 
@@ -225,7 +210,7 @@ def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], n
     }
     pinned = {i: pins.pinned_by(imc.cache_id(obj)) for i, obj in enumerate(caches)}
     created = {i: t for i, obj in enumerate(caches) if (t := imc.created_at(obj)) is not None}
-    if "superseded" in opts.reasons:
+    if Reason.SUPERSEDED in opts.reasons:
         # Once per cache: the loop below compares each cache with every newer one that stays.
         held = [normalized_images(obj) for obj in caches]
         # Newest first: whether a cache stays depends only on strictly newer ones, all decided before it.
@@ -238,7 +223,7 @@ def plan_prune(caches: Sequence[Mapping[str, Any]], pods: Optional[PodImages], n
                 rarest = min((staying.get(image, ()) for image in mine), key=len)
                 if any(created[j] > created[i] and mine <= held[j] and _outlives(caches[j], caches[i], now)
                        for j in rarest):
-                    reasons[i].append("superseded")
+                    reasons[i].append(Reason.SUPERSEDED.value)
             if imc.phase(caches[i]) == imc.READY and (pinned[i] or not reasons.get(i)):
                 for image in mine:
                     staying.setdefault(image, []).append(i)

@@ -26,61 +26,26 @@ from typing import Any, Iterable, Iterator, Optional, Union
 
 import yaml
 
-from kubectl_imagecache.errors import InvalidReference, UsageError
-from kubectl_imagecache.registry.reference import parse_reference
+from ..errors import InvalidReference, UsageError
+from ..model.kinds import Workload, pod_spec, workload_pull_secrets, workload_service_account
+from ..registry.reference import parse_reference
 
 __all__ = [
-    "POD_SPEC_PATHS",
     "STDIN",
     "ImageUse",
     "Workload",
     "images_from_objects",
     "parse_image_input",
-    "pod_spec",
     "read_image_file",
     "unique_images",
-    "workload_pull_secrets",
-    "workload_service_account",
 ]
 
 STDIN = "-"
 STDIN_SOURCE = "stdin"
 
-# Where each kind keeps its pod spec. Kinds not listed have no pods of their own and are ignored,
-# except that any kind with spec.template.spec.containers (Argo Rollouts, OpenKruise CloneSets...)
-# is read like a Deployment: skipping it would silently undersize a cache.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "ReplicationController": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-    "PodTemplate": ("template", "spec"),
-}
-_GENERIC_TEMPLATE_PATH = ("spec", "template", "spec")
 # Ephemeral containers exist only on live pods (added by kubectl debug); templates cannot have them.
 _CONTAINER_FIELDS = ("initContainers", "containers")
 _POD_CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
-DEFAULT_SERVICE_ACCOUNT = "default"
-
-
-@dataclass(frozen=True)
-class Workload:
-    """The object images came from. Equality and hashing use kind, namespace and name only."""
-
-    kind: str
-    namespace: Optional[str]
-    name: str
-    pull_secrets: tuple[str, ...] = field(default=(), compare=False)
-    service_account: Optional[str] = field(default=None, compare=False)
-
-    def __str__(self) -> str:
-        # kubectl's kind/name, with the namespace in between when known: deployment/shop/web.
-        parts = [self.kind.lower(), self.namespace, self.name]
-        return "/".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -98,52 +63,6 @@ class ImageUse:
 
 
 # --- Kubernetes objects ---------------------------------------------------------------------------
-
-
-def _dig(obj: Any, path: Iterable[str]) -> Any:
-    for key in path:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
-def pod_spec(obj: Mapping[str, Any]) -> Optional[Mapping[str, Any]]:
-    """The pod spec of a workload object, or None for kinds that do not run pods."""
-    kind = obj.get("kind")
-    path = POD_SPEC_PATHS.get(kind) if isinstance(kind, str) else None
-    if path is None:
-        generic = _dig(obj, _GENERIC_TEMPLATE_PATH)
-        if isinstance(generic, Mapping) and isinstance(generic.get("containers"), list):
-            return generic
-        return None
-    spec = _dig(obj, path)
-    return spec if isinstance(spec, Mapping) else None
-
-
-def workload_pull_secrets(obj: Mapping[str, Any]) -> list[str]:
-    """Names in the pod spec's imagePullSecrets (in order, without duplicates)."""
-    spec = pod_spec(obj)
-    secrets = spec.get("imagePullSecrets") if spec else None
-    names: list[str] = []
-    for entry in secrets if isinstance(secrets, list) else ():
-        name = entry.get("name") if isinstance(entry, Mapping) else None
-        if isinstance(name, str) and name and name not in names:
-            names.append(name)
-    return names
-
-
-def workload_service_account(obj: Mapping[str, Any]) -> Optional[str]:
-    """The service account the pods run as: "default" when unset; None when there are no pods."""
-    spec = pod_spec(obj)
-    if spec is None:
-        return None
-    # serviceAccount is the deprecated alias; the API server fills both, manifests may have either.
-    for key in ("serviceAccountName", "serviceAccount"):
-        value = spec.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return DEFAULT_SERVICE_ACCOUNT
 
 
 def _is_list_kind(kind: str) -> bool:

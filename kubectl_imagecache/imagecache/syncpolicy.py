@@ -15,10 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..errors import UsageError
+from ..model.reasons import DEFAULT_REASONS, REASONS, Reason
 
-__all__ = ["SyncPolicy", "POLICY_REASONS", "parse_policy", "load_policy"]
+__all__ = ["SyncPolicy", "POLICY_REASONS", "SYNC_REASONS", "parse_policy", "load_policy"]
 
-POLICY_REASONS = ("expired", "failed", "unused", "superseded")
+POLICY_REASONS = tuple(r for r in REASONS if r in DEFAULT_REASONS)  # older-than needs a duration: not here
+# What an unattended sync deletes for unless its policy says otherwise: superseded caches stay until
+# the operator asks, since the newer cache may not have served a pod yet.
+SYNC_REASONS = frozenset({Reason.EXPIRED.value, Reason.FAILED.value, Reason.UNUSED.value})
 _KEYS = ("reasons", "maxCreate", "maxDelete", "namespaces")
 _MAX_BYTES = 64 * 1024
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..durations import format_duration
-from . import resource as imc
-from .resource import ANN_BYTES, ANN_DIGESTS, ANN_PLATFORM, ANN_WORKLOADS, ANNOTATION_PREFIX
+from ..model import imagecache as imc
+from ..model.imagecache import ANN_DIGESTS, ANN_WORKLOADS, ANNOTATION_PREFIX
 
 __all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "labels_text", "describe", "expires_text", "as_list",
            "for_output"]
@@ -72,13 +71,6 @@ def as_list(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "metadata": {"resourceVersion": ""}}
 
 
-def _json(raw: Optional[str]) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None
-
-
 def describe(obj: Mapping[str, Any], now: dt.datetime) -> str:
     meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     ann = meta.get("annotations") or {}
@@ -95,7 +87,7 @@ def describe(obj: Mapping[str, Any], now: dt.datetime) -> str:
     days = spec.get("retentionDays")
     lines.append(f"  Retention:    {f'{days} days' if days else 'none (kept until deleted)'}")
     lines.append("  Pull secrets: " + (", ".join(imc.pull_secrets(obj)) or "<none>"))
-    digests = _json(ann.get(ANN_DIGESTS)) or {}
+    digests = imc.digests(obj)
     lines.append("  Images:")
     for image in imc.images(obj):
         pinned = next((d for i, d in digests.items() if i == image or i.endswith("/" + str(image))), None)
@@ -112,11 +104,13 @@ def describe(obj: Mapping[str, Any], now: dt.datetime) -> str:
                                                                if status.get("expireDateTime") else ""))
     if ANN_DIGESTS in ann or ANN_WORKLOADS in ann:
         lines.append("Provenance (kubectl-imagecache):")
-        workloads = _json(ann.get(ANN_WORKLOADS)) or []
-        lines.append("  Workloads:    " + (", ".join(workloads) or "<none: images given directly>"))
-        lines.append(f"  Platform:     {ann.get(ANN_PLATFORM, '<unknown>')}")
-        if ann.get(ANN_BYTES, "").isdigit():
-            lines.append(f"  Images size:  {int(ann[ANN_BYTES])} bytes (estimated when created)")
+        workloads = imc.workloads(obj)
+        lines.append("  Workloads:    " + (", ".join(workloads) if workloads else
+                                           "<none: images given directly>" if workloads is not None else "<unknown>"))
+        lines.append(f"  Platform:     {imc.platform(obj) or '<unknown>'}")
+        nbytes = imc.images_bytes(obj)
+        if nbytes is not None:
+            lines.append(f"  Images size:  {nbytes} bytes (estimated when created)")
         for image, digest in sorted(digests.items()):
             lines.append(f"  {image} -> {digest}")
     events = status.get("events") or []

@@ -25,9 +25,9 @@ from ..errors import (
     ImageCacheError,
     UsageError,
 )
-from ..imagecache.resource import CRD_NAME, GROUP, PLURAL, VERSION
+from ..model.imagecache import CRD_NAME, GROUP, PLURAL, VERSION
+from ..model.kinds import WORKLOAD_KINDS, WORKLOAD_ORDER, controlled
 from .gcpause import paused
-from .kinds import WORKLOAD_KINDS, WORKLOAD_ORDER, controlled
 
 if TYPE_CHECKING:
     from .kubeconfig import Kubeconfig

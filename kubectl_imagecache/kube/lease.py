@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..errors import AlreadyExists, ClusterError, ClusterNotFound, ImageCacheError
-from ..imagecache.resource import parse_time
+from ..model.imagecache import parse_time
 
 __all__ = ["LEASE_NAME", "LEASE_NAMESPACE", "LeaseHeld", "LeaseLost", "Lease", "acquire", "renew", "release",
            "holder_identity"]

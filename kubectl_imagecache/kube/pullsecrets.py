@@ -156,7 +156,7 @@ class Discovered:
 def _wanted(workloads: Iterable[Mapping[str, Any]], explicit: Sequence[tuple[str, str]],
             reads: Reads) -> dict[tuple[str, str], bool]:
     """(namespace, name) of every secret to read -> whether the user named it (--pull-secret)."""
-    from ..imagecache.sources import workload_pull_secrets, workload_service_account
+    from ..model.kinds import workload_pull_secrets, workload_service_account
 
     wanted: dict[tuple[str, str], bool] = {(ns, n): True for ns, n in explicit}
     for obj in workloads:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ..errors import UsageError
-from ..imagecache import resource as imc
-from ..imagecache.resource import FAILED_PHASES, PHASES
+from ..model import imagecache as imc
+from ..model.imagecache import FAILED_PHASES, PHASES
 
 __all__ = ["Outcome", "DELETE", "parse_for", "judge", "wait_for", "FAILED_PHASES"]
 

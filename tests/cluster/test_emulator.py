@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 import pytest
 
-from kubectl_imagecache.imagecache.resource import parse_time as plugin_parse_time
+from kubectl_imagecache.model.imagecache import parse_time as plugin_parse_time
 from tests.cluster.commands_support import big_ref, docker_secret, many_ref
 from tests.fakes.controlplane import GROUP, PLURAL, VERSION, ControlPlane, imagecache, unique_name
 from tests.fakes.emulator import Emulator, gotime

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from kubectl_imagecache.kube.api import KubeSettings
-from kubectl_imagecache.kube.kinds import WORKLOAD_ORDER
+from kubectl_imagecache.model.kinds import WORKLOAD_ORDER
 from tests.cluster.commands_support import create_deployment, create_pod, delete_pods
 
 

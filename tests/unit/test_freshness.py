@@ -9,7 +9,6 @@ import pytest
 
 from kubectl_imagecache import __version__
 from kubectl_imagecache.errors import ImageCacheError
-from kubectl_imagecache.imagecache import resource as imc
 from kubectl_imagecache.imagecache.freshness import (
     NAME_MAX,
     cache_freshness,
@@ -18,6 +17,7 @@ from kubectl_imagecache.imagecache.freshness import (
     stale_caches,
     tags_to_resolve,
 )
+from kubectl_imagecache.model import imagecache as imc
 
 OLD = "sha256:" + "0" * 64
 NEW = "sha256:" + "9" * 64

@@ -8,8 +8,8 @@ from typing import Any, Optional
 
 import pytest
 
-from kubectl_imagecache.imagecache import resource as imc
 from kubectl_imagecache.imagecache.matching import State, choose_cache, parse_request, pod_images
+from kubectl_imagecache.model import imagecache as imc
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 D1 = "sha256:" + "1" * 64

@@ -23,8 +23,8 @@ from kubectl_imagecache.imagecache.plan import (
     validate_size,
 )
 from kubectl_imagecache.imagecache.sources import Workload
+from kubectl_imagecache.model.sizing import GIB
 from kubectl_imagecache.registry.reference import normalize
-from kubectl_imagecache.sizing import GIB
 
 
 def imgs(prefix: str, n: int) -> tuple[str, ...]:

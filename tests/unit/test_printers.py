@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kubectl_imagecache.cli.printers import NamePrinter, escape
-from kubectl_imagecache.imagecache.resource import RESOURCE
+from kubectl_imagecache.model.imagecache import RESOURCE
 
 
 def test_name_printer_writes_kubectl_lines(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from kubectl_imagecache.imagecache.plan import ANN_DIGESTS
 from kubectl_imagecache.imagecache.prune import Pins, PodImages, PruneOptions, PrunePlan, plan_prune, pod_images
-from kubectl_imagecache.imagecache.resource import POD_PINNED_ID
+from kubectl_imagecache.model.imagecache import POD_PINNED_ID
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 D = "sha256:" + "d" * 64
@@ -290,8 +290,8 @@ from hypothesis import strategies as st  # noqa: E402
 
 
 def _superseded_by_rule(caches: list[dict[str, Any]], pods: PodImages) -> set[str]:
-    from kubectl_imagecache.imagecache import resource as imc
     from kubectl_imagecache.imagecache.plan import normalized_images
+    from kubectl_imagecache.model import imagecache as imc
 
     opts = PruneOptions()
     own = {imc.name(c): set(plan_prune([c], pods, NOW, opts).candidates[0].reasons)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from kubectl_imagecache.imagecache.estimate import build_report
 from kubectl_imagecache.registry.manifest import Descriptor, ImageInfo, ImageManifest, InspectResult
 from kubectl_imagecache.registry.platform import DEFAULT_PLATFORM
 from kubectl_imagecache.registry.reference import parse_reference
-from kubectl_imagecache.sizing import build_report
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from kubectl_imagecache.imagecache import resource as imc
+from kubectl_imagecache.model import imagecache as imc
 
 UTC = dt.timezone.utc
 

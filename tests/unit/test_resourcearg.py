@@ -6,7 +6,7 @@ import pytest
 
 from kubectl_imagecache.cli.resourcearg import parse_name, parse_names
 from kubectl_imagecache.errors import UsageError
-from kubectl_imagecache.imagecache.resource import RESOURCE
+from kubectl_imagecache.model.imagecache import RESOURCE
 
 
 @pytest.mark.parametrize("arg", [

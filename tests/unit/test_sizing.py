@@ -7,19 +7,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubectl_imagecache.durations import format_duration, parse_duration
-from kubectl_imagecache.errors import EXIT_AUTH, EXIT_FAILURE, NotFound, Unauthorized, UsageError
-from kubectl_imagecache.registry.manifest import Descriptor, ImageInfo, ImageManifest, InspectResult
-from kubectl_imagecache.registry.platform import DEFAULT_PLATFORM
-from kubectl_imagecache.registry.reference import parse_reference
-from kubectl_imagecache.sizing import (
+from kubectl_imagecache.errors import EXIT_AUTH, EXIT_FAILURE, NotFound, TooLarge, Unauthorized, UsageError
+from kubectl_imagecache.imagecache.estimate import build_report
+from kubectl_imagecache.model.sizing import (
     GIB,
-    TooLarge,
-    build_report,
     human_bytes,
     recommend_gib,
     unique_bytes,
     validate_headroom,
 )
+from kubectl_imagecache.registry.manifest import Descriptor, ImageInfo, ImageManifest, InspectResult
+from kubectl_imagecache.registry.platform import DEFAULT_PLATFORM
+from kubectl_imagecache.registry.reference import parse_reference
 
 
 def test_minimum_is_20_gib() -> None:

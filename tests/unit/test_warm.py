@@ -42,8 +42,8 @@ def options(**kwargs: Any) -> WarmOptions:
 @pytest.mark.parametrize("kwargs, message", [
     ({"images": ("deployment/web",)}, "did you mean --from deployment/web?"),
     ({"images": ("nginx",), "froms": ("widget/web",)}, '--from "widget/web" must be KIND/NAME with KIND one of '
-                                                       "deployment, statefulset, daemonset, replicaset, job, "
-                                                       "cronjob, pod"),
+                                                       "deployment, statefulset, daemonset, replicaset, cronjob, "
+                                                       "job, pod"),
     ({"images": ("nginx",), "name": "Bad_Name"}, '--name "Bad_Name" must be a lowercase DNS-1123 name'),
     ({"images": ("nginx",), "name": "a..b"}, '--name "a..b" must be a lowercase DNS-1123 name'),
     ({"images": ("nginx",), "size": 10}, "--size 10 is out of range: an ImageCache is 20 to 32768 GiB"),

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import click
 
-from ...sizing import human_bytes
+from ...model.sizing import human_bytes
 from ..options import CommandOptions, output_flag
 from ..printers import print_structured
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import click
 
-from ...errors import Cancelled
+from ...errors import EXIT_FAILURE, Cancelled
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -26,10 +26,11 @@ from ..options import (
     selector_flag,
 )
 from ..printers import NamePrinter, confirm, escape, info, interactive, print_structured, print_table
-from ..scope import build_bodies, pod_usage, read_scope, resolve_current
+from ..scope import read_scope, read_usage, resolve_current
 
 if TYPE_CHECKING:
     from ...imagecache.coverage import Summary, WorkloadCoverage
+    from ...imagecache.planner import Plan
     from ...kube.api import Cluster, KubeSettings
 
 FORMATS = ("table", "wide", "json", "yaml")
@@ -106,18 +107,17 @@ class CoverageOptions(CommandOptions):
         results = coverage(scope.workloads, scope.caches, pods=scope.pods, events=scope.events, current=current)
         reclaim = 0
         if self.price is not None and scope.caches:
-            from ...imagecache.prune import PruneOptions, plan_prune
-            pods, pins = pod_usage(cluster)
-            reclaim = reclaimable_gib(plan_prune(scope.caches, pods, now, PruneOptions(), pins).candidates)
-        summary = summarize(results, scope.caches, reclaimable=reclaim, price_per_gib_month=self.price)
-        fix: list[dict] = []
-        if self.fix:
-            from ...imagecache.syncplan import warm_plan
+            from ...imagecache.planner import Policy, Scope, Snapshot, plan
+            from ...imagecache.prune import PruneOptions
 
-            planned, notes = warm_plan(results, scope.caches)
-            for n in notes:
-                info(escape(f"{n.subject}: {n.reason}"))
-            fix = build_bodies(planned, scope.workloads, cluster, self.registry, self.cache)
+            usage, _ = read_usage(cluster)
+            pruning = plan(Snapshot(scope.caches, now, usage=usage), Scope(), Policy(prune=PruneOptions()))
+            reclaim = reclaimable_gib(d.candidate for d in pruning.deletes if d.candidate is not None)
+        summary = summarize(results, scope.caches, reclaimable=reclaim, price_per_gib_month=self.price)
+        fix: list[Mapping[str, Any]] = []
+        if self.fix:
+            fixing = self._fix_plan(cluster, scope, results, now)
+            fix = [c.body for c in fixing.creates]
         if self.output in ("json", "yaml"):
             doc: dict[str, Any] = {"workloads": [r.to_dict() for r in results], "summary": summary.to_dict()}
             if self.fix:
@@ -129,7 +129,24 @@ class CoverageOptions(CommandOptions):
                 click.echo(line)
         if not self.fix:
             return 0
-        return self._apply_fix(cluster, fix)
+        return self._apply_fix(cluster, fixing, scope.caches, now)
+
+    def _fix_plan(self, cluster: Cluster, scope: Any, results: Any, now: dt.datetime) -> Plan:
+        """The planner with coverage --fix's policy: warm what needs a cache, nothing else."""
+        from ...imagecache.planner import Policy, Scope, Snapshot, plan, warm_plan
+        from ..scope import discover_secrets, size_images
+
+        planned, _ = warm_plan(results, scope.caches)
+        secrets, names = discover_secrets(scope.workloads, cluster, self.registry) if planned else ([], ())
+        sizes, errors = size_images([i for p in planned for i in p.images], self.registry, self.cache, secrets)
+        for image, why in sorted(errors.items()):
+            click.echo(f"error: {image}: {why}", err=True)
+        snapshot = Snapshot(scope.caches, now, scope.workloads, scope.pods, results, sizes=sizes,
+                            sizing_errors=errors, platform=str(self.registry.platform), pull_secrets=names)
+        fixing = plan(snapshot, Scope(), Policy(warm=True, strict_sizing=True))
+        for n in fixing.notes:
+            info(escape(f"{n.subject}: {n.reason}"))
+        return fixing
 
     def _table(self, results: Sequence[WorkloadCoverage], now: dt.datetime) -> None:
         if not results:
@@ -146,7 +163,10 @@ class CoverageOptions(CommandOptions):
         print_table([[escape(c) for c in row] for row in rows], headers)  # names and reasons come from the API
         click.echo("")
 
-    def _apply_fix(self, cluster: Cluster, bodies: list[dict]) -> int:
+    def _apply_fix(self, cluster: Cluster, fixing: Plan, caches: Sequence[Mapping[str, Any]], now: dt.datetime) -> int:
+        from ..executor import Executor
+
+        bodies = [c.body for c in fixing.creates]
         if not bodies:
             click.echo("Nothing to warm: every workload a cache can cover is covered.", err=True)
             return 0
@@ -160,20 +180,17 @@ class CoverageOptions(CommandOptions):
                 return 0
             if not confirm(f"Create these {len(bodies)} ImageCache(s)?"):
                 raise Cancelled("nothing created")
-        printer = NamePrinter(err=self.output in ("json", "yaml"))
-        for body in bodies:
-            cluster.create_imagecache(body)
-            printer.name(body["metadata"]["name"], "created")
-        return 0
+        out = Executor(cluster, NamePrinter(err=self.output in ("json", "yaml"))).run(fixing, caches, None, now)
+        for f in out.failed:
+            click.echo(f"error: {escape(f)}", err=True)
+        return EXIT_FAILURE if out.failed else 0
 
 
 def _fix_row(body: Mapping[str, Any]) -> dict[str, Any]:
-    import json
-
-    from ...imagecache import resource as imc
+    from ...model import imagecache as imc
 
     return {"name": imc.name(body), "images": imc.images(body), "sizeGiB": imc.effective_size_gib(body),
-            "workloads": json.loads(imc.annotations(body).get(imc.ANN_WORKLOADS) or "[]")}
+            "workloads": imc.workloads(body) or []}
 
 
 @click.command("coverage", context_settings={"help_option_names": ["-h", "--help"]})

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import click
 
 from ...errors import UsageError
-from ...sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
+from ...model.sizing import DEFAULT_HEADROOM, human_bytes, validate_headroom
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -78,7 +78,7 @@ class EstimateOptions(CommandOptions):
         validate_headroom(self.headroom)
 
     def run(self) -> int:
-        from ...sizing import build_report
+        from ...imagecache.estimate import build_report
 
         secrets = []
         if self.registry.pull_secrets:  # without --pull-secret no kubeconfig is needed

@@ -30,7 +30,7 @@ class ExplainOptions(CommandOptions):
         self.kind, self.name = (kind, name) if slash else ("pod", kind)
 
     def validate(self) -> None:
-        from ...kube.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
+        from ...model.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
 
         if self.kind.lower() not in WORKLOAD_KINDS or not self.name or "/" in self.name:
             raise UsageError(f'"{self.target}" must be POD or KIND/NAME with KIND one of '

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from ...errors import Cancelled, ClusterNotFound, UsageError
+from ...errors import EXIT_FORBIDDEN, Cancelled, UsageError
 from ..options import CommandOptions, DryRun, KubeFlags, kube_flags, output_flag, selector_flag
 from ..printers import NamePrinter, confirm, interactive, print_structured, print_table
 
@@ -17,19 +17,16 @@ if TYPE_CHECKING:
 
 
 def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:
-    from ...imagecache import prune as rules
+    from ...model.reasons import DEFAULT_REASONS, REASONS, Reason, parse_reasons
 
-    chosen: set[str] = set()
-    for v in values:
-        for part in v.split(","):
-            part = part.strip()
-            if part not in rules.REASONS:
-                raise UsageError(f'--reason "{part}" is unknown: use {", ".join(rules.REASONS)}')
-            chosen.add(part)
-    if "older-than" in chosen and older_than is None:
+    known, unknown = parse_reasons(values)
+    if unknown:
+        raise UsageError(f'--reason "{unknown[0]}" is unknown: use {", ".join(REASONS)}')
+    chosen = set(known)
+    if Reason.OLDER_THAN in chosen and older_than is None:
         raise UsageError("--reason older-than needs --older-than DURATION")
     if not chosen:
-        chosen = set(rules.PruneOptions().reasons) | ({"older-than"} if older_than else set())
+        chosen = set(DEFAULT_REASONS) | ({Reason.OLDER_THAN.value} if older_than else set())
     return frozenset(chosen)
 
 
@@ -37,7 +34,7 @@ def _in_grace(caches: Any, candidates: set[str], grace: float, grace_text: str) 
     """Failed caches --failed-grace keeps, so `--reason failed` that prunes nothing says why.
     (The same clock as imagecache/prune.py's rule: last update, else start, else creation.)"""
     from ...durations import format_duration
-    from ...imagecache import resource as imc
+    from ...model import imagecache as imc
 
     now = dt.datetime.now(dt.timezone.utc)
     out = []
@@ -82,65 +79,92 @@ class PruneOptions(CommandOptions):
 
     def run(self) -> int:
         from ...durations import format_duration
-        from ...imagecache.prune import plan_prune
-        from ..printers import info
-        from ..scope import pod_usage
+        from ...imagecache.planner import Policy, Scope, Snapshot, plan
+        from ...model.reasons import USAGE_REASONS
+        from ..printers import info, warn
+        from ..scope import read_usage
 
         cluster = self.settings.connect()
         caches = cluster.list_imagecaches(self.selector)
-        pods, pins = pod_usage(cluster) if caches else (None, None)
-        pruning = plan_prune(caches, pods if "unused" in self.rules.reasons else None,
-                             dt.datetime.now(dt.timezone.utc), self.rules, pins)
+        # Expired and failed caches hold nothing a pod can start from: only the other reasons read pods.
+        needs_usage = bool(caches) and bool(self.rules.reasons & USAGE_REASONS)
+        usage, unknown = read_usage(cluster) if needs_usage else (None, "")
+        snapshot = Snapshot(caches, dt.datetime.now(dt.timezone.utc), usage=usage, usage_unknown=unknown)
+        pruning = plan(snapshot, Scope(), Policy(prune=self.rules))
         for kept in pruning.kept:
             info(kept.describe())
         if "failed" in self.rules.reasons:
-            for line in _in_grace(caches, {c.name for c in pruning.candidates}, self.rules.failed_grace,
+            for line in _in_grace(caches, {d.name for d in pruning.deletes}, self.rules.failed_grace,
                                   self.failed_grace):
                 info(line)
-        plan = pruning.candidates
-        total = sum(c.size_gib for c in plan)
+        if pruning.limited:
+            warn(unknown)
+        chosen = [d.candidate for d in pruning.deletes if d.candidate is not None]
+        total = sum(c.size_gib for c in chosen)
         if self.output != "table":
-            print_structured({"candidates": [c.to_dict() for c in plan], "reclaimGiB": total,
+            print_structured({"candidates": [c.to_dict() for c in chosen], "reclaimGiB": total,
                               "deleted": self.yes and self.dry_run is DryRun.NONE}, self.output)
-        elif plan:
+        elif chosen:
             print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)]
-                         for c in plan], ["NAME", "REASONS", "SIZE", "AGE"])
-            click.echo(f"\n{len(plan)} ImageCache(s), {total} GiB to reclaim.")
+                         for c in chosen], ["NAME", "REASONS", "SIZE", "AGE"])
+            click.echo(f"\n{len(chosen)} ImageCache(s), {total} GiB to reclaim.")
         else:
             click.echo("Nothing to prune.", err=True)
-        if not plan:
-            return 0
+        code = EXIT_FORBIDDEN if pruning.limited else 0
+        if not chosen:
+            return self._refused(code)
         # A dry run is the preview; so is -o json|yaml without --yes: a document on stdout is never
         # followed by a question (a script reading it cannot answer one).
         if self.dry_run is not DryRun.NONE:
             click.echo("Dry run: nothing deleted.", err=True)
-            return 0
+            return self._refused(code)
         if not self.yes:
             if self.output != "table" or not interactive():
                 click.echo("Preview only: run again with --yes to delete these.", err=True)
-                return 0
-            if not confirm(f"Delete these {len(plan)} ImageCache(s)?"):
+                return self._refused(code)
+            if not confirm(f"Delete these {len(chosen)} ImageCache(s)?"):
                 raise Cancelled("nothing deleted")
+        self._delete(cluster, pruning, snapshot)
+        return self._refused(code)
+
+    def _refused(self, code: int) -> int:
+        if code:
+            click.echo("error: forbidden to read every pod and pod template: only expired and failed caches "
+                       "were considered; grant list on pods and workloads cluster-wide, or pass "
+                       "--reason expired,failed", err=True)
+        return code
+
+    def _delete(self, cluster: Any, pruning: Any, snapshot: Any) -> None:
+        from ..executor import Executor
         from ..progress import CountBar
 
-        printer = NamePrinter(err=self.output != "table")  # stdout holds the JSON/YAML document
-        deleted: list[str] = []
-        bar = CountBar(len(plan), "Deleting caches")
+        later = _Later(err=self.output != "table")  # stdout holds the JSON/YAML document
+        bar = CountBar(len(pruning.deletes), "Deleting caches")
         with bar as step:
-            for c in plan:
-                try:
-                    cluster.delete_imagecache(c.name)
-                except ClusterNotFound:
-                    step()
-                    continue  # someone else removed it meanwhile: the goal is met
-                step()
-                deleted.append(c.name)
-                if not bar.active:
-                    printer.deleted(c.name)
-        if bar.active:  # after the bar, so its line is not broken by the names
-            for n in deleted:
-                printer.deleted(n)
-        return 0
+            later.now = not bar.active
+            Executor(cluster, later, on_delete=lambda name: step()).run(pruning, snapshot.caches, snapshot.usage,
+                                                                         snapshot.now)
+        later.flush()  # after the bar, so its line is not broken by the names
+
+
+class _Later(NamePrinter):
+    """Deleted names, printed as they go, or after a progress bar (whose line they would break)."""
+
+    def __init__(self, err: bool) -> None:
+        super().__init__(err=err)
+        self.now = True
+        self.names: list[str] = []
+
+    def deleted(self, name: str, suffix: str = "") -> None:
+        if self.now:
+            super().deleted(name, suffix)
+        else:
+            self.names.append(name)
+
+    def flush(self) -> None:
+        for n in self.names:
+            super().deleted(n)
+        self.names.clear()
 
 
 @click.command("prune", context_settings={"help_option_names": ["-h", "--help"]})

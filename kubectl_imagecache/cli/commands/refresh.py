@@ -10,11 +10,11 @@ replacement gets a new id, and deleting the old one would break the pods that pi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
-from ...errors import EXIT_FAILURE, AlreadyExists, ClusterNotFound, ImageCacheError, UsageError
+from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ClusterNotFound, ImageCacheError, UsageError
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -30,55 +30,7 @@ from ..options import (
 from ..printers import NamePrinter, escape, info, print_structured, print_table, warn
 
 if TYPE_CHECKING:
-    from ...imagecache.freshness import RefreshPlan
-    from ...kube.api import Cluster, KubeSettings
-
-
-def size_replacement(obj: Mapping[str, Any], current: Mapping[str, str], cluster: Cluster,
-                     registry: RegistrySettings, cache: CacheSettings) -> RefreshPlan:
-    """freshness.plan_refresh with the size worked out again from the images' current manifests
-    (never below the old size), read with the cache's own pull secrets."""
-    from ...imagecache import resource as imc
-    from ...imagecache.freshness import plan_refresh
-    from ...kube.pullsecrets import load_pull_secrets
-    from ...registry.reference import normalize_or_keep, parse_reference
-    from ...sizing import recommend_gib
-
-    secrets = load_pull_secrets(imc.pull_secrets(obj), cluster.get_secret) if imc.pull_secrets(obj) else []
-    images = list(dict.fromkeys(normalize_or_keep(t) for t in imc.images(obj)))
-    with registry.open_client(cache, secrets) as client:
-        results = client.inspect_many([(i, parse_reference(i)) for i in images])
-    failed = [r for r in results if r.error is not None]
-    if failed or len(results) != len(images):
-        first = failed[0] if failed else None
-        raise ImageCacheError(f"cannot refresh {imc.name(obj)}: {first.image if first else 'an image'} could not be "
-                              f"read from its registry ({first.error.message if first and first.error else '?'})")
-    needed = sum(r.info.size_bytes for r in results if r.info is not None)
-    size = max(imc.effective_size_gib(obj), recommend_gib(needed))
-    return plan_refresh(obj, current, size_gib=size, image_bytes=needed)
-
-
-def replace(cluster: Cluster, plan: RefreshPlan, timeout: float) -> Optional[str]:
-    """Create ``plan``'s replacement (or find the one an earlier run made), wait until Ready, delete
-    the old cache. None when done, else why the old cache stays."""
-    from ...imagecache.resource import READY
-    from ...kube.waiting import wait_for
-
-    try:
-        cluster.create_imagecache(dict(plan.body))
-    except AlreadyExists:
-        pass  # an earlier run (or a concurrent sync) made it: wait for it as well
-    outcome = wait_for(cluster, [plan.name], READY, timeout)[plan.name]
-    if not outcome.ok:
-        what = f"{outcome.phase}" + (f": {outcome.reason}" if outcome.reason else "")
-        if not outcome.done:
-            what = f"not Ready after the timeout ({outcome.phase} at {outcome.progress})"
-        return f"replacement {plan.name} is {what}; {plan.old} stays"
-    try:
-        cluster.delete_imagecache(plan.old)
-    except ClusterNotFound:
-        pass
-    return None
+    from ...kube.api import KubeSettings
 
 
 @dataclass
@@ -110,9 +62,13 @@ class RefreshOptions(CommandOptions):
             raise UsageError("name the caches to refresh, or pass --all-stale (not both)")
 
     def run(self) -> int:
-        from ...imagecache import resource as imc
-        from ...imagecache.freshness import cache_freshness, tags_to_resolve
-        from ..scope import pod_usage, resolve_current
+        import datetime as dt
+
+        from ...imagecache.freshness import tags_to_resolve
+        from ...imagecache.planner import Policy, Scope, Snapshot, plan
+        from ...model import imagecache as imc
+        from ..executor import Executor
+        from ..scope import cache_secrets, read_usage, resolve_current, size_images
 
         cluster = self.kube.connection
         caches = cluster.list_imagecaches()
@@ -123,56 +79,58 @@ class RefreshOptions(CommandOptions):
         targets = [by_name[n] for n in self.names] if self.names else \
             [c for c in caches if imc.phase(c) == imc.READY]
         current = resolve_current(self.registry, self.cache, tags_to_resolve(targets))
-        stale = []
-        for obj in targets:
-            f = cache_freshness(obj, current)
-            if f.stale:
-                stale.append(obj)
-            elif self.names:
-                why = "no digests recorded or unknown" if f.unknown else "every image is at its current digest"
-                info(f"ImageCache {imc.name(obj)} is not stale ({why}): nothing to do")
-        if not stale:
+        from ...imagecache.freshness import cache_freshness
+
+        stale = [c for c in targets if cache_freshness(c, current).stale]
+        usage, unknown = read_usage(cluster) if stale else (None, "")
+        sizes, errors = size_images([i for c in stale for i in imc.images(c)], self.registry, self.cache,
+                                    cache_secrets(stale, cluster)) if stale and usage else ({}, {})
+        snapshot = Snapshot(caches, dt.datetime.now(dt.timezone.utc), usage=usage, usage_unknown=unknown,
+                            current=current, sizes=sizes, sizing_errors=errors)
+        p = plan(snapshot, Scope(), Policy(refresh=frozenset(self.names)))
+        refused = [f"{n.subject}: {n.reason}" for n in p.notes if not n.reason.startswith("not stale")]
+        for n in p.notes:
+            if n.reason.startswith("not stale"):
+                info(f"ImageCache {n.subject} is {n.reason}: nothing to do")
+        if not p.refreshes and not refused:
             if self.output in ("json", "yaml"):
                 print_structured({"refreshes": [], "failed": []}, self.output)
             elif self.all_stale:
                 click.echo("No stale ImageCaches.", err=True)
             return 0
-        _, pins = pod_usage(cluster)
-        plans: list[RefreshPlan] = []
-        refused: list[str] = []
-        for obj in stale:
-            who = pins.pinned_by(imc.cache_id(obj))
-            if who:
-                refused.append(f"{imc.name(obj)} is pinned by id by {', '.join(who)}: its replacement would get a "
-                               "new id; refresh it by hand and re-pin")
-                continue
-            plans.append(size_replacement(obj, current, cluster, self.registry, self.cache))
         for r in refused:
             warn(escape(r))
         if self.output not in ("json", "yaml"):
-            print_table([[p.old, p.name, ", ".join(f"{c.image} {(c.recorded or '?')[:19]} -> {(c.current or '?')[:19]}"
-                                                    for c in p.changes)] for p in plans],
+            print_table([[r.old, r.name, ", ".join(f"{c.image} {(c.recorded or '?')[:19]} -> {(c.current or '?')[:19]}"
+                                                    for c in r.changes)] for r in p.refreshes],
                         ["STALE", "REPLACEMENT", "MOVED"])
         if self.dry_run:
             if self.output in ("json", "yaml"):
-                print_structured({"refreshes": [p.to_dict() for p in plans], "failed": refused}, self.output)
+                print_structured({"refreshes": [_row(r) for r in p.refreshes], "failed": refused}, self.output)
             return EXIT_FAILURE if refused else 0
         printer = NamePrinter(err=self.output in ("json", "yaml"))
-        failures: list[str] = []
-        for p in plans:
-            problem = replace(cluster, p, self.seconds)
-            if problem:
-                failures.append(problem)
-                click.echo(f"error: {escape(problem)}", err=True)
-            else:
-                printer.name(p.name, "created")
-                printer.deleted(p.old)
+        out = Executor(cluster, printer, wait=self.seconds, wait_text=self.timeout).run(p, caches, usage,
+                                                                                         snapshot.now)
+        failures = [f"replacement {f}; {_old(p, f)} stays" for f in out.failed]
+        for f in failures:
+            click.echo(f"error: {escape(f)}", err=True)
         if self.output in ("json", "yaml"):
-            print_structured({"refreshes": [p.to_dict() for p in plans], "failed": refused + failures}, self.output)
+            print_structured({"refreshes": [_row(r) for r in p.refreshes], "failed": refused + failures},
+                             self.output)
         if failures or refused:
-            raise ImageCacheError(f"{len(failures) + len(refused)} of {len(plans) + len(refused)} refresh(es) did not "
-                                  f"complete: {(failures + refused)[0]}")
+            total = len(p.refreshes) + len(refused)
+            raise ImageCacheError(f"{len(failures) + len(refused)} of {total} refresh(es) did not complete: "
+                                  f"{(failures + refused)[0]}", exit_code=EXIT_FORBIDDEN if p.limited else None)
         return 0
+
+
+def _row(r: Any) -> dict[str, Any]:
+    return {"old": r.old, "name": r.name, "changes": [c.to_dict() for c in r.changes]}
+
+
+def _old(p: Any, failure: str) -> str:
+    """The stale cache a failed replacement was to take over from."""
+    return next((r.old for r in p.refreshes if failure.startswith(f"{r.name}:")), "the old cache")
 
 
 @click.command("refresh", context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,21 +1,23 @@
 """`kubectl imagecache sync`: warm what is missing, refresh what is stale, prune what is not needed.
 
-One preview (imagecache.syncplan.plan_sync); --yes acts under a coordination.k8s.io Lease so two
-syncs never act together. Acting: creates first (under 200 a minute), then wait until the new
-caches are Ready, then deletes, each only once the caches taking over its workloads are Ready. A
-failed or late create leaves every cache it would have replaced in place, and the run exits 1.
+One preview (imagecache.planner.plan, with sync's policy); --yes acts through the executor under a
+coordination.k8s.io Lease so two syncs never act together: creates first (under 200 a minute), then
+wait until the new caches are Ready, then deletes, each only once the caches taking over its
+workloads are Ready. A failed or late create leaves every cache it would have replaced in place, and
+the run exits 1.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
-from ...errors import EXIT_FAILURE, AlreadyExists, ClusterNotFound, ImageCacheError, UsageError
+from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ImageCacheError, UsageError
+from ...imagecache.syncpolicy import SYNC_REASONS
+from ..executor import Executor
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -32,27 +34,13 @@ from ..options import (
 from ..printers import NamePrinter, escape, info, print_structured, print_table, warn
 
 if TYPE_CHECKING:
-    from ...imagecache.syncplan import SyncPlan
+    from ...imagecache.planner import Plan, Snapshot
     from ...kube.api import Cluster, KubeSettings
 
 
 # The Lease lasts --timeout (the longest step, the wait) plus this margin from each renewal; renewed
-# after planning, before the wait and the deletes, and this often while creates are spaced out.
+# after planning, before the wait and the deletes, and (executor.py) while creates are spaced out.
 LEASE_MARGIN_SECONDS = 600
-LEASE_RENEW_SECONDS = 60
-
-
-@dataclass
-class Outcome:
-    created: list[str] = field(default_factory=list)
-    ready: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # "NAME: why"
-    skipped: list[str] = field(default_factory=list)  # deletes left for a later run, and why
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "ready": self.ready, "deleted": self.deleted, "failed": self.failed,
-                "skipped": self.skipped}
 
 
 @dataclass
@@ -72,7 +60,7 @@ class SyncOptions(CommandOptions):
     registry: RegistrySettings = field(init=False)
     cache: CacheSettings = field(init=False)
     seconds: float = field(init=False, default=0.0)
-    reasons: frozenset[str] = field(init=False, default=frozenset({"expired", "failed", "unused"}))
+    reasons: frozenset[str] = field(init=False, default=SYNC_REASONS)
     namespaces: Optional[tuple[str, ...]] = field(init=False, default=None)
 
     def complete(self) -> None:
@@ -105,16 +93,14 @@ class SyncOptions(CommandOptions):
             return list(self.namespaces)
         return [None if self.kube_flags.all_namespaces else self.kube.resolved_namespace()]
 
-    def plan(self, cluster: Cluster) -> SyncPlan:
-        import dataclasses
+    def snapshot(self, cluster: Cluster) -> Snapshot:
+        """Everything the plan decides from: the scope, every cache, every pin, the registry's answers."""
 
-        from ...imagecache import resource as imc
         from ...imagecache.coverage import coverage
         from ...imagecache.freshness import stale_caches, tags_to_resolve
-        from ...imagecache.prune import PruneOptions, plan_prune
-        from ...imagecache.syncplan import plan_sync, warm_plan
-        from ..scope import build_bodies, pod_usage, read_scope, resolve_current
-        from .refresh import size_replacement
+        from ...imagecache.planner import Snapshot, warm_plan
+        from ...model import imagecache as imc
+        from ..scope import cache_secrets, discover_secrets, read_scope, read_usage, resolve_current, size_images
 
         workloads: list[dict] = []
         pods: list[dict] = []
@@ -125,98 +111,26 @@ class SyncOptions(CommandOptions):
         caches = scopes[-1].caches if scopes else cluster.list_imagecaches()  # cluster-scoped: the newest read
         current = resolve_current(self.registry, self.cache, tags_to_resolve(caches))
         results = coverage(workloads, caches, pods=pods, current=current)
+        usage, unknown = read_usage(cluster, scopes[0] if len(scopes) == 1 else None)
+        # What the planner will size: the new caches' images and the stale caches' (read as each cache does).
         planned, _ = warm_plan(results, caches)
-        bodies = build_bodies(planned, workloads, cluster, self.registry, self.cache, strict=False)
-        refreshes = []
-        by_name = {imc.name(c): c for c in caches}
-        for f in stale_caches(caches, current):
-            try:
-                refreshes.append(size_replacement(by_name[f.name], current, cluster, self.registry, self.cache))
-            except ImageCacheError as exc:
-                warn(f"not refreshing {f.name}: {exc.message}")
-        pod_images, pins = pod_usage(cluster, scopes[0] if len(scopes) == 1 else None)
-        now = dt.datetime.now(dt.timezone.utc)
-        opts = PruneOptions(reasons=self.reasons)
-        everywhere = self._scopes() == [None]
-        scoped = {f"/{ns}/" for ns in self._scopes() if ns}
+        secrets, names = discover_secrets(workloads, cluster, self.registry) if planned else ([], ())
+        sizes, errors = size_images([i for p in planned for i in p.images], self.registry, self.cache, secrets)
+        stale = {f.name for f in stale_caches(caches, current)}
+        stale_objs = [c for c in caches if imc.name(c) in stale]
+        more, more_errors = size_images([i for c in stale_objs for i in imc.images(c)], self.registry, self.cache,
+                                        cache_secrets(stale_objs, cluster))
+        return Snapshot(caches, dt.datetime.now(dt.timezone.utc), workloads, pods, results, usage, unknown, current,
+                        {**sizes, **more}, {**errors, **more_errors}, str(self.registry.platform), names)
 
-        def in_scope(obj: Any) -> bool:
-            # A namespaced sync only deletes caches warm made for workloads of its namespaces: a cache
-            # others' CronJobs use between runs is not its to judge.
-            import json
+    def plan(self, snapshot: Snapshot) -> Plan:
+        from ...imagecache.planner import Policy, Scope, plan
+        from ...imagecache.prune import PruneOptions
 
-            try:
-                owners = json.loads(imc.annotations(obj).get(imc.ANN_WORKLOADS) or "[]") if obj else []
-            except ValueError:
-                owners = []
-            return bool(owners) and all(any(s in str(w) for s in scoped) for w in owners)
-
-        def prune(state: Any) -> Any:
-            p = plan_prune(state, pod_images, now, opts, pins)
-            if everywhere:
-                return p
-            named = {imc.name(o): o for o in state}
-            return dataclasses.replace(p, candidates=[c for c in p.candidates if in_scope(named.get(c.name))])
-
-        return plan_sync(results, caches, bodies, refreshes, prune, now, max_create=self.max_create,
-                         max_delete=self.max_delete)
-
-    # -- acting ----------------------------------------------------------------------------------------------
-    def act(self, cluster: Cluster, plan: SyncPlan, printer: NamePrinter, keep: Callable[[], None]) -> Outcome:
-        """Creates, the wait, deletes. ``keep`` renews the Lease: called between the steps and while
-        the rate limit spaces out creates, so no step runs past the Lease's duration."""
-        from ...imagecache.resource import READY
-        from ...imagecache.syncplan import CreateRateLimiter
-        from ...kube.waiting import wait_for
-
-        out = Outcome()
-        limiter = CreateRateLimiter()
-        bodies = [c.body for c in plan.creates] + [r.body for r in plan.refreshes if r.create]
-        new = [c.name for c in plan.creates] + [r.name for r in plan.refreshes]
-        renewed = time.monotonic()
-        for body in bodies:
-            time.sleep(limiter.reserve(time.monotonic()))
-            if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
-                keep()
-                renewed = time.monotonic()
-            name = str(body["metadata"]["name"])
-            try:
-                cluster.create_imagecache(dict(body))
-            except AlreadyExists:
-                pass  # made by an earlier run: wait for it like the others
-            except ImageCacheError as exc:
-                out.failed.append(f"{name}: {exc.message}")
-                continue
-            out.created.append(name)
-            printer.name(name, "created")
-        waiting = [n for n in new if not any(f.startswith(f"{n}:") for f in out.failed)]
-        if waiting:
-            keep()  # the wait lasts up to --timeout, which the Lease's duration covers from here
-            for n, o in wait_for(cluster, waiting, READY, self.seconds).items():
-                if o.ok:
-                    out.ready.append(n)
-                elif o.done:
-                    out.failed.append(f"{n}: {o.phase}" + (f" ({o.reason})" if o.reason else ""))
-                else:
-                    out.failed.append(f"{n}: not Ready after {self.timeout} ({o.phase} at {o.progress})")
-        ready = set(out.ready)
-        if plan.deletes:
-            keep()
-        for d in plan.deletes:
-            late = [a for a in d.after if a not in ready]
-            if late:
-                out.skipped.append(f"{d.name}: kept until {', '.join(late)} is Ready")
-                continue
-            try:
-                cluster.delete_imagecache(d.name)
-            except ClusterNotFound:
-                pass
-            except ImageCacheError as exc:
-                out.failed.append(f"delete {d.name}: {exc.message}")
-                continue
-            out.deleted.append(d.name)
-            printer.deleted(d.name)
-        return out
+        scope = Scope(None if self._scopes() == [None] else tuple(n for n in self._scopes() if n), self.selector)
+        policy = Policy(warm=True, refresh=frozenset(), prune=PruneOptions(reasons=self.reasons), only_used=True,
+                        max_create=self.max_create, max_delete=self.max_delete)
+        return plan(snapshot, scope, policy)
 
     def run(self) -> int:
         from ...kube.lease import LeaseLost, acquire, holder_identity, release, renew
@@ -227,7 +141,8 @@ class SyncOptions(CommandOptions):
             # Taken before reading anything: the plan is made on what the holder alone changes.
             lease = acquire(cluster, self.lease_namespace, holder_identity(), int(self.seconds) + LEASE_MARGIN_SECONDS)
         try:
-            plan = self.plan(cluster)
+            snapshot = self.snapshot(cluster)
+            plan = self.plan(snapshot)
             structured = self.output in ("json", "yaml")
             if not structured:
                 self._preview(plan)
@@ -238,7 +153,7 @@ class SyncOptions(CommandOptions):
                     click.echo("In sync: nothing to do.", err=True)
                 else:
                     click.echo("Preview only: run again with --yes to act.", err=True)
-                return 0
+                return self._limited(plan)
             held = lease
             assert held is not None
 
@@ -247,7 +162,9 @@ class SyncOptions(CommandOptions):
 
             try:
                 keep()  # planning took a while: the steps below each start with the full duration ahead
-                outcome = self.act(cluster, plan, NamePrinter(err=structured), keep)
+                executor = Executor(cluster, NamePrinter(err=structured), wait=self.seconds, wait_text=self.timeout,
+                                    keep=keep)
+                outcome = executor.run(plan, snapshot.caches, snapshot.usage, snapshot.now)
             except LeaseLost:
                 lease = None  # another sync holds it now: not ours to release
                 raise
@@ -261,7 +178,7 @@ class SyncOptions(CommandOptions):
                 click.echo(f"error: {len(outcome.failed)} action(s) failed; what was Ready stays in place",
                            err=True)
                 return EXIT_FAILURE
-            return 0
+            return self._limited(plan)
         finally:
             if lease is not None:
                 try:
@@ -269,7 +186,15 @@ class SyncOptions(CommandOptions):
                 except ImageCacheError as exc:
                     warn(f"could not release Lease {lease.namespace}/{lease.name}: {exc.message}")
 
-    def _preview(self, plan: SyncPlan) -> None:
+    def _limited(self, plan: Plan) -> int:
+        """Exit 8 when unknown pins kept the plan from what it was asked (the notes say why)."""
+        if not plan.limited:
+            return 0
+        click.echo(f"error: forbidden to read every pod and pod template, so {len(plan.limited)} action(s) were "
+                   f"left out ({plan.limited[0]}...): grant list on pods and workloads cluster-wide", err=True)
+        return EXIT_FORBIDDEN
+
+    def _preview(self, plan: Plan) -> None:
         rows = [["create", c.name, f"{len(c.images)} image(s), {c.size_gib}Gi", ", ".join(c.workloads)]
                 for c in plan.creates]
         rows += [["refresh", r.name, f"replaces {r.old}", ", ".join(ch.image for ch in r.changes)]
@@ -278,6 +203,8 @@ class SyncOptions(CommandOptions):
                  for d in plan.deletes]
         if rows:
             print_table([[escape(c) for c in row] for row in rows], ["ACTION", "IMAGECACHE", "WHAT", "FOR"])
+        for k in plan.kept:
+            info(escape(k.describe()))
         for n in plan.notes:
             info(escape(f"{n.subject}: {n.reason}"))
         for d in plan.deferred:

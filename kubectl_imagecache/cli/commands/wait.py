@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Optional
 import click
 
 from ...errors import ClusterNotFound, UsageError
-from ...imagecache.resource import PHASES, READY
 from ...kube.waiting import DELETE, Outcome, parse_for
+from ...model.imagecache import PHASES, READY
 from ..options import CommandOptions, KubeFlags, kube_flags, selector_flag
 from ..printers import NamePrinter
 from ..progress import wait_and_report

@@ -14,12 +14,12 @@ from typing import Any, Mapping, Optional, Sequence
 import click
 
 from ...errors import AlreadyExists, ImageCacheError, UsageError
-from ...imagecache import resource as imc
-from ...imagecache.resource import ANN_FLASH, ANN_REUSE, IN_PROGRESS_PHASES, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
 from ...kube.api import KubeSettings
-from ...kube.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
 from ...kube.names import SUBDOMAIN_MAX, is_qualified_name, is_subdomain
-from ...sizing import DEFAULT_HEADROOM, validate_headroom
+from ...model import imagecache as imc
+from ...model.imagecache import ANN_FLASH, ANN_REUSE, IN_PROGRESS_PHASES, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
+from ...model.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
+from ...model.sizing import DEFAULT_HEADROOM, validate_headroom
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -276,7 +276,7 @@ class WarmOptions(CommandOptions):
     def _objects(self, plans: list[Any], src: Sources, infos: dict[str, Any], secret_names: list[str]) -> list[dict]:
         """The objects to create, checked against the cluster: conflicts and idempotency."""
         from ...imagecache.plan import imagecache_object, matching_cache, validate_size
-        from ...sizing import recommend_gib
+        from ...model.sizing import recommend_gib
 
         existing = self.kube.connection.list_imagecaches() if self._needs_cluster else []
         taken = {str(o["metadata"]["name"]): o for o in existing}
@@ -305,10 +305,7 @@ class WarmOptions(CommandOptions):
                 if not self.force and self.name is not None and not replacing:
                     raise UsageError(f'an ImageCache named "{p.name}" already exists with other images or size; '
                                      "choose another --name, or delete it first")
-                base, n = p.name, 2
-                while f"{base}-{n}" in taken:
-                    n += 1
-                p.name = f"{base}-{n}"
+                p.name = imc.unique_name(p.name, taken)
             taken[p.name] = {}
             obj = imagecache_object(
                 p, size_gib=gib, digests=digests, image_bytes=needed,

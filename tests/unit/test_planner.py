@@ -8,7 +8,6 @@ then plan again from scratch over that state: the second plan must be empty.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
@@ -16,13 +15,27 @@ from typing import Any, Optional
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubectl_imagecache.imagecache import resource as imc
 from kubectl_imagecache.imagecache.coverage import coverage
-from kubectl_imagecache.imagecache.freshness import plan_refresh, stale_caches
+from kubectl_imagecache.imagecache.freshness import pinned_digest
 from kubectl_imagecache.imagecache.matching import State
 from kubectl_imagecache.imagecache.plan import PlannedCache, imagecache_object
-from kubectl_imagecache.imagecache.prune import PruneOptions, plan_prune, pod_images
-from kubectl_imagecache.imagecache.syncplan import CreateRateLimiter, SyncPlan, plan_sync, warm_plan
+from kubectl_imagecache.imagecache.planner import (
+    CreateRateLimiter,
+    ImageFacts,
+    Plan,
+    Policy,
+    Scope,
+    Snapshot,
+    as_create,
+    plan,
+    settle,
+    size_and_name,
+    stale,
+    usage_of,
+    warm_plan,
+)
+from kubectl_imagecache.imagecache.prune import PruneOptions
+from kubectl_imagecache.model import imagecache as imc
 from kubectl_imagecache.registry.reference import normalize
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
@@ -78,19 +91,25 @@ class World:
     reasons: frozenset[str] = SYNC_REASONS
 
 
-def plan_all(w: World, **bounds: Any) -> SyncPlan:
-    """What the sync command does before acting, over the pure core."""
+UNKNOWN = "sha256:" + "0" * 64  # the digest an image the world names no current digest for is sized at
+
+
+def snapshot(w: World) -> Snapshot:
+    """What the sync command reads before planning: every image sized at 1 byte (so 20 GiB)."""
     results = coverage(w.objects, w.caches, pods=w.pods, current=w.current)
-    by_name = {imc.name(c): c for c in w.caches}
-    refreshes = [plan_refresh(by_name[f.name], w.current) for f in stale_caches(w.caches, w.current)]
-    planned, _ = warm_plan(results, w.caches)
-    bodies = [imagecache_object(p, size_gib=20, digests={i: w.current[i] for i in p.images if i in w.current},
-                                image_bytes=1, platform="linux/amd64") for p in planned]
-    prune = functools.partial(plan_prune, pods=pod_images(w.pods), now=NOW, opts=PruneOptions(reasons=w.reasons))
-    return plan_sync(results, w.caches, bodies, refreshes, prune, NOW, **bounds)
+    images = {normalize(i) for c in w.caches for i in imc.images(c)} | {i for r in results for i in r.match.images}
+    sizes = {i: ImageFacts(pinned_digest(i) or w.current.get(i, UNKNOWN), 1) for i in images}
+    return Snapshot(w.caches, NOW, w.objects, w.pods, results, usage_of(w.pods, w.objects), current=w.current,
+                    sizes=sizes)
 
 
-def apply(w: World, plan: SyncPlan) -> World:
+def plan_all(w: World, **bounds: Any) -> Plan:
+    """What the sync command does before acting, over the pure core."""
+    policy = Policy(warm=True, refresh=frozenset(), prune=PruneOptions(reasons=w.reasons), only_used=True, **bounds)
+    return plan(snapshot(w), Scope(), policy)
+
+
+def apply(w: World, plan: Plan) -> World:
     """The cluster after the plan: independent of the planner's own prediction."""
     gone = {d.name for d in plan.deletes}
     waiting = {r.name for r in plan.refreshes if not r.create}
@@ -184,23 +203,30 @@ def test_a_cache_pinned_by_id_is_neither_refreshed_nor_deleted() -> None:
     plan = plan_all(w)
     assert plan.empty
     reasons = " ".join(n.reason for n in plan.notes)
-    assert "pinned by id" in reasons and "kept (expired, unused)" in reasons
+    assert "pinned by id" in reasons
+    assert [(k.name, k.reasons, k.pinned_by) for k in plan.kept] == [("pin", ("expired", "unused"),
+                                                                      ("deployment/ns/web",))]
 
 
 def test_what_no_workload_would_use_is_neither_created_nor_refreshed() -> None:
     w = World(caches=[cache("orphan", ["busybox:1"], digests={BUSYBOX: D1})], objects=[deployment("web", ["nginx:1"])],
               current={BUSYBOX: D2, NGINX: D1})
-    results = coverage(w.objects, w.caches, current=w.current)
-    stray = imagecache_object(PlannedCache("stray", [ALPINE]), size_gib=20, digests={}, image_bytes=1,
-                              platform="linux/amd64")
-    (needed,), _ = warm_plan(results, w.caches)
-    web = imagecache_object(needed, size_gib=20, digests={NGINX: D1}, image_bytes=1, platform="linux/amd64")
-    prune = functools.partial(plan_prune, pods=pod_images([]), now=NOW, opts=PruneOptions(reasons=SYNC_REASONS))
-    plan = plan_sync(results, w.caches, [stray, web], [plan_refresh(w.caches[0], w.current)], prune, NOW)
+    snap = snapshot(w)
+    policy = Policy(warm=True, refresh=frozenset(), prune=PruneOptions(reasons=SYNC_REASONS), only_used=True)
+    stray = as_create(imagecache_object(PlannedCache("stray", [ALPINE]), size_gib=20, digests={}, image_bytes=1,
+                                        platform="linux/amd64"))
+    (needed,), _ = warm_plan(snap.coverage, w.caches)
+    (web,), _ = size_and_name([needed], snap, policy)
+    refreshes, _, _ = stale(snap, policy)
+    creates, refreshes, notes = settle(snap, policy, [stray, web], refreshes)
+    assert [c.name for c in creates] == [needed.name] and refreshes == []
+    assert {n.subject: n.reason for n in notes} == {"stray": "not created: no workload would use it",
+                                                   "orphan": "not refreshed: no workload would use the replacement, "
+                                                             "and prune would remove it"}
+    plan = plan_all(w)
     assert [c.name for c in plan.creates] == [needed.name] and plan.refreshes == ()
     assert [(d.name, d.reasons) for d in plan.deletes] == [("orphan", ("unused",))]
-    notes = {n.subject: n.reason for n in plan.notes}
-    assert "no workload would use it" in notes["stray"] and "not refreshed" in notes["orphan"]
+    assert "not refreshed" in {n.subject: n.reason for n in plan.notes}["orphan"]
 
 
 def test_off_and_broken_workloads_get_no_cache() -> None:

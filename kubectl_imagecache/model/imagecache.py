@@ -10,7 +10,9 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping  # isinstance on typing.Mapping costs 5x (measured in bench/coverage.py)
-from typing import Any, Optional
+from typing import Any, Collection, Optional
+
+from . import notices
 
 __all__ = [
     "GROUP", "VERSION", "PLURAL", "SINGULAR", "KIND", "API_VERSION", "CRD_NAME", "SHORT_NAMES", "RESOURCE",
@@ -25,6 +27,7 @@ __all__ = [
     "EVENT_HIT", "EVENT_MISSED", "EVENT_AUTO_CREATED", "POD_EVENTS",
     "parse_time", "name", "phase", "progress", "reason", "cache_id", "images", "pull_secrets", "size_gib",
     "effective_size_gib", "retention_days", "created_at", "expires_at", "digests", "annotations", "labels",
+    "workloads", "images_bytes", "platform", "replaces", "unique_name",
 ]
 
 # -- API ----------------------------------------------------------------------------------------------
@@ -195,11 +198,74 @@ def expires_at(obj: Mapping[str, Any]) -> Optional[dt.datetime]:
     return expires
 
 
+# -- our annotations, decoded once (any client may write any value: Alibaba's CRD accepts any) ---------
+def _json_annotation(obj: Mapping[str, Any], key: str, shape: type, expected: str) -> Any:
+    """The annotation's JSON value when it has ``shape``; else None, said once (notices)."""
+    raw = annotations(obj).get(key)
+    if raw is None or raw == "":
+        return None
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        data = None
+    if not isinstance(data, shape):
+        notices.malformed(f"ImageCache {name(obj) or '<unnamed>'}", key, expected)
+        return None
+    return data
+
+
 def digests(obj: Mapping[str, Any]) -> dict[str, str]:
     """Normalized image -> digest recorded by warm (empty for caches made by other tools)."""
-    raw = annotations(obj).get(ANN_DIGESTS)
-    try:
-        data = json.loads(raw) if isinstance(raw, str) and raw else {}
-    except ValueError:
+    data = _json_annotation(obj, ANN_DIGESTS, dict, "a JSON object of image -> digest")
+    if data is None:
         return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    out = {str(k): v for k, v in data.items() if isinstance(v, str)}
+    if len(out) != len(data):
+        notices.malformed(f"ImageCache {name(obj) or '<unnamed>'}", ANN_DIGESTS, "a JSON object of image -> digest")
+    return out
+
+
+def workloads(obj: Mapping[str, Any]) -> Optional[list[str]]:
+    """The workloads warm made the cache for ("deployment/shop/web"); [] for images given directly;
+    None when the cache records none (made by another tool) or the record is malformed."""
+    data = _json_annotation(obj, ANN_WORKLOADS, list, "a JSON list of workload names")
+    if data is None:
+        return None
+    if not all(isinstance(w, str) for w in data):
+        notices.malformed(f"ImageCache {name(obj) or '<unnamed>'}", ANN_WORKLOADS, "a JSON list of workload names")
+        return None
+    return list(data)
+
+
+def images_bytes(obj: Mapping[str, Any]) -> Optional[int]:
+    """The images' size in bytes estimated when the cache was made, or None."""
+    raw = annotations(obj).get(ANN_BYTES)
+    if raw is None:
+        return None
+    value = _int(raw)
+    if value is None or value < 0:
+        notices.malformed(f"ImageCache {name(obj) or '<unnamed>'}", ANN_BYTES, "a number of bytes")
+        return None
+    return value
+
+
+def platform(obj: Mapping[str, Any]) -> Optional[str]:
+    """The platform warm sized the images for (os/arch[/variant]), or None."""
+    raw = annotations(obj).get(ANN_PLATFORM)
+    return raw if isinstance(raw, str) and raw else None
+
+
+def replaces(obj: Mapping[str, Any]) -> Optional[str]:
+    """On a refresh's replacement: the cache it takes over from."""
+    raw = annotations(obj).get(ANN_REPLACES)
+    return raw if isinstance(raw, str) and raw else None
+
+
+def unique_name(base: str, taken: Collection[str]) -> str:
+    """``base``, or the first of base-2, base-3... that no object has: warm's rule for a taken name."""
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
