@@ -36,6 +36,8 @@ class Outcome:
     deleted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # "NAME: why"
     skipped: list[str] = field(default_factory=list)  # deletes left for a later run, and why
+    objects: list[Mapping[str, Any]] = field(default_factory=list)  # as the API server returned them
+    errors: list[ImageCacheError] = field(default_factory=list)  # behind ``failed``, for their exit codes
 
     def to_dict(self) -> dict[str, Any]:
         return {"created": self.created, "ready": self.ready, "deleted": self.deleted, "failed": self.failed,
@@ -46,17 +48,27 @@ def _nothing() -> None:
     return None
 
 
+def _made_before(body: Mapping[str, Any]) -> Optional[bool]:
+    return True  # an earlier run made it: wait for it like the others
+
+
 @dataclass
 class Executor:
-    """``wait``: seconds to wait for new caches (None: do not wait, and delete nothing that waits on them)."""
+    """``wait``: seconds to wait for new caches (None: do not wait, and delete nothing that waits on them).
+    ``exists_ok``: of a body whose name exists already: True, it will do (count it as created); None, it
+    will do and was said (skip it); False, a conflict (a failure).
+    ``printer`` None: print nothing (warm -o prints the objects itself)."""
 
     cluster: Cluster
-    printer: NamePrinter
+    printer: Optional[NamePrinter]
     wait: Optional[float] = None
     wait_text: str = ""
     keep: Callable[[], None] = _nothing
     on_delete: Callable[[str], None] = field(default=lambda name: None)  # a progress bar's step
     limiter: CreateRateLimiter = field(default_factory=CreateRateLimiter)
+    exists_ok: Callable[[Mapping[str, Any]], Optional[bool]] = _made_before
+    dry_run: bool = False  # the API server validates the creates and stores nothing
+    stop_on_error: bool = False  # warm: the first failed create ends the run
 
     def run(self, plan: Plan, caches: Sequence[Mapping[str, Any]], usage: Optional[Usage], now: Any) -> Outcome:
         invariant.enforce(plan, caches, usage, now)
@@ -76,20 +88,34 @@ class Executor:
         bodies = [c.body for c in plan.creates] + [r.body for r in plan.refreshes if r.create]
         renewed = time.monotonic()
         for body in bodies:
+            if out.errors and self.stop_on_error:
+                return
             time.sleep(self.limiter.reserve(time.monotonic()))
             if time.monotonic() - renewed > LEASE_RENEW_SECONDS:
                 self.keep()
                 renewed = time.monotonic()
             name = str(body["metadata"]["name"])
             try:
-                self.cluster.create_imagecache(dict(body))
-            except AlreadyExists:
-                pass  # made by an earlier run: wait for it like the others
+                made: Optional[Mapping[str, Any]] = self.cluster.create_imagecache(dict(body), dry_run=self.dry_run)
+            except AlreadyExists as exc:
+                verdict = self.exists_ok(body)
+                if verdict is False:
+                    self._fail(out, name, exc)
+                if not verdict:
+                    continue
+                made = None
             except ImageCacheError as exc:
-                out.failed.append(f"{name}: {exc.message}")
+                self._fail(out, name, exc)
                 continue
+            if made is not None:
+                out.objects.append(made)
             out.created.append(name)
-            self.printer.name(name, "created")
+            if self.printer is not None:
+                self.printer.name(name, "created")
+
+    def _fail(self, out: Outcome, name: str, exc: ImageCacheError) -> None:
+        out.failed.append(f"{name}: {exc.message}")
+        out.errors.append(exc)
 
     def _wait(self, names: list[str], out: Outcome) -> None:
         from ..kube.waiting import wait_for
@@ -119,4 +145,5 @@ class Executor:
             finally:
                 self.on_delete(d.name)
             out.deleted.append(d.name)
-            self.printer.deleted(d.name)
+            if self.printer is not None:
+                self.printer.deleted(d.name)

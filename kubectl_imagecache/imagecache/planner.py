@@ -34,23 +34,31 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from ..errors import ImageCacheError
+from ..errors import ImageCacheError, UsageError
 from ..model import imagecache as imc
 from ..model import pods as pod_phases
+from ..model.imagecache import (
+    CREATE_RATE_LIMIT,
+    CREATE_RATE_WINDOW_SECONDS,
+    IN_PROGRESS_PHASES,
+    LIVE_PHASES,
+    MAX_IMAGES,
+    READY,
+)
 from ..model.kinds import template_annotations, template_images
-from ..model.imagecache import CREATE_RATE_LIMIT, CREATE_RATE_WINDOW_SECONDS, LIVE_PHASES, MAX_IMAGES, READY
 from ..model.reasons import USAGE_REASONS
-from ..model.sizing import recommend_gib
+from ..model.sizing import DEFAULT_HEADROOM, recommend_gib
 from ..registry.reference import normalize_or_keep
 from .coverage import WorkloadCoverage
 from .freshness import ImageFreshness, RefreshPlan, cache_freshness, plan_refresh
 from .matching import CacheIndex, PodRequest, State, chosen_name, parse_request, pod_images
-from .plan import ImageGroup, PlannedCache, imagecache_object, plan_caches
+from .plan import Holder, ImageGroup, PlannedCache, imagecache_object, matching_cache, plan_caches, validate_size
 from .prune import Candidate, Kept, Pins, PodImages, PruneOptions, plan_prune
 
 __all__ = [
     "Create", "Refresh", "Delete", "Note", "Plan", "CreateRateLimiter", "ImageFacts", "Usage", "Snapshot",
-    "Scope", "Policy", "plan", "usage_of", "needs_cache", "size_and_name", "stale", "settle", "budgets", "can_go",
+    "Scope", "Policy", "WarmRequest", "plan", "usage_of",
+    "requested", "needs_cache", "size_and_name", "stale", "settle", "budgets", "can_go",
     "warm_groups", "warm_plan", "predicted_state",
 ]
 
@@ -116,6 +124,7 @@ class Plan:
     notes: tuple[Note, ...] = ()
     kept: tuple[Kept, ...] = ()  # what prune's reasons name but pods pin
     limited: tuple[str, ...] = ()  # what the policy asked that unknown pins ruled out (exit 8)
+    building: tuple[str, ...] = ()  # live caches, still being built, that already hold what was asked
 
     @property
     def empty(self) -> bool:
@@ -192,10 +201,29 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class WarmRequest:
+    """warm's own input: images grouped as they must be cached, and how to make the caches."""
+
+    groups: tuple[ImageGroup, ...]
+    name: Optional[str] = None  # --name (NAME-1, NAME-2... when split)
+    size: Optional[int] = None  # --size GiB; else the 2x rule with ``headroom``
+    headroom: float = DEFAULT_HEADROOM
+    force: bool = False  # create even when a live cache holds the images, or below 2x
+    waiting: bool = False  # --wait: the notes say a cache being built is waited for
+    retention_days: Optional[int] = None
+    reuse: bool = False
+    flash: bool = False
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    written: Mapping[str, str] = field(default_factory=dict)  # normalized -> the spelling the user gave
+
+
+@dataclass(frozen=True)
 class Policy:
     """What a command may do; the commands differ only in this."""
 
     warm: bool = False  # create caches for the workloads that need one
+    request: Optional[WarmRequest] = None  # create caches for these images (warm)
     refresh: Optional[frozenset[str]] = None  # stale caches to replace: None none, empty every Ready one
     prune: Optional[PruneOptions] = None  # None: delete nothing for prune's reasons
     only_used: bool = False  # drop creates and replacements no workload would use (sync)
@@ -292,6 +320,62 @@ def predicted_state(caches: Sequence[Mapping[str, Any]], creates: Sequence[Creat
 def needs_cache(snapshot: Snapshot) -> tuple[list[PlannedCache], list[Note]]:
     """warm's packing of :func:`warm_groups` over the snapshot's coverage, named as warm names."""
     return warm_plan(snapshot.coverage, snapshot.caches)
+
+
+# -- stage 1b: what warm was asked for -------------------------------------------------------------------------
+def _holder_note(holder: Holder, images: int, gib: int, phase: str, request: WarmRequest) -> Note:
+    unverified = "" if holder.verified else " (it records no digests, so a moved tag cannot be told)"
+    then = f"; it is {phase}, waiting for it" if phase in IN_PROGRESS_PHASES and request.waiting else ""
+    return Note(holder.name, f"already holds these {images} image(s) with {gib} GiB or more{unverified}: nothing "
+                             f"to do (--force creates another){then}")
+
+
+def _warm_name(p: PlannedCache, holder: Optional[Holder], taken: Mapping[str, Any], request: WarmRequest) -> str:
+    """The planned name, or the first NAME-n no cache has; a taken --name is the user's to resolve."""
+    if p.name not in taken:
+        return p.name
+    replacing = holder is not None and holder.stale and holder.name == p.name
+    if not request.force and request.name is not None and not replacing:
+        raise UsageError(f'an ImageCache named "{p.name}" already exists with other images or size; '
+                         "choose another --name, or delete it first")
+    return imc.unique_name(p.name, taken)
+
+
+def requested(snapshot: Snapshot, request: WarmRequest) -> tuple[list[Create], list[Note], list[str]]:
+    """The caches warm creates: (creates, notes, live caches being built that already hold a group).
+
+    Idempotent: a live cache holding exactly the images with enough room at their current digests
+    is enough (unless --force); one at older digests (stale) gets a replacement beside it.
+    """
+    existing = list(snapshot.caches)
+    taken: dict[str, Any] = {imc.name(o): o for o in existing}
+    creates: list[Create] = []
+    notes: list[Note] = []
+    building: list[str] = []
+    for p in plan_caches(request.groups, request.name):
+        needed = sum(snapshot.sizes[i].size_bytes for i in p.images)
+        gib = request.size if request.size is not None else recommend_gib(needed, request.headroom)
+        if request.size is not None:
+            validate_size(request.size, needed, request.headroom, request.force, p.name)
+        digests = {i: snapshot.sizes[i].digest for i in p.images}
+        holder = matching_cache(existing, p.images, gib, digests)
+        if holder and holder.stale:
+            notes.append(Note(holder.name, "holds these images at older digests (stale): creating a replacement"))
+        elif holder and not request.force:
+            phase = imc.phase(taken.get(holder.name) or {})
+            notes.append(_holder_note(holder, len(p.images), gib, phase, request))
+            if phase in IN_PROGRESS_PHASES:
+                building.append(holder.name)
+            continue
+        p.name = _warm_name(p, holder, taken, request)
+        taken[p.name] = {}
+        body = imagecache_object(
+            p, size_gib=gib, digests=digests, image_bytes=needed, platform=snapshot.platform,
+            pull_secrets=snapshot.pull_secrets, retention_days=request.retention_days, reuse=request.reuse,
+            flash=request.flash, annotations=request.annotations, labels=request.labels)
+        body["spec"]["images"] = [request.written.get(i, i) for i in p.images]
+        creates.append(as_create(body))
+    return creates, notes, building
 
 
 # -- stage 2: sizing and naming -----------------------------------------------------------------------------
@@ -533,9 +617,13 @@ def plan(snapshot: Snapshot, scope: Scope, policy: Policy) -> Plan:
     """One plan for the scope (module doc): the stages in order."""
     notes: list[Note] = []
     creates: list[Create] = []
+    building: list[str] = []
+    if policy.request is not None:
+        creates, notes, building = requested(snapshot, policy.request)
     if policy.warm:
         planned, why = needs_cache(snapshot)
-        creates, sized = size_and_name(planned, snapshot, policy)
+        wanted, sized = size_and_name(planned, snapshot, policy)
+        creates += wanted
         notes += why + sized
     refreshes, stale_notes, limited = stale(snapshot, policy)
     notes += stale_notes
@@ -549,7 +637,7 @@ def plan(snapshot: Snapshot, scope: Scope, policy: Policy) -> Plan:
         notes.append(Note("pins", f"{snapshot.usage_unknown or 'every pod and pod template could not be read'}: "
                                   "only expired and failed caches are deleted, nothing is refreshed"))
     return Plan(tuple(creates), tuple(refreshes), tuple(deletes), tuple(left.deferred), tuple(notes), tuple(kept),
-                tuple(limited))
+                tuple(limited), tuple(building))
 
 
 # -- the rate limit ------------------------------------------------------------------------------------------

@@ -188,7 +188,46 @@ def user_with(control_plane: ControlPlane, admin_api: Any, namespace: str,
         rbac.delete_cluster_role(name)
 
 
-def test_without_access_to_pods_or_workloads_prune_deletes_nothing(
+def test_without_access_to_pods_or_workloads_prune_removes_only_expired_and_failed(
+        imc: Plugin, custom_api: Any, user_with: Callable[[list[dict[str, Any]]], Path], label: str) -> None:
+    key, value = label.split("=")
+    create_imagecache(custom_api, "rbac-expired", ["registry.example/rbac/e:1"], labels={key: value},
+                      status={**READY, "expireDateTime": "2020-01-01T00:00:00Z"})
+    create_imagecache(custom_api, "rbac-unused", ["registry.example/rbac/u:1"], labels={key: value}, status=READY)
+
+    def prune_as(kubeconfig: Path, *args: str) -> Any:
+        return imc("prune", "-l", label, *args, env={"KUBECONFIG": str(kubeconfig)})
+
+    caches_only = user_with([IMC_RULE])
+    # unused cannot be decided without pods: refused with exit 8, saying why, and nothing deleted.
+    r = prune_as(caches_only, "--reason", "unused", "--yes")
+    assert r.code == 8, r
+    assert "you may not list pods" in r.stderr and "only expired and failed caches" in r.stderr, r.stderr
+    assert r.stdout == "" and "Traceback" not in r.stderr, r
+    assert {"rbac-expired", "rbac-unused"} <= set(imagecaches(custom_api))
+    # The default reasons: the expired cache goes (no pod can start from it), the rest is left, exit 8.
+    r = prune_as(caches_only, "--yes")
+    assert r.code == 8, r
+    assert 'imagecache.eci.alibabacloud.com "rbac-expired" deleted' in r.stdout, r
+    assert "rbac-expired" not in imagecaches(custom_api) and "rbac-unused" in imagecaches(custom_api)
+
+
+def test_prune_of_expired_and_failed_needs_no_access_to_pods(
+        imc: Plugin, custom_api: Any, user_with: Callable[[list[dict[str, Any]]], Path], label: str) -> None:
+    key, value = label.split("=")
+    create_imagecache(custom_api, "rbac-exp2", ["registry.example/rbac/e:2"], labels={key: value},
+                      status={**READY, "expireDateTime": "2020-01-01T00:00:00Z"})
+    create_imagecache(custom_api, "rbac-failed", ["registry.example/rbac/f:1"], labels={key: value},
+                      status={"phase": "Failed", "lastUpdatedTime": "2020-01-01T00:00:00Z"})
+    caches_only = user_with([IMC_RULE])
+    r = imc("prune", "-l", label, "--reason", "expired,failed", "--yes", env={"KUBECONFIG": str(caches_only)})
+    assert r.code == 0, r
+    assert 'imagecache.eci.alibabacloud.com "rbac-exp2" deleted' in r.stdout, r
+    assert 'imagecache.eci.alibabacloud.com "rbac-failed" deleted' in r.stdout, r
+    assert not {"rbac-exp2", "rbac-failed"} & set(imagecaches(custom_api))
+
+
+def test_with_access_to_pods_and_workloads_prune_works(
         imc: Plugin, custom_api: Any, user_with: Callable[[list[dict[str, Any]]], Path], label: str) -> None:
     key, value = label.split("=")
     create_imagecache(custom_api, "rbac-expired", ["registry.example/rbac/e:1"], labels={key: value},
@@ -196,25 +235,6 @@ def test_without_access_to_pods_or_workloads_prune_deletes_nothing(
 
     def prune_as(kubeconfig: Path, *args: str) -> Any:
         return imc("prune", "-l", label, *args, env={"KUBECONFIG": str(kubeconfig)})
-
-    caches_only = user_with([IMC_RULE])
-    # unused cannot be decided without pods: refused, as before.
-    r = prune_as(caches_only, "--reason", "unused")
-    assert r.code == 8, r
-    assert "you may not list pods" in r.stderr and "nothing was deleted" in r.stderr, r.stderr
-    assert r.stderr.count("\n") == 1 and r.stdout == "", r  # one line, no plan printed
-    # Neither is anything else: the expired cache could be pinned by a pod prune cannot see.
-    r = prune_as(caches_only, "--reason", "expired", "--yes")
-    assert r.code == 8, r
-    assert f"keep the caches they use or pin ({PIN})" in r.stderr, r.stderr
-    assert "rbac-expired" in imagecaches(custom_api)
-
-    # Pods but no workload templates (a Deployment scaled to zero still pins): the same refusal.
-    no_workloads = user_with([IMC_RULE, PODS_RULE])
-    r = prune_as(no_workloads, "--reason", "expired", "--yes")
-    assert r.code == 8, r
-    assert "you may not list deployments" in r.stderr and "nothing was deleted" in r.stderr, r.stderr
-    assert "rbac-expired" in imagecaches(custom_api)
 
     # With list access to pods and workload templates, prune works: exactly these rules are needed.
     enough = user_with([IMC_RULE, PODS_RULE, *WORKLOAD_RULES])

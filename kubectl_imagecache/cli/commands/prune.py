@@ -80,15 +80,14 @@ class PruneOptions(CommandOptions):
     def run(self) -> int:
         from ...durations import format_duration
         from ...imagecache.planner import Policy, Scope, Snapshot, plan
-        from ...model.reasons import USAGE_REASONS
         from ..printers import info, warn
         from ..scope import read_usage
 
         cluster = self.settings.connect()
         caches = cluster.list_imagecaches(self.selector)
-        # Expired and failed caches hold nothing a pod can start from: only the other reasons read pods.
-        needs_usage = bool(caches) and bool(self.rules.reasons & USAGE_REASONS)
-        usage, unknown = read_usage(cluster) if needs_usage else (None, "")
+        # Pins keep even an expired cache where they can be read; where RBAC forbids the reads, only
+        # expired and failed caches (which no pod can start from) are pruned.
+        usage, unknown = read_usage(cluster) if caches else (None, "")
         snapshot = Snapshot(caches, dt.datetime.now(dt.timezone.utc), usage=usage, usage_unknown=unknown)
         pruning = plan(snapshot, Scope(), Policy(prune=self.rules))
         for kept in pruning.kept:

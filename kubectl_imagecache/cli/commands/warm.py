@@ -13,13 +13,14 @@ from typing import Any, Mapping, Optional, Sequence
 
 import click
 
-from ...errors import AlreadyExists, ImageCacheError, UsageError
+from ...errors import ImageCacheError, UsageError
 from ...kube.api import KubeSettings
 from ...kube.names import SUBDOMAIN_MAX, is_qualified_name, is_subdomain
 from ...model import imagecache as imc
-from ...model.imagecache import ANN_FLASH, ANN_REUSE, IN_PROGRESS_PHASES, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
+from ...model.imagecache import ANN_FLASH, ANN_REUSE, MAX_GIB, MAX_RETENTION_DAYS, MIN_GIB, READY
 from ...model.kinds import WORKLOAD_KIND_NAMES, WORKLOAD_KINDS
 from ...model.sizing import DEFAULT_HEADROOM, validate_headroom
+from ..executor import Executor
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -131,10 +132,8 @@ class WarmOptions(CommandOptions):
     extra_annotations: dict[str, str] = field(init=False, default_factory=dict)
     extra_labels: dict[str, str] = field(init=False, default_factory=dict)
     workload_refs: list[tuple[str, str]] = field(init=False, default_factory=list)  # --from (kind, name)
-    # run(): live caches that already hold a plan's images but are still building (--wait waits for them),
-    # and what each object to create must hold, to tell a concurrent warm's cache from a conflict.
+    # run(): live caches that already hold a plan's images but are still building (--wait waits for them).
     building: list[str] = field(init=False, default_factory=list)
-    wants: dict[str, tuple[tuple[str, ...], int, dict[str, str]]] = field(init=False, default_factory=dict)
 
     # -- complete and validate: the flags alone, no request yet ---------------------------------------------
     def complete(self) -> None:
@@ -179,7 +178,9 @@ class WarmOptions(CommandOptions):
         return bool(self.froms or self.from_namespace) or self.dry_run is not DryRun.CLIENT
 
     def run(self) -> int:
-        from ...imagecache.plan import plan_caches
+        import datetime as dt
+
+        from ...imagecache.planner import Policy, Scope, Snapshot, plan
         from ...kube.pullsecrets import Discovered, Reads, discover
 
         src = self._read_sources()
@@ -188,46 +189,53 @@ class WarmOptions(CommandOptions):
             cluster = self.kube.connection
             found = discover(src.workloads, self.registry.pull_secrets,
                              Reads(cluster.get_secret, cluster.get_service_account), warn)
-        plans = plan_caches(src.groups, self.name)
-        infos = self._size(plans, src, found.secrets)
-        objects = self._objects(plans, src, infos, found.names)
+        sizes = self._size(src, found.secrets)
+        existing = self.kube.connection.list_imagecaches() if self._needs_cluster else []
+        snapshot = Snapshot(existing, dt.datetime.now(dt.timezone.utc), sizes=sizes,
+                            platform=str(self.registry.platform), pull_secrets=tuple(found.names))
+        warming = plan(snapshot, Scope(), Policy(request=self._request(src)))
+        for n in warming.notes:
+            info(f"ImageCache {n.subject} {n.reason}")
+        self.building = list(warming.building)
+        objects = [c.body for c in warming.creates]
         if not objects:
             return self._wait(self.building) if self.wait and self.building else 0
         if self.dry_run is DryRun.CLIENT:
             _print_objects(objects, self.output)
             return 0
-        printer = NamePrinter()
-        created = []
-        for obj in objects:
-            made = self._create(obj)
-            if made is None:
-                continue
-            created.append(made)
-            if not self.output:
-                printer.name(obj["metadata"]["name"], "created")
-        if self.output and created:
-            _print_objects(created, self.output)
+        out = Executor(self.kube.connection, None if self.output else NamePrinter(), exists_ok=self._exists_ok,
+                       dry_run=self.dry_run is DryRun.SERVER, stop_on_error=True).run(warming, existing, None,
+                                                                                      snapshot.now)
+        if out.errors:
+            raise out.errors[0]
+        if self.output and out.objects:
+            _print_objects(out.objects, self.output)
         if self.wait:
-            return self._wait([*self.building, *(o["metadata"]["name"] for o in created)])
+            return self._wait([*self.building, *out.created])
         return 0
 
-    def _create(self, obj: dict) -> Optional[dict]:
-        """Create `obj`; None when a concurrent warm created a cache of this name holding exactly these
-        images meanwhile: the no-op this warm would have been a moment later (--wait then waits for it)."""
-        from ...imagecache.plan import matching_cache
+    def _request(self, src: Sources) -> Any:
+        from ...imagecache.planner import WarmRequest
 
-        cluster, name = self.kube.connection, obj["metadata"]["name"]
-        try:
-            return cluster.create_imagecache(obj, dry_run=self.dry_run is DryRun.SERVER)
-        except AlreadyExists:
-            images, gib, digests = self.wants[name]
-            holder = matching_cache([cluster.get_imagecache(name)], images, gib, digests)
-            if holder is None or holder.stale:
-                raise
-            info(f"ImageCache {name} with these {len(images)} image(s) was just created by another warm: "
-                 "nothing to do" + (", waiting for it" if self.wait else ""))
-            self.building.append(name)
-            return None
+        return WarmRequest(tuple(src.groups), self.name, self.size, self.headroom, self.force, self.wait,
+                           self.retention_days, self.reuse, self.flash, self.extra_annotations, self.extra_labels,
+                           src.written)
+
+    def _exists_ok(self, body: Mapping[str, Any]) -> Optional[bool]:
+        """A cache of this name appeared since planning: None (said, skipped) when a concurrent warm created
+        one holding exactly these images, the no-op this warm would have been a moment later (--wait then
+        waits for it); else False, a conflict."""
+        from ...imagecache.plan import matching_cache, normalized_images
+
+        name = imc.name(body)
+        images, gib, digests = sorted(normalized_images(body)), imc.effective_size_gib(body), imc.digests(body)
+        holder = matching_cache([self.kube.connection.get_imagecache(name)], images, gib, digests)
+        if holder is None or holder.stale:
+            return False
+        info(f"ImageCache {name} with these {len(images)} image(s) was just created by another warm: "
+             "nothing to do" + (", waiting for it" if self.wait else ""))
+        self.building.append(name)
+        return None
 
     def _read_sources(self) -> Sources:
         from ...imagecache.sources import ImageUse, images_from_objects, read_image_file
@@ -255,10 +263,13 @@ class WarmOptions(CommandOptions):
             raise UsageError("no images to cache: give images, --image, -f FILE, --from KIND/NAME or --from-namespace")
         return src
 
-    def _size(self, plans: list[Any], src: Sources, secrets: list[Any]) -> dict[str, Any]:
-        unique = sorted({i for p in plans for i in p.images})
+    def _size(self, src: Sources, secrets: list[Any]) -> dict[str, Any]:
+        """Every image's digest and size from its registry: one that cannot be sized fails the run (a size
+        that ignores an image would be too small)."""
+        from ...imagecache.planner import ImageFacts
         from ..progress import MIN_ITEMS, CountBar
 
+        unique = sorted({i for g in src.groups for i in g.images})
         bar = CountBar(len(unique), "Sizing images")
         with self.registry.open_client(self.cache, secrets) as client, bar as step:
             if len(unique) >= MIN_ITEMS and not bar.active:  # not a terminal: one line instead of a bar
@@ -271,51 +282,7 @@ class WarmOptions(CommandOptions):
             raise ImageCacheError(
                 f"{len(failed)} image(s) could not be sized, so no cache was created (a size that ignores an image "
                 "would be too small)", exit_code=failed[0][1].exit_code)
-        return {r.image: r.info for r in results}
-
-    def _objects(self, plans: list[Any], src: Sources, infos: dict[str, Any], secret_names: list[str]) -> list[dict]:
-        """The objects to create, checked against the cluster: conflicts and idempotency."""
-        from ...imagecache.plan import imagecache_object, matching_cache, validate_size
-        from ...model.sizing import recommend_gib
-
-        existing = self.kube.connection.list_imagecaches() if self._needs_cluster else []
-        taken = {str(o["metadata"]["name"]): o for o in existing}
-        objects = []
-        for p in plans:
-            needed = sum(infos[i].size_bytes for i in p.images)
-            gib = self.size if self.size is not None else recommend_gib(needed, self.headroom)
-            if self.size is not None:
-                validate_size(self.size, needed, self.headroom, self.force, p.name)
-            digests = {i: infos[i].digest for i in p.images}
-            holder = matching_cache(existing, p.images, gib, digests)
-            if holder and holder.stale:
-                info(f"ImageCache {holder.name} holds these images at older digests (stale): creating a replacement")
-            elif holder and not self.force:
-                unverified = "" if holder.verified else " (it records no digests, so a moved tag cannot be told)"
-                phase = imc.phase(taken.get(holder.name) or {})
-                building = phase in IN_PROGRESS_PHASES
-                then = f"; it is {phase}, waiting for it" if building and self.wait else ""
-                info(f"ImageCache {holder.name} already holds these {len(p.images)} image(s) with {gib} GiB or more"
-                     f"{unverified}: nothing to do (--force creates another){then}")
-                if building:
-                    self.building.append(holder.name)
-                continue
-            if p.name in taken:
-                replacing = holder is not None and holder.stale and holder.name == p.name
-                if not self.force and self.name is not None and not replacing:
-                    raise UsageError(f'an ImageCache named "{p.name}" already exists with other images or size; '
-                                     "choose another --name, or delete it first")
-                p.name = imc.unique_name(p.name, taken)
-            taken[p.name] = {}
-            obj = imagecache_object(
-                p, size_gib=gib, digests=digests, image_bytes=needed,
-                platform=str(self.registry.platform), pull_secrets=secret_names, retention_days=self.retention_days,
-                reuse=self.reuse, flash=self.flash, annotations=self.extra_annotations, labels=self.extra_labels,
-            )
-            obj["spec"]["images"] = [src.written.get(i, i) for i in p.images]
-            self.wants[p.name] = (tuple(p.images), gib, digests)
-            objects.append(obj)
-        return objects
+        return {r.image: ImageFacts(r.info.digest, r.info.size_bytes) for r in results if r.info is not None}
 
     def _wait(self, names: list[str]) -> int:
         from ..progress import wait_and_report
