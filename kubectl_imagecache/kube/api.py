@@ -25,6 +25,7 @@ from ..errors import (
     ImageCacheError,
     UsageError,
 )
+from ..httpfacts import causes, parse_retry_after
 from ..model.imagecache import CRD_NAME, GROUP, PLURAL, VERSION
 from ..model.kinds import WORKLOAD_KINDS, WORKLOAD_ORDER, controlled
 from .gcpause import paused
@@ -384,12 +385,8 @@ def _retry_after(exc: Any) -> Optional[float]:
     if getattr(exc, "status", 0) not in (429, 503):
         return None
     headers = getattr(exc, "headers", None) or {}
-    value = next((v for k, v in dict(headers).items() if str(k).lower() == "retry-after"), None)
-    try:
-        seconds = float(str(value).strip())
-    except ValueError:
-        return None  # absent, or an HTTP date: not worth a guess
-    return min(max(seconds, 0.0), RETRY_AFTER_MAX) if seconds == seconds else None
+    seconds = parse_retry_after(next((v for k, v in dict(headers).items() if str(k).lower() == "retry-after"), None))
+    return None if seconds is None else min(seconds, RETRY_AFTER_MAX)
 
 
 # OpenSSL verify codes (X509_V_ERR_*) that have a plain-words cause.
@@ -415,13 +412,7 @@ def network_cause(exc: BaseException, timeout: Timeout = None) -> str:
 
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-    chain: list[BaseException] = []
-    todo: list[Any] = [exc]
-    while todo and len(chain) < 20:
-        e = todo.pop()
-        if isinstance(e, BaseException) and e not in chain:
-            chain.append(e)
-            todo.extend([getattr(e, "reason", None), e.__cause__, e.__context__, *e.args])
+    chain = causes(exc)
     limit = f" within {_seconds(timeout)[0]:g}s" if timeout else ""
     for e in chain:
         if isinstance(e, ssl.SSLCertVerificationError):

@@ -2,7 +2,7 @@
 
 Tokens are kept in memory only, per registry and scope, and never logged or cached on disk.
 Credentials go only to the registry itself and to the token realm it names; the token request
-follows no redirect.
+follows no redirect. ``Authenticate`` is the transport's outermost wrapper.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..errors import BadResponse, RegistryError, Unauthorized, Unreachable
 from ..escape import clean, quote
-from .httpio import MAX_TOKEN_BYTES, PROXY_ADVICE, classify, deadline_scope, read_body, remaining, url_flaw
+from .exchange import Call, Reply, Send
+from .gate import asked_too_long
+from .net.body import MAX_TOKEN_BYTES
+from .net.failure import PROXY_ADVICE, NetError, url_flaw
+from .retry import WaitTooLong
 
 if TYPE_CHECKING:
     from .credentials import Credential
-    from .session import Session
 
-__all__ = ["Challenge", "parse_challenge", "RegistryAuth", "scope_for"]
+__all__ = ["Challenge", "parse_challenge", "RegistryAuth", "Authenticate", "scope_for"]
 
 _TOKEN_MIN_LIFETIME = 60  # the distribution spec's default when expires_in is absent
 _TOKEN_MAX_LIFETIME = 24 * 3600  # a run never lasts longer; also bounds absurd values (1e999)
@@ -109,13 +112,13 @@ class RegistryAuth:
         registry: str,
         candidates: Callable[[], Sequence[Credential]],
         describe: Callable[[], Sequence[str]],
-        token_session: Callable[[], Session],
+        token_send: Send,
         timeout: float,
     ) -> None:
         self.registry = registry
         self._candidates = candidates
         self._describe = describe
-        self._session = token_session
+        self._send = token_send  # net, read and retry, as the transport's own requests
         self._timeout = timeout
         self._lock = threading.Lock()
         self._scope_locks: dict[str, threading.Lock] = {}
@@ -256,47 +259,59 @@ class RegistryAuth:
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise BadResponse(f"{self.registry} names a token service that is not an http(s) URL "
                               f"({clean(realm, 100)}); refusing to send credentials there")
-        where = f"the token service of {self.registry}"
-        params = {"scope": scope}
-        if challenge.service:
-            params["service"] = challenge.service
-        left = remaining(deadline, 0.05)
-        timeout = min(self._timeout, left) if left is not None else self._timeout
-        session = self._session()
-        if cred is not None and cred.identity_token:
-            # OAuth2 refresh-token grant, as docker does with an identity token.
-            method = "POST"
-            headers: dict[str, str] = {}
-            form: Optional[dict[str, str]] = {**params, "grant_type": "refresh_token",
-                                              "refresh_token": cred.identity_token, "client_id": "kubectl-imagecache"}
-            query: Optional[dict[str, str]] = None
-        else:
-            method, headers, form, query = "GET", {}, None, params
-            if cred and cred.username and cred.password is not None:
-                headers["Authorization"] = basic_header(cred.username, cred.password)
-        try:
-            with deadline_scope(deadline):
-                resp = session.request(method, realm, params=query, data=form, headers=headers,
-                                       timeout=(timeout, timeout), allow_redirects=False, stream=True)
-        except Exception as exc:  # noqa: BLE001 - any failure of the HTTP stack is "cannot reach"
-            failure = classify(exc)
-            advice = PROXY_ADVICE if failure.kind == "proxy" else "check the network"
-            raise Unreachable(f"cannot reach {where} ({failure.detail}); {advice}") from None
-        status = int(resp.status_code)
+        call = self._token_call(realm, challenge, scope, cred, deadline)
+        where = call.where
+        reply = self._token_reply(call)
+        status = reply.status
         if status in (401, 403):
-            resp.close()
             return None
         if cred is not None and cred.identity_token and (400 <= status < 500 or status == 501):
             # OAuth2 answers 400 invalid_grant for an expired or revoked refresh token, and a token
             # service without the grant answers 404/405/501: the credential is refused, the service
             # is not down. Treating it as refused lets the next candidate (or anonymous) be tried
             # and the final 401 name this source, instead of a misleading "try again later".
-            resp.close()
             return None
         if status != 200:
-            resp.close()
             raise Unreachable(f"{where} answered HTTP {status}; try again later")
-        body = read_body(resp, MAX_TOKEN_BYTES, "a token", where, deadline)
+        return self._token_of(reply.body, where)
+
+    def _token_call(self, realm: str, challenge: Challenge, scope: str, cred: Optional[Credential],
+                    deadline: Optional[float]) -> Call:
+        from urllib.parse import urlencode, urlsplit, urlunsplit
+
+        params = {"scope": scope}
+        if challenge.service:
+            params["service"] = challenge.service
+        headers: dict[str, str] = {}
+        body: Optional[bytes] = None
+        if cred is not None and cred.identity_token:
+            # OAuth2 refresh-token grant, as docker does with an identity token.
+            method, url = "POST", realm
+            body = urlencode({**params, "grant_type": "refresh_token", "refresh_token": cred.identity_token,
+                              "client_id": "kubectl-imagecache"}).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            parts = urlsplit(realm)  # the realm's own query kept, ours added
+            method = "GET"
+            url = urlunsplit(parts._replace(query="&".join(q for q in (parts.query, urlencode(params)) if q)))
+            if cred and cred.username and cred.password is not None:
+                headers["Authorization"] = basic_header(cred.username, cred.password)
+        return Call(method, url, headers, "a token", f"the token service of {self.registry}",
+                    deadline if deadline is not None else time.monotonic() + self._timeout, MAX_TOKEN_BYTES,
+                    body=body)
+
+    def _token_reply(self, call: Call) -> Reply:
+        where = call.where
+        try:
+            return self._send(call)
+        except NetError as exc:  # any failure of the HTTP stack is "cannot reach"
+            advice = PROXY_ADVICE if exc.failure.kind == "proxy" else "check the network"
+            raise Unreachable(f"cannot reach {where} ({exc.failure.detail}); {advice}") from None
+        except WaitTooLong as exc:
+            raise Unreachable(f"{where} answered HTTP {exc.reply.status} and {asked_too_long(exc.asked)}; "
+                              "try again later") from None
+
+    def _token_of(self, body: bytes, where: str) -> _Token:
         try:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -311,3 +326,30 @@ class RegistryAuth:
         lifetime = token_lifetime(doc.get("expires_in")) if isinstance(doc, dict) else _TOKEN_MIN_LIFETIME
         # Renew a little early so a token never expires between check and use.
         return _Token(value, time.monotonic() + lifetime - 10)
+
+
+class Authenticate:
+    """The transport's outermost wrapper: sends the credentials ``auth`` knows for the call's scope,
+    and on a 401 from the registry itself asks it for new ones (at most twice)."""
+
+    def __init__(self, inner: Send, auth: RegistryAuth, at_home: Callable[[str], bool]) -> None:
+        self._inner = inner
+        self._auth = auth
+        self._at_home = at_home
+
+    def __call__(self, call: Call) -> Reply:
+        authorization = self._auth.header(call.scope, call.deadline)
+        for _attempt in range(3):  # first try, then at most two fresh credentials after 401s
+            if authorization:
+                call.headers["Authorization"] = authorization
+            else:
+                call.headers.pop("Authorization", None)
+            reply = self._inner(call)
+            # Only the registry itself may ask for credentials: a 401 from a redirect target gets none.
+            if reply.status != 401 or not self._at_home(reply.url):
+                return reply
+            authorization = self._auth.on_unauthorized(reply.headers.get("WWW-Authenticate"), call.scope,
+                                                       authorization, call.deadline)
+            if authorization is None:
+                return reply
+        return reply

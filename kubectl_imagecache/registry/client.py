@@ -34,6 +34,7 @@ from ..escape import clean
 from .auth import RegistryAuth
 from .cache import DEFAULT_TTL, MetadataCache
 from .credentials import CredentialStore
+from .exchange import Send
 from .manifest import (
     ACCEPT,
     MAX_CONFIG_BYTES,
@@ -180,7 +181,7 @@ class RegistryClient:
                                              stream=True)
         resp: Any = reply.raw
         try:
-            yield from resp.iter_content(chunk_size)
+            yield from resp.chunks(chunk_size)
         finally:
             resp.close()
 
@@ -206,12 +207,12 @@ class RegistryClient:
                 registry = ref.registry
                 timeout = self._topts.timeout
 
-                def auth_factory(session: Callable[[], object]) -> RegistryAuth:
+                def auth_factory(token_send: Send) -> RegistryAuth:
                     return RegistryAuth(
                         registry,
                         lambda: creds.lookup(registry),
                         lambda: creds.describe_sources(registry),
-                        session,  # type: ignore[arg-type]
+                        token_send,
                         timeout,
                     )
 

@@ -30,7 +30,7 @@ from kubectl_imagecache.errors import (
 from kubectl_imagecache.registry.cache import MetadataCache
 from kubectl_imagecache.registry.client import ClientOptions, ImageInfo, RegistryClient
 from kubectl_imagecache.registry.credentials import CredentialStore, load_docker_config
-from kubectl_imagecache.registry.httpio import BrokenBody
+from kubectl_imagecache.registry.net.body import BrokenBody
 from kubectl_imagecache.registry.reference import parse_reference
 from kubectl_imagecache.registry.transport import TransportOptions
 from tests.fakes.dns import LoopbackDNS

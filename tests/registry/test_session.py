@@ -281,7 +281,7 @@ def test_the_first_https_registry_does_not_reopen_plain_http_connections(monkeyp
     # first HTTPS request brings must not change how the HTTP registry's pool is found.
     import urllib3
 
-    from kubectl_imagecache.registry.session import Session
+    from kubectl_imagecache.registry.net.session import Session
 
     for var in PROXY_VARIABLES:
         monkeypatch.delenv(var, raising=False)
@@ -291,8 +291,8 @@ def test_the_first_https_registry_does_not_reopen_plain_http_connections(monkeyp
     session = Session(4, verify=False)
     try:
         def get(url: str) -> bytes:
-            response = session.request("GET", url, timeout=5)
-            body = b"".join(response.iter_content(1024))  # read to its end: the connection goes back to the pool
+            response = session.request("GET", url, headers={}, body=None, timeout=5)
+            body = b"".join(response.chunks(1024))  # read to its end: the connection goes back to the pool
             response.close()
             return body
 

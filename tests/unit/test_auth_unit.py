@@ -1,54 +1,76 @@
-"""RegistryAuth's token flow on a fake session: what a token service may answer, and what we do.
+"""RegistryAuth's token flow against a scripted token service on loopback (tests/fakes/hostile.py),
+through the product's own session, read and retry: what a token service may answer, and what we do.
 
-Milliseconds, no sockets: the registry-tier tests (tests/registry/test_auth.py) run the same
-flows against the real distribution registry and a real token server.
+The registry-tier tests (tests/registry/test_auth.py) run the same flows against the real
+distribution registry and a real token server.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
+from urllib.parse import parse_qsl
 
 import pytest
 
 from kubectl_imagecache.errors import BadResponse, ResponseTooLarge, Unreachable
 from kubectl_imagecache.registry.auth import RegistryAuth, parse_challenge, token_lifetime
 from kubectl_imagecache.registry.credentials import Credential
-from tests.fakes.session import FakeResponse, FakeSession
+from kubectl_imagecache.registry.exchange import Net, Read
+from kubectl_imagecache.registry.net.session import Session
+from kubectl_imagecache.registry.retry import Retry
+from tests.fakes.hostile import HostileRegistry, endless, http, respond
+from tests.support.scripted import by_request, error, in_turn
 
-REALM = "https://auth.example.com/token"
-CHALLENGE = f'Bearer realm="{REALM}",service="reg"'
+TOKEN = r"^/token"
 SCOPE = "repository:app:pull"
 
 
-def auth(session: FakeSession, creds: Optional[list[Credential]] = None) -> RegistryAuth:
-    return RegistryAuth("registry.example.com", lambda: creds or [], lambda: [], lambda: session, 5.0)
+@pytest.fixture
+def s() -> Iterator[HostileRegistry]:
+    """The token service (its realm is /token)."""
+    with HostileRegistry() as r:
+        yield r
 
 
-def token_reply(doc: Any, raw: Optional[bytes] = None) -> FakeResponse:
-    return FakeResponse(200, raw if raw is not None else json.dumps(doc).encode(), {"Content-Type": "application/json"})
+def challenge(s: HostileRegistry) -> str:
+    return f'Bearer realm="http://{s.host}/token",service="reg"'
 
 
-def first_token(session: FakeSession, creds: Optional[list[Credential]] = None) -> Optional[str]:
-    return auth(session, creds).on_unauthorized(CHALLENGE, SCOPE, None)
+def auth(s: HostileRegistry, creds: Optional[list[Credential]] = None) -> RegistryAuth:
+    session = Session(4, verify=False)
+    send = Retry(Read(Net(lambda: session, 5.0)), retries=1, backoff=0.0, retry_after_cap=1)
+    return RegistryAuth("registry.example.com", lambda: creds or [], lambda: [], send, 5.0)
 
 
-def test_anonymous_token() -> None:
-    s = FakeSession().on("GET", REALM, token_reply({"token": "abc.def"}))
+def token_reply(doc: Any, raw: Optional[bytes] = None) -> Any:
+    return respond(200, raw if raw is not None else json.dumps(doc).encode(), {"Content-Type": "application/json"})
+
+
+def first_token(s: HostileRegistry, creds: Optional[list[Credential]] = None) -> Optional[str]:
+    return auth(s, creds).on_unauthorized(challenge(s), SCOPE, None)
+
+
+def query(s: HostileRegistry, i: int = 0) -> dict[str, str]:
+    return dict(parse_qsl(s.seen(TOKEN)[i].target.split("?", 1)[1]))
+
+
+def test_anonymous_token(s: HostileRegistry) -> None:
+    s.on(TOKEN, token_reply({"token": "abc.def"}))
     assert first_token(s) == "Bearer abc.def"
-    assert s.sent[0].params == {"scope": SCOPE, "service": "reg"}
-    assert "Authorization" not in s.sent[0].headers
+    assert query(s) == {"scope": SCOPE, "service": "reg"}
+    assert s.seen(TOKEN)[0].authorization is None
 
 
-def test_access_token_field_too() -> None:
-    s = FakeSession().on("GET", REALM, token_reply({"access_token": "xyz"}))
+def test_access_token_field_too(s: HostileRegistry) -> None:
+    s.on(TOKEN, token_reply({"access_token": "xyz"}))
     assert first_token(s) == "Bearer xyz"
 
 
 @pytest.mark.parametrize("token", ["abc\r\nX-Injected: 1", "abc\n", "a b", "tab\there", "nul\x00", "é"])
-def test_tokens_an_http_header_cannot_carry_are_refused_unprinted(token: str) -> None:
-    s = FakeSession().on("GET", REALM, token_reply({"token": token}))
+def test_tokens_an_http_header_cannot_carry_are_refused_unprinted(s: HostileRegistry, token: str) -> None:
+    s.on(TOKEN, token_reply({"token": token}))
     with pytest.raises(BadResponse) as exc:
         first_token(s)
     assert token not in exc.value.message and "refusing" in exc.value.message
@@ -65,112 +87,113 @@ def test_token_lifetime_is_sane_whatever_expires_in_says(expires_in: Any, lifeti
 
 @pytest.mark.parametrize("raw", [b'{"token":"t","expires_in":1e999}', b'{"token":"t","expires_in":-1e999}',
                                  b'{"token":"t","expires_in":' + b"9" * 4000 + b"}"])
-def test_absurd_expires_in_from_the_wire(raw: bytes) -> None:
-    s = FakeSession().on("GET", REALM, token_reply(None, raw))
+def test_absurd_expires_in_from_the_wire(s: HostileRegistry, raw: bytes) -> None:
+    s.on(TOKEN, token_reply(None, raw))
     assert first_token(s) == "Bearer t"
 
 
 @pytest.mark.parametrize("raw", [b"not json", b"[]", b'"token"', b"[" * 100000, b'{"token": 5}', b"{}",
                                  b'{"token":""}', b'{"token":"\\ud800"}'])
-def test_unusable_token_answers_are_typed_errors(raw: bytes) -> None:
-    s = FakeSession().on("GET", REALM, token_reply(None, raw))
+def test_unusable_token_answers_are_typed_errors(s: HostileRegistry, raw: bytes) -> None:
+    s.on(TOKEN, token_reply(None, raw))
     with pytest.raises((Unreachable, BadResponse)):
         first_token(s)
 
 
-def test_token_body_is_bounded() -> None:
-    s = FakeSession().on("GET", REALM, FakeResponse(200, [b" " * 65536] * 17))
+def test_token_body_is_bounded(s: HostileRegistry) -> None:
+    s.on(TOKEN, endless(http(200, b"", content_length=False)))
     with pytest.raises(ResponseTooLarge, match="1048576"):
         first_token(s)
 
 
 @pytest.mark.parametrize("realm", ["file:///etc/passwd", "ftp://x/token", "/relative", "javascript:alert(1)"])
-def test_realm_must_be_http(realm: str) -> None:
-    s = FakeSession()
+def test_realm_must_be_http(s: HostileRegistry, realm: str) -> None:
     with pytest.raises(BadResponse, match="not an http"):
         auth(s, [Credential("u", "p", None, "docker config")]).on_unauthorized(
             f'Bearer realm="{realm}"', SCOPE, None)
-    assert s.sent == []  # no credential went anywhere
 
 
 @pytest.mark.parametrize("realm, flaw", [("http://[evil/token", "Invalid IPv6 URL"),
                                          ("https://auth.example.com:99999/token", "Port out of range"),
                                          ("https://a b/token", "invalid character")])
-def test_realm_that_cannot_be_requested_is_a_broken_answer(realm: str, flaw: str) -> None:
-    s = FakeSession()
+def test_realm_that_cannot_be_requested_is_a_broken_answer(s: HostileRegistry, realm: str, flaw: str) -> None:
     with pytest.raises(BadResponse, match="token service at an invalid URL") as exc:
         auth(s, [Credential("u", "p", None, "docker config")]).on_unauthorized(f'Bearer realm="{realm}"', SCOPE, None)
-    assert flaw in exc.value.message and s.sent == []
+    assert flaw in exc.value.message
 
 
-def test_non_latin1_password_in_the_token_flow_is_sent_as_utf8() -> None:
+def test_non_latin1_password_in_the_token_flow_is_sent_as_utf8(s: HostileRegistry) -> None:
     creds = [Credential("用户", "пароль✓", None, "docker config")]
-    s = FakeSession().on("GET", REALM, token_reply({"token": "t"}))
+    s.on(TOKEN, token_reply({"token": "t"}))
     assert first_token(s, creds) == "Bearer t"
     expected = "Basic " + base64.b64encode("用户:пароль✓".encode()).decode()
-    assert s.sent[0].headers["Authorization"] == expected
+    assert s.seen(TOKEN)[0].authorization == expected
 
 
-def test_identity_token_uses_the_refresh_grant_and_a_refusal_falls_through() -> None:
+def test_identity_token_uses_the_refresh_grant_and_a_refusal_falls_through(s: HostileRegistry) -> None:
     creds = [Credential(None, None, "refresh-me", "docker config (identitytoken)")]
-    s = FakeSession()
-    s.on("POST", REALM, FakeResponse(400, b'{"error":"invalid_grant"}'))
-    s.on("GET", REALM, token_reply({"token": "anon"}))
+    s.on(TOKEN, respond(400, b'{"error":"invalid_grant"}'), method="POST")
+    s.on(TOKEN, token_reply({"token": "anon"}), method="GET")
     assert first_token(s, creds) == "Bearer anon"
-    post = s.sent[0]
-    assert post.method == "POST" and post.data is not None
-    assert post.data["grant_type"] == "refresh_token" and post.data["refresh_token"] == "refresh-me"
+    post = s.seen(TOKEN)[0]
+    form = dict(parse_qsl(post.body.decode()))
+    assert post.method == "POST" and post.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert form["grant_type"] == "refresh_token" and form["refresh_token"] == "refresh-me"
 
 
-def test_token_service_down_is_unreachable() -> None:
-    s = FakeSession().on("GET", REALM, FakeResponse(503, b"x" * 1000))
+def test_token_service_down_is_unreachable_after_retries(s: HostileRegistry) -> None:
+    s.on(TOKEN, respond(503, b"x" * 1000))
     with pytest.raises(Unreachable, match="HTTP 503"):
         first_token(s)
+    assert len(s.seen(TOKEN)) == 2  # retried as the registry's own requests are
 
 
-def test_token_service_connection_failure_is_named() -> None:
-    import requests
+def test_token_service_closing_the_connection_is_retried(s: HostileRegistry) -> None:
+    in_turn(s, TOKEN, respond(502), token_reply({"token": "t"}))
+    assert first_token(s) == "Bearer t"
 
-    s = FakeSession().on("GET", REALM, requests.exceptions.ConnectionError(ConnectionRefusedError(111, "refused")))
+
+def test_token_service_connection_failure_is_named(s: HostileRegistry) -> None:
+    a = auth(s)
+    c = challenge(s)
+    s.stop()
     with pytest.raises(Unreachable, match="connection refused"):
-        first_token(s)
+        a.on_unauthorized(c, SCOPE, None)
 
 
-def test_wrong_password_then_the_next_credential() -> None:
+def test_wrong_password_then_the_next_credential(s: HostileRegistry) -> None:
     creds = [Credential("a", "bad", None, "docker config"), Credential("b", "good", None, "pull secret ns/s")]
     good = "Basic " + base64.b64encode(b"b:good").decode()
-    s = FakeSession().on("GET", REALM, lambda sent: token_reply({"token": "tb"})
-                         if sent.headers.get("Authorization") == good else FakeResponse(401))
+    s.on(TOKEN, by_request(lambda req: token_reply({"token": "tb"}) if req.authorization == good else error(401)))
     a = auth(s, creds)
-    assert a.on_unauthorized(CHALLENGE, SCOPE, None) == "Bearer tb"
+    assert a.on_unauthorized(challenge(s), SCOPE, None) == "Bearer tb"
     # The registry refuses tb for this scope: b is denied there, anonymous is next.
-    s.on("GET", REALM, lambda sent: token_reply({"token": "anon"}) if "Authorization" not in sent.headers
-         else FakeResponse(401))
-    assert a.on_unauthorized(CHALLENGE, SCOPE, "Bearer tb") == "Bearer anon"
-    assert a.on_unauthorized(CHALLENGE, SCOPE, "Bearer anon") is None
+    s.on(TOKEN, by_request(lambda req: token_reply({"token": "anon"}) if req.authorization is None else error(401)))
+    assert a.on_unauthorized(challenge(s), SCOPE, "Bearer tb") == "Bearer anon"
+    assert a.on_unauthorized(challenge(s), SCOPE, "Bearer anon") is None
     msg = a.unauthorized_error("tag 1", SCOPE).message
     assert "docker config" in msg and "pull secret ns/s" in msg and "bad" not in msg and "good" not in msg
 
 
-def test_header_up_front_once_the_challenge_is_known() -> None:
-    s = FakeSession().on("GET", REALM, token_reply({"token": "t1", "expires_in": 300}))
+def test_header_up_front_once_the_challenge_is_known(s: HostileRegistry) -> None:
+    s.on(TOKEN, token_reply({"token": "t1", "expires_in": 300}))
     a = auth(s)
     assert a.header(SCOPE) is None  # nothing known yet: the first request goes without
-    a.on_unauthorized(CHALLENGE, SCOPE, None)
+    a.on_unauthorized(challenge(s), SCOPE, None)
     assert a.header(SCOPE) == "Bearer t1"
     assert a.header("repository:other:pull") == "Bearer t1"  # a new scope fetches its own token
-    assert len(s.sent) == 2
+    assert len(s.seen(TOKEN)) == 2
 
 
-def test_a_token_service_failing_up_front_sends_the_request_without_a_token() -> None:
+def test_a_token_service_failing_up_front_sends_the_request_without_a_token(s: HostileRegistry) -> None:
     # Another repository's challenge is reused before this one's first request: it may need no token.
-    s = FakeSession().on("GET", REALM, [token_reply({"token": "t1"}), FakeResponse(500)])
+    in_turn(s, TOKEN, token_reply({"token": "t1"}), respond(500))
     a = auth(s)
-    assert a.on_unauthorized(CHALLENGE, SCOPE, None) == "Bearer t1"
+    assert a.on_unauthorized(challenge(s), SCOPE, None) == "Bearer t1"
     assert a.header("repository:public:pull") is None
     # The registry challenges that repository too: now the token service's failure is the answer.
     with pytest.raises(Unreachable, match="HTTP 500"):
-        a.on_unauthorized(CHALLENGE, "repository:public:pull", None)
+        a.on_unauthorized(challenge(s), "repository:public:pull", None)
 
 
 @pytest.mark.parametrize("header", ['Bearer realm="https://a/t",garbage', "Bearer garbage", "Bearer ,", "Bearer =",

@@ -12,8 +12,7 @@ from it is kept, read the way requests reads it:
   SSL_CERT_DIR, as Go programs read them; else certifi's bundle, as requests used;
 - no ~/.netrc, no cookies, no retries behind the transport's back.
 
-The session is the transport's seam (``TransportOptions.session_factory``): anything with this
-``request()`` will do.
+It is one implementation of net.HTTPSession, the transport's seam (``TransportOptions.session_factory``).
 """
 
 from __future__ import annotations
@@ -21,10 +20,10 @@ from __future__ import annotations
 import os
 import threading
 from typing import Any, Iterator, Mapping, Optional
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from .. import __version__
-from .httpio import ResolveTimeout, current_deadline, resolve, unwatch, watch
+from ... import __version__
+from .deadline import ResolveTimeout, current_deadline, resolve, unwatch, watch
 
 __all__ = ["Session", "Response", "new_session", "ca_bundle", "USER_AGENT"]
 
@@ -124,7 +123,7 @@ def _watched_pools() -> dict[str, type]:
         return resp
 
     def new_conn(conn: Any, parent: Any) -> Any:
-        # The name is looked up within the deadline (httpio.resolve), then each address tried in
+        # The name is looked up within the deadline (deadline.resolve), then each address tried in
         # turn as create_connection would; the Host header and TLS name stay the registry's.
         import socket
 
@@ -173,20 +172,25 @@ def _watched_pools() -> dict[str, type]:
 
 
 class Response:
-    """One answer, its body unread: what the transport reads of requests.Response."""
+    """One answer, its body unread (net.HTTPResponse)."""
 
-    __slots__ = ("raw", "status_code", "headers", "url", "_consumed")
+    __slots__ = ("raw", "status", "headers", "url", "_consumed")
 
     def __init__(self, raw: Any, url: str) -> None:
         self.raw = raw  # urllib3's response; carries ``watched_socket`` for the body's watch
-        self.status_code: int = raw.status
+        self.status: int = raw.status
         self.headers: Mapping[str, str] = raw.headers  # case-insensitive; repeated headers joined by ", "
         self.url = url
         self._consumed = False
 
-    def iter_content(self, chunk_size: int) -> Iterator[bytes]:
-        """The body, decoded (gzip, deflate), in chunks of at most ``chunk_size`` bytes."""
-        yield from self.raw.stream(chunk_size, decode_content=True)
+    @property
+    def socket(self) -> Any:
+        """The connection's socket, for the watchdog while the body is read."""
+        return getattr(self.raw, "watched_socket", None)
+
+    def chunks(self, size: int) -> Iterator[bytes]:
+        """The body, decoded (gzip, deflate), in chunks of at most ``size`` bytes."""
+        yield from self.raw.stream(size, decode_content=True)
         self._consumed = True
 
     def close(self) -> None:
@@ -229,29 +233,16 @@ class Session:
             # The user asked for this host to be insecure (or it is loopback): no warning per request.
             warnings.filterwarnings("ignore", category=InsecureRequestWarning)
 
-    def request(self, method: str, url: str, *, headers: Optional[Mapping[str, str]] = None,
-                params: Optional[Mapping[str, str]] = None, data: Optional[Mapping[str, str]] = None,
-                timeout: Any = None, allow_redirects: bool = False, stream: bool = True) -> Response:
+    def request(self, method: str, url: str, *, headers: Mapping[str, str], body: Optional[bytes],
+                timeout: float) -> Response:
         """Send one request; redirects are never followed (the transport follows them itself)."""
         from urllib3.util import Timeout
 
-        if allow_redirects or not stream:
-            raise ValueError("the session only streams, and follows no redirect")
-        if params:
-            parts = urlsplit(url)
-            query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-            url = urlunsplit(parts._replace(query=query))
-        sent = {**self.headers, **(headers or {})}
-        body: Optional[str] = None
-        if data is not None:
-            body = urlencode(data)
-            sent["Content-Type"] = "application/x-www-form-urlencoded"
-        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         # The manager picks the pool and the request target's form (a path, or the absolute URL
         # an HTTP proxy needs), and adds the proxy's headers.
-        raw = self._manager(url).urlopen(method, url, body=body, headers=sent, redirect=False,
-                                         preload_content=False, decode_content=False, retries=self._retries,
-                                         timeout=Timeout(connect=connect, read=read))
+        raw = self._manager(url).urlopen(method, url, body=body, headers={**self.headers, **headers},
+                                         redirect=False, preload_content=False, decode_content=False,
+                                         retries=self._retries, timeout=Timeout(connect=timeout, read=timeout))
         return Response(raw, url)
 
     def close(self) -> None:
