@@ -58,8 +58,10 @@ def locked() -> list[tuple[str, str]]:
 
 
 def wheel_cache() -> Path:
+    # One folder per lock, so a checkout with another lock (a branch, an older release) never finds
+    # wheels that are not its own.
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "kubectl-imagecache" / "wheels"
+    return base / "kubectl-imagecache" / "wheels" / hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
 
 
 def download(dest: Path) -> list[Path]:
