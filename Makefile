@@ -4,13 +4,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# A Python 3.9 virtualenv for mypy (python_version = 3.9 needs the libraries 3.9 installs, and a mypy
+# that still targets 3.9).
+VENV39 ?= .venv-py3.9
 CONTROLPLANE_BUILD := hack/controlplane/build.sh
 KREW_BUILD := hack/krew/build.sh
 CRANE_BUILD := hack/crane/build.sh
 # Where plugin.yaml says the release archive is downloaded from (/vX.Y.Z/ARCHIVE is appended).
 RELEASE_BASE_URL ?= https://github.com/kubectl-imagecache/kubectl-imagecache/releases/download
 
-.PHONY: all deps venv controlplane krew crane image-base dist test test-unit test-registry test-cluster test-release lint bench \
+.PHONY: all deps venv venv39 pythons controlplane krew crane image-base dist test test-unit test-registry test-cluster test-release lint bench \
 	bench-estimate bench-cluster demo clean
 # Debian packages the tests and the demo run: the real registry (distribution 2.8), htpasswd for its
 # Basic-auth mode, openssl for the API server's certificates, podman and mmdebstrap to build the
@@ -27,6 +30,19 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	touch $@
 
 venv: $(VENV)/.installed
+
+$(VENV39)/.installed: $(VENV)/.installed setup.cfg pyproject.toml
+	python39=$$($(PY) hack/dist/pythons.py 3.9) && "$$python39" -m venv $(VENV39)
+	$(VENV39)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV39)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv39: $(VENV39)/.installed
+
+# Every Python the release is tested under (setup.cfg's classifiers, 3.9 to 3.13): pyenv's builds on
+# these machines; a missing one is installed with pyenv, or named with what to install.
+pythons: venv
+	$(PY) hack/dist/pythons.py
 
 # Installs only what is missing (needs root then); a no-op on a machine that has everything.
 deps:
@@ -62,14 +78,15 @@ image-base: deps
 dist: venv
 	$(PY) hack/dist/release.py --base-url '$(RELEASE_BASE_URL)'
 
-# ruff (McCabe <= 15 too), the import contract of setup.cfg's [importlinter] (layers), mypy.
-lint: venv
+# ruff (McCabe <= 15 too), the import contract of setup.cfg's [importlinter] (layers), and mypy under
+# Python 3.9's libraries (the oldest the code promises).
+lint: venv venv39
 	$(VENV)/bin/ruff check kubectl_imagecache tests bench hack
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy
+	$(VENV39)/bin/mypy
 
 # Every tier: unit, a real registry, a real API server. Nothing is skipped: a missing component fails.
-test: deps venv controlplane krew image-base dist lint
+test: deps venv pythons controlplane krew image-base dist lint
 	$(PY) -m pytest -q
 
 test-unit: venv
@@ -81,8 +98,9 @@ test-registry: deps venv
 test-cluster: deps venv controlplane
 	$(PY) -m pytest -q tests/cluster
 
-# The release through the real tools: krew's validator, krew install, kubectl, completion.
-test-release: venv krew image-base dist
+# The release through the real tools: krew's validator, krew install, kubectl, completion; the
+# zipapp and `pip install .` under every Python from 3.9 to 3.13.
+test-release: venv pythons krew image-base dist
 	$(PY) -m pytest -q tests/release
 
 bench: bench-estimate bench-cluster
@@ -101,4 +119,4 @@ demo: deps venv controlplane
 	$(PY) hack/demo.py $(if $(KEEP),--keep)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(VENV39) build dist *.egg-info .pytest_cache .ruff_cache .hypothesis

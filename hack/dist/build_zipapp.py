@@ -5,7 +5,8 @@
 Steps: download the wheels named in requirements.lock (hashes checked), unpack them minus what the
 plugin never runs (kubernetes' asyncio client and tests, compiled accelerators of STRIPPED
 packages), add the plugin's sources and __main__.py, and write a zip whose bytes depend only on
-its contents: sorted entries, one timestamp, fixed modes. Any compiled extension left means a
+its contents: sorted entries, one timestamp, fixed modes, behind a shell launcher (launcher.sh)
+that finds a Python new enough. Any compiled extension left means a
 dependency changed: the build fails instead of shipping a file that only loads on one platform.
 """
 
@@ -24,11 +25,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 LOCK = HERE / "requirements.lock"
 MAIN = HERE / "zipapp_main.py"
+LAUNCHER = HERE / "launcher.sh"
 PACKAGE = "kubectl_imagecache"
-SHEBANG = b"#!/usr/bin/env python3\n"
 
 sys.path.insert(0, str(HERE))
-from lock import STRIPPED, STRIPPED_PLATFORM, TARGET_PYTHON  # noqa: E402
+from lock import PYTHONS, STRIPPED, STRIPPED_PLATFORM, TARGET_PYTHON  # noqa: E402
 
 COMPILED_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
 # Paths (inside the zip) never shipped. Why each:
@@ -58,8 +59,10 @@ def locked() -> list[tuple[str, str]]:
 
 
 def wheel_cache() -> Path:
+    # One folder per lock, so a checkout with another lock (a branch, an older release) never finds
+    # wheels that are not its own.
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "kubectl-imagecache" / "wheels"
+    return base / "kubectl-imagecache" / "wheels" / hashlib.sha256(LOCK.read_bytes()).hexdigest()[:16]
 
 
 def download(dest: Path) -> list[Path]:
@@ -114,8 +117,23 @@ def collect(wheels: list[Path]) -> dict[str, bytes]:
                          + ", ".join(compiled))
     build_id = hashlib.sha256(b"".join(hashlib.sha256(n.encode() + b"\0" + files[n]).digest()
                                        for n in sorted(files))).hexdigest()[:16]
-    files["__main__.py"] = MAIN.read_bytes().replace(b"@BUILD_ID@", build_id.encode())
+    files["__main__.py"] = (MAIN.read_bytes().replace(b"@BUILD_ID@", build_id.encode())
+                            .replace(b"@MINIMUM@", TARGET_PYTHON.encode()))
     return files
+
+
+def candidates() -> str:
+    """The names the launcher tries when python3 is too old: python3.13 ... python3.9, newest first."""
+    if PYTHONS[0] != TARGET_PYTHON:
+        raise SystemExit(f"build_zipapp: setup.cfg's oldest classifier {PYTHONS[0]} is not its python_requires "
+                         f"{TARGET_PYTHON}")
+    return " ".join(f"python{v}" for v in reversed(PYTHONS))
+
+
+def launcher() -> bytes:
+    """The shell script in front of the zip: python3, else python3.X on PATH, newest first."""
+    text = LAUNCHER.read_bytes().replace(b"@PYTHONS@", candidates().encode())
+    return text.replace(b"@MINIMUM@", TARGET_PYTHON.encode())
 
 
 def _plugin_version() -> str:
@@ -137,7 +155,7 @@ def write_zip(files: dict[str, bytes], out: Path) -> None:
     stamp = time.gmtime(source_date_epoch())[:6]
     tmp = out.with_name(out.name + ".tmp")
     with open(tmp, "wb") as raw:
-        raw.write(SHEBANG)  # zip offsets are relative to the end of the file, so a prefix is allowed
+        raw.write(launcher())  # zip offsets are relative to the end of the file, so a prefix is allowed
         with zipfile.ZipFile(raw, "w") as zf:
             for name in sorted(files):
                 info = zipfile.ZipInfo(name, date_time=stamp)

@@ -3,9 +3,10 @@
 Why a lock: `make dist` must give the same archive tomorrow as today, so it downloads exactly
 these files (pip --require-hashes) instead of whatever PyPI serves as newest.
 
-Why this resolution: the zipapp may only hold pure Python, and it must run on the oldest Python
-the plugin supports (TARGET_PYTHON), so versions are resolved for that Python (python-dateutil 4
-needs 3.11, for instance). Every package is taken as its pure `py3-none-any` wheel except those in
+Why this resolution: the zipapp may only hold pure Python, and one file serves every interpreter
+from the oldest the plugin supports (TARGET_PYTHON, setup.cfg's python_requires) up, so versions
+are resolved for that Python: the newest release of each dependency that still runs there (setup.cfg
+says which those are; kubernetes 35, click 8.1, urllib3 2.6 for 3.9). Every package is taken as its pure `py3-none-any` wheel except those in
 STRIPPED (no pure wheel exists; the build drops their optional C accelerator).
 
 Usage: python hack/dist/lock.py    (rewrites requirements.lock; commit it with the change that needed it)
@@ -28,11 +29,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 LOCK = HERE / "requirements.lock"
 
-TARGET_PYTHON = "3.10"  # kubernetes 36 and urllib3 >= 2.7 require Python >= 3.10
+
+def _setup_cfg() -> configparser.ConfigParser:
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    return cfg
+
+
+TARGET_PYTHON = _setup_cfg()["options"]["python_requires"].strip().removeprefix(">=")
+# Every minor version the release promises, oldest first (setup.cfg's classifiers).
+PYTHONS = sorted((c.rsplit("::", 1)[1].strip() for c in _setup_cfg()["metadata"]["classifiers"].splitlines()
+                  if c.strip().startswith("Programming Language :: Python :: 3.")),
+                 key=lambda v: tuple(map(int, v.split("."))))
 # Packages without a pure wheel: a CPython wheel is taken and its compiled module removed (PyYAML
 # then runs its pure-Python implementation). One fixed platform so the lock names one file.
 STRIPPED = {"pyyaml"}
-STRIPPED_PLATFORM = ("cp", "cp310", "manylinux2014_x86_64")
+STRIPPED_PLATFORM = ("cp", "cp" + TARGET_PYTHON.replace(".", ""), "manylinux2014_x86_64")
 # Declared but never imported by what the plugin runs: kubernetes 36 requires aiohttp (compiled,
 # with compiled deps) only for its separate asyncio client `kubernetes.aio`, which the zipapp leaves
 # out; python-dateutil 3 requires tzdata (627 files, a third of the zip's directory that every start
@@ -40,10 +52,18 @@ STRIPPED_PLATFORM = ("cp", "cp310", "manylinux2014_x86_64")
 PRUNED_EDGES = {("kubernetes", "aiohttp"), ("python-dateutil", "tzdata")}
 
 
+def _target_env() -> dict[str, str]:
+    env = default_environment()
+    env.update(python_version=TARGET_PYTHON, python_full_version=f"{TARGET_PYTHON}.0", extra="")
+    return env
+
+
 def install_requires() -> list[str]:
-    cfg = configparser.ConfigParser()
-    cfg.read(ROOT / "setup.cfg")
-    return [line.strip() for line in cfg["options"]["install_requires"].splitlines() if line.strip()]
+    """setup.cfg's requirements that hold on TARGET_PYTHON, markers dropped: pip evaluates markers
+    against the interpreter running it, whatever --python-version says."""
+    env = _target_env()
+    reqs = [Requirement(line) for line in _setup_cfg()["options"]["install_requires"].splitlines() if line.strip()]
+    return [f"{r.name}{r.specifier}" for r in reqs if r.marker is None or r.marker.evaluate(env)]
 
 
 def _report(args: list[str], requirements: list[str]) -> list[dict]:
@@ -57,8 +77,7 @@ def _report(args: list[str], requirements: list[str]) -> list[dict]:
 
 def _kept(roots: list[str], metadata: dict[str, dict]) -> list[str]:
     """Names reachable from the roots, following requirements whose markers hold on TARGET_PYTHON."""
-    env = default_environment()
-    env.update(python_version=TARGET_PYTHON, python_full_version=f"{TARGET_PYTHON}.0", extra="")
+    env = _target_env()
     seen: list[str] = []
     todo = [canonicalize_name(Requirement(r).name) for r in roots]
     while todo:
@@ -66,6 +85,11 @@ def _kept(roots: list[str], metadata: dict[str, dict]) -> list[str]:
         if name in seen:
             continue
         seen.append(name)
+        if name not in metadata:
+            # Required only on TARGET_PYTHON, so the resolution (markers read for this
+            # interpreter) never looked at it: run lock.py under TARGET_PYTHON instead.
+            raise SystemExit(f"lock.py: {name} is required on Python {TARGET_PYTHON} but was not resolved; "
+                             f"run lock.py with python{TARGET_PYTHON}")
         for text in metadata[name].get("requires_dist") or []:
             req = Requirement(text)
             dep = canonicalize_name(req.name)

@@ -79,7 +79,8 @@ def command_lines() -> list[str]:
 def render_manifest(template: str, version: str, uri: str, sha256: str, homepage: str) -> str:
     out = template
     for key, value in {"@VERSION@": version, "@URI@": uri, "@SHA256@": sha256, "@HOMEPAGE@": homepage,
-                       "@COMMANDS@": "\n".join(command_lines())}.items():
+                       "@COMMANDS@": "\n".join(command_lines()), "@MINIMUM@": build_zipapp.TARGET_PYTHON,
+                       "@PYTHONS@": build_zipapp.candidates()}.items():
         out = out.replace(key, value)
     return out
 

@@ -1,12 +1,26 @@
 # __main__.py of the kubectl-imagecache zipapp (hack/dist/build_zipapp.py copies it in and fills BUILD_ID).
 #
-# Kept to syntax every python3 >= 3.6 parses, so an old interpreter gets a clear message, not a SyntaxError.
+# Kept to syntax every python3 >= 3.6 parses, so an old interpreter gets to the check below.
+import os
 import sys
 
-if sys.version_info < (3, 10):
-    sys.stderr.write("kubectl-imagecache needs Python >= 3.10 (found {} at {}): install python3.10 or newer "
-                     "and put it first on PATH as python3\n".format(sys.version.split()[0], sys.executable))
+MINIMUM = "@MINIMUM@"  # setup.cfg's python_requires, filled in by the build
+OLD_PYTHON = "KUBECTL_IMAGECACHE_OLD_PYTHON"  # read by the launcher in front of this archive
+
+if sys.version_info < tuple(int(part) for part in MINIMUM.split(".")):
+    found = "Python {} at {}".format(sys.version.split()[0], sys.executable)
+    if OLD_PYTHON not in os.environ:
+        # The shell launcher in front of the archive (hack/dist/launcher.sh) tries python3.X on PATH,
+        # newest first, and says what to install when none is there.
+        os.environ[OLD_PYTHON] = found
+        try:
+            os.execv("/bin/sh", ["/bin/sh", sys.argv[0]] + sys.argv[1:])
+        except OSError:
+            pass
+    sys.stderr.write("kubectl-imagecache needs Python >= {} (found {}): install Python {} or newer\n".format(
+        MINIMUM, found, MINIMUM))
     sys.exit(1)
+os.environ.pop(OLD_PYTHON, None)  # not inherited by what this process starts
 
 BUILD_ID = "@BUILD_ID@"
 

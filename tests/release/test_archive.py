@@ -33,8 +33,9 @@ def test_archive_holds_the_zipapp_the_completion_helper_and_the_licence(archive:
     assert header[4:8] == b"\0\0\0\0", "gzip mtime must be 0"
 
 
-def test_zipapp_is_pure_python_with_metadata_and_a_portable_shebang(zipapp: Path) -> None:
-    assert zipapp.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+def test_zipapp_is_pure_python_with_metadata_and_a_shell_launcher(zipapp: Path) -> None:
+    # /bin/sh, not python3: the launcher finds a Python new enough (tests/release/test_pythons.py).
+    assert zipapp.read_bytes().startswith(b"#!/bin/sh\n")
     with zipfile.ZipFile(zipapp) as zf:
         names = zf.namelist()
     compiled = [n for n in names if n.endswith((".so", ".pyd", ".dylib", ".dll"))]
@@ -66,7 +67,7 @@ def test_zipapp_runs_with_no_site_packages_at_all(zipapp: Path, tmp_path: Path) 
     info = json.loads(proc.stdout)
     assert info["version"] == VERSION and info["installedAs"] == "zipapp"
     assert all(info["libraries"].values()), info["libraries"]
-    assert info["libraries"]["kubernetes"].startswith("36.")
+    assert info["libraries"]["kubernetes"].startswith("35.")  # the newest client that runs on 3.9
 
 
 def _wall(cmd: list[str], env: dict[str, str]) -> float:

@@ -41,7 +41,8 @@ def test_manifest_fields(archive_sha256: str) -> None:
     assert spec["version"] == VERSION
     assert "\n" not in spec["shortDescription"].strip()
     assert spec["homepage"].startswith("https://")
-    assert "python3 >= 3.10" in spec["caveats"] and "kubectl_complete-imagecache" in spec["caveats"]
+    assert "needs Python >= 3.9 on PATH" in spec["caveats"] and "kubectl_complete-imagecache" in spec["caveats"]
+    assert "python3.13 python3.12 python3.11 python3.10 python3.9" in spec["caveats"]
     [platform] = spec["platforms"]
     assert platform["sha256"] == archive_sha256, "plugin.yaml is stale: run `make dist`"
     assert platform["uri"].endswith(f"/{VERSION}/kubectl-imagecache-{VERSION}.tar.gz")
@@ -106,7 +107,7 @@ def test_krew_installs_on_each_platform(krew: Krew, archive: Path, os_: str, arc
     store = krew.root / "store" / "imagecache" / VERSION
     assert sorted(p.name for p in store.iterdir()) == ["LICENSE", "kubectl-imagecache", "kubectl_complete-imagecache"]
     assert (krew.root / "bin" / "kubectl-imagecache").exists()
-    assert "python3 >= 3.10" in proc.stdout + proc.stderr  # caveats are shown on install
+    assert "needs Python >= 3.9 on PATH" in proc.stdout + proc.stderr  # caveats are shown on install
 
 
 def test_installed_plugin_runs_through_kubectl(krew: Krew, archive: Path, plain_registry: LiveRegistry) -> None:

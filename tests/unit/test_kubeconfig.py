@@ -139,7 +139,7 @@ def test_merge_first_file_wins_for_each_name(tmp_path: Path, monkeypatch: pytest
     assert kc.context() == "two"  # the only current-context, though in the second file
     client = kc.api_client("one")  # the first file's context, cluster and user
     assert client.configuration.host == "https://127.0.0.1:5001"
-    assert client.configuration.api_key["BearerToken"] == "Bearer a"
+    assert client.configuration.auth_settings()["BearerToken"]["value"] == "Bearer a"
     assert kc.api_client("one", cluster="other").configuration.host == "https://127.0.0.1:5003"
 
 
