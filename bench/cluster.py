@@ -295,6 +295,46 @@ def lines(proc: subprocess.CompletedProcess) -> str:
     return f"{len(proc.stdout.splitlines())} lines"
 
 
+def timed_rows(builds: list[tuple[str, str]], kc: str, py: str) -> \
+        tuple[list[Row], dict[str, list[Row]], Row, tuple[Row, Row, Row, Row]]:
+    """The commands timed, the plugin's beside kubectl's own reads of the same objects."""
+    plugin: dict[str, list[Row]] = {"list": [], "prune": [], "warm": [], "coverage": [], "sync": []}
+    rows = [
+        floor_bare := Row("python -c pass", [py, "-c", "pass"]),
+        floor := Row("python -c 'import kubernetes.client'", [py, "-c", "import kubernetes.client"]),
+        Row("  the same, GC paused and frozen (as the plugin imports it)", [py, "-c", GC_FLOOR]),
+    ]
+    for suffix, exe in builds:
+        plugin["list"].append(Row("list" + suffix, [exe, "list"],
+                                  lambda p: f"{len(p.stdout.splitlines()) - 1} rows"))
+    rows += plugin["list"]
+    rows.append(kc_list := Row("kubectl get imagecaches", [kc, "get", "imagecaches"], lines))
+    for suffix, exe in builds:
+        plugin["prune"].append(Row("prune (preview)" + suffix, [exe, "prune"],
+                                   lambda p: f"{max(0, len(p.stdout.splitlines()) - 3)} candidates"))
+    rows += plugin["prune"]
+    rows += [
+        kc_reads := Row("kubectl get pods,imagecaches -A -o json", [kc, "get", "pods,imagecaches", "-A", "-o",
+                                                                   "json"]),
+        Row("kubectl get (prune's reads: pods, 6 workload kinds, caches)",
+            [kc, "get", "pods,deployments,statefulsets,daemonsets,replicasets,cronjobs,jobs,imagecaches",
+             "-A", "-o", "json"]),
+    ]
+    for suffix, exe in builds:
+        plugin["warm"].append(Row("warm --from-namespace -A --dry-run=client" + suffix, warm_argv(exe),
+                                  lambda p: f"{p.stdout.count('kind: ImageCache')} caches planned"))
+    rows += plugin["warm"]
+    rows.append(kc_pods := Row("kubectl get pods -A -o json", [kc, "get", "pods", "-A", "-o", "json"]))
+    for suffix, exe in builds:
+        plugin["coverage"].append(Row("coverage -A" + suffix, [exe, "coverage", "-A"],
+                                      lambda p: f"{max(0, len(p.stdout.splitlines()) - 1)} lines"))
+        # The preview: what sync -A --yes would do, without the Lease and the writes.
+        plugin["sync"].append(Row("sync -A (plan)" + suffix, [exe, "sync", "-A", "-o", "json"],
+                                  lambda p: sync_detail(p.stdout)))
+    rows += plugin["coverage"] + plugin["sync"]
+    return rows, plugin, kc_pods, (floor_bare, floor, kc_list, kc_reads)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--pods", type=int, default=5000)
@@ -347,40 +387,8 @@ def main() -> int:
         run(warm_argv(builds[0][1]), env)
         print(f"warm's registry metadata cache filled in {time.perf_counter() - t:.1f}s (untimed)")
 
-        plugin: dict[str, list[Row]] = {"list": [], "prune": [], "warm": [], "coverage": [], "sync": []}
-        rows = [
-            floor_bare := Row("python -c pass", [py, "-c", "pass"]),
-            floor := Row("python -c 'import kubernetes.client'", [py, "-c", "import kubernetes.client"]),
-            Row("  the same, GC paused and frozen (as the plugin imports it)", [py, "-c", GC_FLOOR]),
-        ]
-        for suffix, exe in builds:
-            plugin["list"].append(Row("list" + suffix, [exe, "list"],
-                                      lambda p: f"{len(p.stdout.splitlines()) - 1} rows"))
-        rows += plugin["list"]
-        rows.append(kc_list := Row("kubectl get imagecaches", [kc, "get", "imagecaches"], lines))
-        for suffix, exe in builds:
-            plugin["prune"].append(Row("prune (preview)" + suffix, [exe, "prune"],
-                                       lambda p: f"{max(0, len(p.stdout.splitlines()) - 3)} candidates"))
-        rows += plugin["prune"]
-        rows += [
-            kc_reads := Row("kubectl get pods,imagecaches -A -o json", [kc, "get", "pods,imagecaches", "-A", "-o",
-                                                                       "json"]),
-            Row("kubectl get (prune's reads: pods, 6 workload kinds, caches)",
-                [kc, "get", "pods,deployments,statefulsets,daemonsets,replicasets,cronjobs,jobs,imagecaches",
-                 "-A", "-o", "json"]),
-        ]
-        for suffix, exe in builds:
-            plugin["warm"].append(Row("warm --from-namespace -A --dry-run=client" + suffix, warm_argv(exe),
-                                      lambda p: f"{p.stdout.count('kind: ImageCache')} caches planned"))
-        rows += plugin["warm"]
-        rows.append(kc_pods := Row("kubectl get pods -A -o json", [kc, "get", "pods", "-A", "-o", "json"]))
-        for suffix, exe in builds:
-            plugin["coverage"].append(Row("coverage -A" + suffix, [exe, "coverage", "-A"],
-                                          lambda p: f"{max(0, len(p.stdout.splitlines()) - 1)} lines"))
-            # The preview: what sync -A --yes would do, without the Lease and the writes.
-            plugin["sync"].append(Row("sync -A (plan)" + suffix, [exe, "sync", "-A", "-o", "json"],
-                                      lambda p: sync_detail(p.stdout)))
-        rows += plugin["coverage"] + plugin["sync"]
+        rows, plugin, kc_pods, floors = timed_rows(builds, kc, py)
+        floor_bare, floor, kc_list, kc_reads = floors
         measure(rows, env, args.repeat)
 
         # Counting runs, through the proxy: not timed.
