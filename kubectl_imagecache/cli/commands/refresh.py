@@ -111,7 +111,7 @@ class RefreshOptions(CommandOptions):
         printer = NamePrinter(err=self.output in ("json", "yaml"))
         out = Executor(cluster, printer, wait=self.seconds, wait_text=self.timeout).run(p, caches, usage,
                                                                                          snapshot.now)
-        failures = [f"replacement {f}; {_old(p, f)} stays" for f in out.failed]
+        failures = [f"replacement {f.replace(': ', ' is ', 1)}; {_old(p, f)} stays" for f in out.failed]
         for f in failures:
             click.echo(f"error: {escape(f)}", err=True)
         if self.output in ("json", "yaml"):
