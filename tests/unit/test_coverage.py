@@ -20,48 +20,11 @@ from kubectl_imagecache.imagecache.coverage import (
 from kubectl_imagecache.imagecache.matching import State
 from kubectl_imagecache.imagecache.prune import Candidate
 from kubectl_imagecache.model import imagecache as imc
+from tests.support.builders import cache, deployment, pod
 
 OLD = "sha256:" + "0" * 64
 NEW = "sha256:" + "9" * 64
-NS = "shop"
-
-
-def template(images: list[str], ann: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    return {"metadata": {"annotations": ann or {}},
-            "spec": {"containers": [{"name": f"c{i}", "image": im} for i, im in enumerate(images)]}}
-
-
-def workload(kind: str, name: str, images: list[str], ann: Optional[dict[str, str]] = None,
-             owner: Optional[tuple[str, str]] = None, uid: Optional[str] = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": NS}
-    if uid:
-        meta["uid"] = uid
-    if owner:
-        meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "controller": True}]
-    tpl = template(images, ann)
-    if kind == "Pod":
-        return {"kind": kind, "metadata": {**meta, "annotations": ann or {}}, "spec": tpl["spec"]}
-    if kind == "CronJob":
-        return {"kind": kind, "metadata": meta, "spec": {"jobTemplate": {"spec": {"template": tpl}}}}
-    return {"kind": kind, "metadata": meta, "spec": {"template": tpl}}
-
-
-def pod(name: str, owner: Optional[tuple[str, str]] = None, *, phase: str = "Running",
-        labels: Optional[dict[str, str]] = None, uid: Optional[str] = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": NS, "labels": labels or {}}
-    if uid:
-        meta["uid"] = uid
-    if owner:
-        meta["ownerReferences"] = [{"kind": owner[0], "name": owner[1], "controller": True}]
-    return {"metadata": meta, "spec": {"containers": [{"image": "x"}]}, "status": {"phase": phase}}
-
-
-def cache(name: str, images: list[str], *, size: int = 20, phase: str = "Ready",
-          digests: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "creationTimestamp": "2026-11-01T00:00:00Z"}
-    if digests:
-        meta["annotations"] = {imc.ANN_DIGESTS: json.dumps(digests)}
-    return {"metadata": meta, "spec": {"images": images, "imageCacheSize": size}, "status": {"phase": phase}}
+NS = "ns"  # the builders' namespace
 
 
 def event(reason: str, pod_name: str, when: str, message: str = "", uid: Optional[str] = None) -> dict[str, Any]:
@@ -76,36 +39,37 @@ def by_name(results: list) -> dict[str, Any]:
 
 
 def test_which_objects_are_workloads() -> None:
-    assert is_workload(workload("Deployment", "web", ["a"]))
-    assert is_workload(workload("ReplicaSet", "lone", ["a"]))
-    assert not is_workload(workload("ReplicaSet", "web-6d4f", ["a"], owner=("Deployment", "web")))
-    assert not is_workload(workload("Job", "nightly-290", ["a"], owner=("CronJob", "nightly")))
-    assert not is_workload(workload("Pod", "web-6d4f-abcde", ["a"], owner=("ReplicaSet", "web-6d4f")))
+    assert is_workload(deployment("web", ["a"]))
+    assert is_workload(deployment("lone", ["a"], kind="ReplicaSet"))
+    assert not is_workload(deployment("web-6d4f", ["a"], kind="ReplicaSet", owner=("Deployment", "web")))
+    assert not is_workload(deployment("nightly-290", ["a"], kind="Job", owner=("CronJob", "nightly")))
+    assert not is_workload(pod("web", ["a"]))
     # Owned by a controller coverage does not list (an operator's CR): still the only place its images show.
-    assert is_workload(workload("Pod", "vm", ["a"], owner=("VirtualMachine", "vm")))
+    assert is_workload(pod("vm", ["a"], owner_kind="VirtualMachine"))
     assert not is_workload({"kind": "Service", "metadata": {"name": "s"}})
 
 
 def test_template_annotations_and_images_per_kind() -> None:
     ann = {imc.POD_PERFECT_MATCH: "true"}
     for kind in ("Deployment", "CronJob", "Pod", "Job"):
-        obj = workload(kind, "w", ["nginx:1", "redis:7"], ann)
+        images = ["nginx:1", "redis:7"]
+        obj = pod("w", images, ann, owner_kind=None) if kind == "Pod" else deployment("w", images, ann, kind=kind)
         assert template_annotations(obj) == ann and template_images(obj) == ["nginx:1", "redis:7"]
     # ECI matches at creation: a debug container added later takes no part.
-    live = workload("Pod", "p", ["nginx:1"])
+    live = pod("p", ["nginx:1"], owner_kind=None)
     live["spec"]["ephemeralContainers"] = [{"name": "dbg", "image": "busybox"}]
     live["spec"]["initContainers"] = [{"name": "init", "image": "alpine:3"}]
     assert template_images(live) == ["alpine:3", "nginx:1"]
 
 
 def test_states_and_k_of_n() -> None:
-    objs = [workload("Deployment", "full", ["nginx:1.25"]),
-            workload("StatefulSet", "partial", ["nginx:1.25", "redis:7"]),
-            workload("DaemonSet", "none", ["busybox:1"]),
-            workload("Job", "off", ["nginx:1.25"], {imc.POD_AUTO_MATCH: "false"}),
-            workload("CronJob", "pinned", ["nginx:1.25"], {imc.POD_PINNED_ID: "imc-1"}),
-            workload("Pod", "broken", ["nginx:1.25"], {imc.POD_PINNED_ID: "imc-gone"})]
-    caches = [cache("c", ["nginx:1.25"]) | {"status": {"phase": "Ready", "imageCacheId": "imc-1"}}]
+    objs = [deployment("full", ["nginx:1.25"]),
+            deployment("partial", ["nginx:1.25", "redis:7"], kind="StatefulSet"),
+            deployment("none", ["busybox:1"], kind="DaemonSet"),
+            deployment("off", ["nginx:1.25"], {imc.POD_AUTO_MATCH: "false"}, kind="Job"),
+            deployment("pinned", ["nginx:1.25"], {imc.POD_PINNED_ID: "imc-1"}, kind="CronJob"),
+            pod("broken", ["nginx:1.25"], {imc.POD_PINNED_ID: "imc-gone"}, owner_kind=None)]
+    caches = [cache("c", ["nginx:1.25"], cid="imc-1")]
     r = by_name(coverage(objs, caches))
     assert {n: x.state for n, x in r.items()} == {
         "full": State.FULL, "partial": State.PARTIAL, "none": State.NONE, "off": State.OFF,
@@ -116,7 +80,7 @@ def test_states_and_k_of_n() -> None:
 
 def test_stale_when_the_chosen_cache_recorded_an_older_digest() -> None:
     nginx = "docker.io/library/nginx:1.25"
-    objs = [workload("Deployment", "web", ["nginx:1.25"])]
+    objs = [deployment("web", ["nginx:1.25"])]
     caches = [cache("c", ["nginx:1.25"], digests={nginx: OLD})]
     assert coverage(objs, caches)[0].state is State.FULL  # no registry answers: not judged
     assert coverage(objs, caches, current={nginx: OLD})[0].state is State.FULL
@@ -126,35 +90,36 @@ def test_stale_when_the_chosen_cache_recorded_an_older_digest() -> None:
 
 
 def test_pods_owned_through_replicasets_and_jobs_given_or_not() -> None:
-    objs = [workload("Deployment", "web", ["a"]), workload("CronJob", "nightly", ["a"]),
-            workload("StatefulSet", "db", ["a"]), workload("Pod", "bare", ["a"]),
+    objs = [deployment("web", ["a"]), deployment("nightly", ["a"], kind="CronJob"),
+            deployment("db", ["a"], kind="StatefulSet"), pod("bare", ["a"], owner_kind=None),
             # Given owned ReplicaSet: ownership walks it, whatever its name.
-            workload("ReplicaSet", "odd-name", ["a"], owner=("Deployment", "web"))]
-    pods = [pod("web-6d4f-abcde", ("ReplicaSet", "web-6d4f"), labels={"pod-template-hash": "6d4f"}),  # by hash
-            pod("x-1", ("ReplicaSet", "odd-name")),  # through the given ReplicaSet
-            pod("web-zzzz-fffff", ("ReplicaSet", "web-zzzz"), labels={"pod-template-hash": "other"}),  # no
-            pod("nightly-29000-qwert", ("Job", "nightly-29000")),
-            pod("db-0", ("StatefulSet", "db")), pod("db-1", ("StatefulSet", "db"), phase="Succeeded"),
-            pod("bare"), pod("stranger")]
+            deployment("odd-name", ["a"], kind="ReplicaSet", owner=("Deployment", "web"))]
+    pods = [pod("web", ["x"]),  # web-6d4f-abcde of ReplicaSet web-6d4f: by hash
+            pod("odd-name", ["x"], template_hash=None, name="x-1"),  # through the given ReplicaSet
+            pod("web", ["x"], template_hash="zzzz", labels={"pod-template-hash": "other"}, name="web-zzzz-fffff"),  # no
+            pod("nightly-29000", ["x"], owner_kind="Job", name="nightly-29000-qwert"),
+            pod("db", ["x"], owner_kind="StatefulSet", name="db-0"),
+            pod("db", ["x"], owner_kind="StatefulSet", name="db-1", phase="Succeeded"),
+            pod("bare", ["x"], owner_kind=None), pod("stranger", ["x"], owner_kind=None)]
     r = by_name(coverage(objs, [], pods=pods))
     assert (r["web"].pods, r["nightly"].pods, r["db"].pods, r["bare"].pods) == (2, 1, 1, 1)
     assert "odd-name" not in r
 
 
 def test_workload_of_pod_for_explain() -> None:
-    objs = [workload("Deployment", "web", ["a"], uid="u-web"),
-            workload("ReplicaSet", "web-6d4f", ["a"], owner=("Deployment", "web"), uid="u-rs")]
-    p = pod("web-6d4f-abcde", ("ReplicaSet", "web-6d4f"))
+    objs = [deployment("web", ["a"], uid="u-web"),
+            deployment("web-6d4f", ["a"], kind="ReplicaSet", owner=("Deployment", "web"), uid="u-rs")]
+    p = pod("web", ["x"], labels={})  # web-6d4f-abcde, no hash label: found through the given ReplicaSet
     found = workload_of_pod(p, objs)
     assert found is not None and (found.kind, found.name) == ("Deployment", "web")
-    bare = workload_of_pod(pod("solo"), objs)
+    bare = workload_of_pod(pod("solo", ["x"], owner_kind=None), objs)
     assert bare is not None and bare.kind == "Pod" and bare.name == "solo"
 
 
 def test_last_event_per_workload_live_pods_and_gone_ones() -> None:
-    objs = [workload("Deployment", "web", ["a"]), workload("DaemonSet", "web-api", ["a"]),
-            workload("StatefulSet", "db", ["a"]), workload("CronJob", "nightly", ["a"])]
-    pods = [pod("web-6d4f-abcde", ("ReplicaSet", "web-6d4f"), labels={"pod-template-hash": "6d4f"}, uid="p1")]
+    objs = [deployment("web", ["a"]), deployment("web-api", ["a"], kind="DaemonSet"),
+            deployment("db", ["a"], kind="StatefulSet"), deployment("nightly", ["a"], kind="CronJob")]
+    pods = [pod("web", ["x"], uid="p1")]  # web-6d4f-abcde
     events = [
         event(imc.EVENT_MISSED, "web-6d4f-abcde", "2026-11-01T10:00:00Z", uid="p1"),
         event(imc.EVENT_HIT, "web-6d4f-abcde", "2026-11-01T11:00:00Z", "hit imc-1", uid="p1"),
@@ -177,12 +142,11 @@ def test_last_event_per_workload_live_pods_and_gone_ones() -> None:
 
 
 def test_summary_percentages_gib_and_cost() -> None:
-    objs = [workload("Deployment", "full", ["nginx:1.25"]), workload("Deployment", "none", ["busybox:1"])]
-    pods = [pod("full-6d4f-aaaaa", ("ReplicaSet", "full-6d4f"), labels={"pod-template-hash": "6d4f"}),
-            pod("full-6d4f-bbbbb", ("ReplicaSet", "full-6d4f"), labels={"pod-template-hash": "6d4f"}),
-            pod("none-7c8d-ccccc", ("ReplicaSet", "none-7c8d"), labels={"pod-template-hash": "7c8d"})]
-    caches = [cache("c", ["nginx:1.25"], size=40), cache("unset", ["redis:7"]), cache("bad", ["x"], phase="Failed")]
-    del caches[1]["spec"]["imageCacheSize"]
+    objs = [deployment("full", ["nginx:1.25"]), deployment("none", ["busybox:1"])]
+    pods = [pod("full", ["x"], name="full-6d4f-aaaaa"), pod("full", ["x"], name="full-6d4f-bbbbb"),
+            pod("none", ["x"], template_hash="7c8d", name="none-7c8d-ccccc")]
+    caches = [cache("c", ["nginx:1.25"], size=40), cache("unset", ["redis:7"], size=None),
+              cache("bad", ["x"], phase="Failed")]
     results = coverage(objs, caches, pods=pods)
     prune = [Candidate("unset", ("unused",), 20, 100.0, "Ready"), Candidate("bad", ("failed",), 20, 100.0, "Failed")]
     s = summarize(results, caches, reclaimable=reclaimable_gib(prune), price_per_gib_month=0.5)
@@ -208,13 +172,8 @@ def test_json_names_the_choice_not_every_candidate_of_every_workload() -> None:
 
     from kubectl_imagecache.imagecache.coverage import coverage as _coverage
 
-    caches = [{"metadata": {"name": f"c{i}", "creationTimestamp": "2026-01-01T00:00:00Z"},
-               "spec": {"images": ["base:1", f"app{i}:1"], "imageCacheSize": 20}, "status": {"phase": "Ready"}}
-              for i in range(200)]
-    objs = [{"kind": "Deployment", "metadata": {"name": f"w{i}", "namespace": "ns"},
-             "spec": {"template": {"spec": {"containers": [{"name": "a", "image": f"app{i}:1"},
-                                                           {"name": "b", "image": "base:1"}]}}}}
-            for i in range(50)]
+    caches = [cache(f"c{i}", ["base:1", f"app{i}:1"]) for i in range(200)]
+    objs = [deployment(f"w{i}", [f"app{i}:1", "base:1"]) for i in range(50)]
     results = _coverage(objs, caches)
     doc = _json.dumps([r.to_dict() for r in results])
     assert all(r.state.value == "FULL" and r.cache == f"c{i}" for i, r in enumerate(results))

@@ -18,6 +18,7 @@ from kubectl_imagecache.imagecache.freshness import (
     tags_to_resolve,
 )
 from kubectl_imagecache.model import imagecache as imc
+from tests.support import builders
 
 OLD = "sha256:" + "0" * 64
 NEW = "sha256:" + "9" * 64
@@ -27,20 +28,17 @@ REDIS = "docker.io/library/redis:7"
 API = f"quay.io/app/api@{PIN}"
 
 
+OTHER_ANN = {imc.ANN_PLATFORM: "linux/arm64", imc.ANN_BYTES: "12345", imc.ANN_VERSION: "0.0.1",
+             imc.ANN_REUSE: "true", imc.ANN_CPU_ARCH: "arm64"}
+
+
 def cache(name: str = "web", *, phase: str = "Ready", digests: Optional[dict[str, str]] = None,
           extra_ann: Optional[dict[str, str]] = None, size: Optional[int] = 40) -> dict[str, Any]:
-    ann = {imc.ANN_DIGESTS: json.dumps(digests if digests is not None else {NGINX: OLD, REDIS: OLD}),
-           imc.ANN_WORKLOADS: json.dumps(["deployment/shop/web"]), imc.ANN_PLATFORM: "linux/arm64",
-           imc.ANN_BYTES: "12345", imc.ANN_VERSION: "0.0.1", imc.ANN_REUSE: "true", imc.ANN_CPU_ARCH: "arm64",
-           **(extra_ann or {})}
-    spec: dict[str, Any] = {"images": ["nginx:1.25", "redis:7", API], "imagePullSecrets": ["shop:regcred"],
-                            "retentionDays": 7}
-    if size is not None:
-        spec["imageCacheSize"] = size
-    return {"apiVersion": imc.API_VERSION, "kind": imc.KIND,
-            "metadata": {"name": name, "annotations": ann, "labels": {"team": "shop"},
-                         "creationTimestamp": "2026-11-01T00:00:00Z"},
-            "spec": spec, "status": {"phase": phase}}
+    """Shop's cache of nginx, redis and a pinned api, with every annotation refresh carries over."""
+    return builders.cache(name, ["nginx:1.25", "redis:7", API], phase=phase, size=size, retention=7,
+                          digests=digests if digests is not None else {NGINX: OLD, REDIS: OLD},
+                          workloads=["deployment/shop/web"], annotations={**OTHER_ANN, **(extra_ann or {})},
+                          labels={"team": "shop"}, pull_secrets=["shop:regcred"])
 
 
 def test_per_image_recorded_vs_current() -> None:

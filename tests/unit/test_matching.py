@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any, Optional
 
@@ -10,28 +9,10 @@ import pytest
 
 from kubectl_imagecache.imagecache.matching import State, choose_cache, parse_request, pod_images
 from kubectl_imagecache.model import imagecache as imc
+from tests.support.builders import cache
 
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
-
-
-def ts(hours_ago: float) -> str:
-    return (NOW - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def cache(name: str, images: list[str], *, phase: str = "Ready", size: Optional[int] = 20, age_h: float = 10,
-          cid: Optional[str] = None, digests: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"images": images}
-    if size is not None:
-        spec["imageCacheSize"] = size
-    meta: dict[str, Any] = {"name": name, "creationTimestamp": ts(age_h)}
-    if digests:
-        meta["annotations"] = {imc.ANN_DIGESTS: json.dumps(digests)}
-    status: dict[str, Any] = {"phase": phase}
-    if cid:
-        status["imageCacheId"] = cid
-    return {"metadata": meta, "spec": spec, "status": status}
 
 
 POD = ["nginx:1.25", "redis:7", "quay.io/app/api:2"]

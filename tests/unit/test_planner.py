@@ -7,10 +7,9 @@ then plan again from scratch over that state: the second plan must be empty.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -37,49 +36,14 @@ from kubectl_imagecache.imagecache.planner import (
 from kubectl_imagecache.imagecache.prune import PruneOptions
 from kubectl_imagecache.model import imagecache as imc
 from kubectl_imagecache.registry.reference import normalize
+from tests.support.builders import NOW, cache, deployment, pod, ts
 
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
 POOL = [normalize(i) for i in ("nginx:1", "redis:7", "quay.io/a/api:2", "busybox:1", "alpine:3")]
 NGINX, REDIS, API, BUSYBOX, ALPINE = POOL
 PINNED_IMAGE = f"quay.io/a/api@{D1}"  # cannot move
 SYNC_REASONS = frozenset({"expired", "failed", "unused"})  # what the sync prunes
-
-
-def ts(hours_ago: float) -> str:
-    return (NOW - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def cache(name: str, images: list[str], *, phase: str = "Ready", size: int = 20, age_h: float = 10,
-          digests: Optional[dict[str, str]] = None, cid: Optional[str] = None,
-          retention: Optional[int] = None, updated_h: Optional[float] = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "creationTimestamp": ts(age_h)}
-    if digests:
-        meta["annotations"] = {imc.ANN_DIGESTS: json.dumps(digests)}
-    spec: dict[str, Any] = {"images": images, "imageCacheSize": size}
-    if retention:
-        spec["retentionDays"] = retention
-    status: dict[str, Any] = {"phase": phase}
-    if cid:
-        status["imageCacheId"] = cid
-    if updated_h is not None:
-        status["lastUpdatedTime"] = ts(updated_h)
-    return {"apiVersion": imc.API_VERSION, "kind": imc.KIND, "metadata": meta, "spec": spec, "status": status}
-
-
-def deployment(name: str, images: list[str], ann: Optional[dict[str, str]] = None, kind: str = "Deployment") \
-        -> dict[str, Any]:
-    tpl = {"metadata": {"annotations": ann or {}}, "spec": {"containers": [{"name": f"c{i}", "image": im}
-                                                                          for i, im in enumerate(images)]}}
-    spec = {"jobTemplate": {"spec": {"template": tpl}}} if kind == "CronJob" else {"template": tpl}
-    return {"kind": kind, "metadata": {"name": name, "namespace": "ns"}, "spec": spec}
-
-
-def running(name: str, images: list[str]) -> dict[str, Any]:
-    return {"metadata": {"name": f"{name}-6d4f-abcde", "namespace": "ns", "labels": {"pod-template-hash": "6d4f"},
-                         "ownerReferences": [{"kind": "ReplicaSet", "name": f"{name}-6d4f", "controller": True}]},
-            "spec": {"containers": [{"image": i} for i in images]}, "status": {"phase": "Running"}}
 
 
 @dataclass
@@ -142,7 +106,7 @@ def scenario() -> World:
         ],
         objects=[deployment("web", ["nginx:1"]), deployment("api", ["quay.io/a/api:2", "redis:7"]),
                  deployment("nightly", ["alpine:3"], kind="CronJob")],
-        pods=[running("web", ["nginx:1"]), running("api", ["quay.io/a/api:2", "redis:7"])],
+        pods=[pod("web", ["nginx:1"]), pod("api", ["quay.io/a/api:2", "redis:7"])],
         current={NGINX: D2, REDIS: D1, API: D1, ALPINE: D1, BUSYBOX: D1},
     )
 
@@ -167,7 +131,7 @@ def test_one_plan_warms_refreshes_and_prunes_then_nothing() -> None:
 def test_a_superseded_partial_cache_goes_only_after_its_successor() -> None:
     w = World(caches=[cache("half", ["quay.io/a/api:2"], age_h=30)],
               objects=[deployment("api", ["quay.io/a/api:2", "redis:7"])],
-              pods=[running("api", ["quay.io/a/api:2", "redis:7"])],
+              pods=[pod("api", ["quay.io/a/api:2", "redis:7"])],
               reasons=SYNC_REASONS | {"superseded"})
     assert states(w) == {"api": State.PARTIAL}
     plan = plan_all(w)
@@ -178,7 +142,7 @@ def test_a_superseded_partial_cache_goes_only_after_its_successor() -> None:
 
 def test_a_cache_being_built_is_waited_for_not_duplicated() -> None:
     w = World(caches=[cache("wip", ["nginx:1"], phase="Creating")], objects=[deployment("web", ["nginx:1"])],
-              pods=[running("web", ["nginx:1"])])
+              pods=[pod("web", ["nginx:1"])])
     plan = plan_all(w)
     assert plan.empty and any("waiting for wip" in n.reason for n in plan.notes)
 
@@ -289,7 +253,7 @@ def worlds(draw: st.DrawFn) -> World:
         caches.append(cache(
             f"c{i}", images, phase=draw(st.sampled_from(["Ready", "Ready", "Ready", "Creating", "Failed"])),
             size=draw(st.sampled_from([20, 40])), age_h=draw(st.integers(1, 100)),
-            digests={im: draw(digest) for im in images if draw(st.booleans())}, cid=f"imc-{i}",
+            digests={im: draw(digest) for im in images if draw(st.booleans())} or None, cid=f"imc-{i}",
             retention=draw(st.sampled_from([None, None, 1, 30])), updated_h=draw(st.sampled_from([0.5, 5.0]))))
     objects, pods = [], []
     for j in range(draw(st.integers(1, 4))):
@@ -298,10 +262,9 @@ def worlds(draw: st.DrawFn) -> World:
                                     {imc.POD_AUTO_MATCH: "false"}, {imc.POD_PINNED_ID: "imc-0"}]))
         objects.append(deployment(f"w{j}", images, ann, kind=draw(st.sampled_from(["Deployment", "CronJob"]))))
         if objects[-1]["kind"] == "Deployment" and draw(st.booleans()):
-            pods.append(running(f"w{j}", images))
+            pods.append(pod(f"w{j}", images))
     if draw(st.booleans()):  # a pod of a workload out of scope (another namespace): prune sees its images
-        pods.append({"metadata": {"name": "elsewhere", "namespace": "other"},
-                     "spec": {"containers": [{"image": i} for i in draw(subset)]}, "status": {"phase": "Running"}})
+        pods.append(pod("elsewhere", draw(subset), namespace="other", owner_kind=None))
     current = {im: draw(digest) for im in POOL}
     reasons = draw(st.sampled_from([SYNC_REASONS, SYNC_REASONS | {"superseded"}]))
     return World(caches, objects, pods, current, reasons)

@@ -3,46 +3,13 @@ pods without their cache. Pure, with a fixed clock."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from typing import Any, Optional
 
-from kubectl_imagecache.imagecache.plan import ANN_DIGESTS
 from kubectl_imagecache.imagecache.prune import Pins, PodImages, PruneOptions, PrunePlan, plan_prune, pod_images
 from kubectl_imagecache.model.imagecache import POD_PINNED_ID
+from tests.support.builders import NOW, cache, deployment, pod
 
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
 D = "sha256:" + "d" * 64
-
-
-def ts(hours_ago: float) -> str:
-    return (NOW - dt.timedelta(hours=hours_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def cache(name: str, images: list[str], *, phase: str = "Ready", age_h: float = 10, expire_h: Optional[float] = None,
-          updated_h: Optional[float] = None, digests: Optional[dict[str, str]] = None, size: Optional[int] = 20,
-          retention: Optional[int] = None, cache_id: Optional[str] = None) -> dict[str, Any]:
-    status: dict[str, Any] = {"phase": phase}
-    if cache_id:
-        status["imageCacheId"] = cache_id
-    if expire_h is not None:
-        status["expireDateTime"] = ts(-expire_h)
-    if updated_h is not None:
-        status["lastUpdatedTime"] = ts(updated_h)
-    meta: dict[str, Any] = {"name": name, "creationTimestamp": ts(age_h)}
-    if digests:
-        meta["annotations"] = {ANN_DIGESTS: json.dumps(digests)}
-    spec: dict[str, Any] = {"images": images}
-    if size is not None:  # Alibaba's CRD has no default: the field may be absent
-        spec["imageCacheSize"] = size
-    if retention:
-        spec["retentionDays"] = retention
-    return {"metadata": meta, "spec": spec, "status": status}
-
-
-def pod(images: list[str], phase: str = "Running", image_ids: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {"spec": {"containers": [{"image": i} for i in images]},
-            "status": {"phase": phase, "containerStatuses": [{"imageID": i} for i in image_ids]}}
 
 
 def names(plan: PrunePlan) -> dict[str, tuple[str, ...]]:
@@ -50,9 +17,9 @@ def names(plan: PrunePlan) -> dict[str, tuple[str, ...]]:
 
 
 def test_expired_by_status_or_retention() -> None:
-    caches = [cache("past", ["a:1"], expire_h=-1), cache("future", ["a:1"], expire_h=5),
+    caches = [cache("past", ["a:1"], expires_h=-1), cache("future", ["a:1"], expires_h=5),
               cache("retention", ["a:1"], age_h=49, retention=2)]
-    plan = plan_prune(caches, pod_images([pod(["a:1"])]), NOW, PruneOptions(reasons=frozenset({"expired"})))
+    plan = plan_prune(caches, pod_images([pod("app", ["a:1"])]), NOW, PruneOptions(reasons=frozenset({"expired"})))
     assert names(plan) == {"past": ("expired",), "retention": ("expired",)}
 
 
@@ -60,7 +27,7 @@ def test_failed_only_after_the_grace() -> None:
     caches = [cache("old-fail", ["a:1"], phase="Failed", updated_h=2),
               cache("new-fail", ["a:1"], phase="Failed", updated_h=0.5),
               cache("upd-fail", ["a:1"], phase="UpdateFailed", updated_h=3)]
-    plan = plan_prune(caches, pod_images([pod(["a:1"])]), NOW, PruneOptions())
+    plan = plan_prune(caches, pod_images([pod("app", ["a:1"])]), NOW, PruneOptions())
     assert names(plan) == {"old-fail": ("failed",), "upd-fail": ("failed",)}
 
 
@@ -68,10 +35,10 @@ def test_unused_compares_normalized_references_and_digests() -> None:
     caches = [cache("by-name", ["nginx:1"]), cache("hub-long", ["docker.io/library/redis:7"]),
               cache("by-digest", ["app:2"], digests={"docker.io/library/app:2": D}),
               cache("pinned", [f"web@{D}"]), cache("nobody", ["ghost:1"])]
-    pods = pod_images([pod(["docker.io/library/nginx:1", "redis:7"]),
-                       pod(["app:latest"], image_ids=(f"docker-pullable://docker.io/library/app@{D}",)),
-                       pod([f"docker.io/library/web@{D}"], phase="Pending"),
-                       pod(["ghost:1"], phase="Succeeded")])
+    pods = pod_images([pod("app", ["docker.io/library/nginx:1", "redis:7"]),
+                       pod("app", ["app:latest"], image_ids=(f"docker-pullable://docker.io/library/app@{D}",)),
+                       pod("app", [f"docker.io/library/web@{D}"], phase="Pending"),
+                       pod("app", ["ghost:1"], phase="Succeeded")])
     plan = plan_prune(caches, pods, NOW, PruneOptions(reasons=frozenset({"unused"})))
     assert names(plan) == {"nobody": ("unused",)}
 
@@ -86,7 +53,7 @@ def test_superseded_by_a_newer_ready_superset() -> None:
 
 
 def test_older_than_and_reason_selection_and_order() -> None:
-    caches = [cache("a", ["a:1"], age_h=100, expire_h=-1), cache("b", ["b:1"], age_h=50), cache("c", ["c:1"], age_h=1)]
+    caches = [cache("a", ["a:1"], age_h=100, expires_h=-1), cache("b", ["b:1"], age_h=50), cache("c", ["c:1"], age_h=1)]
     opts = PruneOptions(reasons=frozenset({"older-than", "expired"}), older_than=48 * 3600)
     plan = plan_prune(caches, None, NOW, opts)
     assert [(c.name, c.reasons) for c in plan.candidates] == [("a", ("expired", "older-than")),
@@ -95,7 +62,7 @@ def test_older_than_and_reason_selection_and_order() -> None:
 
 
 def test_in_progress_untouched_unless_asked() -> None:
-    caches = [cache(p.lower(), ["ghost:1"], phase=p, expire_h=-1) for p in ("Pending", "Creating", "Updating")]
+    caches = [cache(p.lower(), ["ghost:1"], phase=p, expires_h=-1) for p in ("Pending", "Creating", "Updating")]
     assert plan_prune(caches, PodImages(), NOW, PruneOptions()) == PrunePlan([], [])
     plan = plan_prune(caches, PodImages(), NOW, PruneOptions(include_in_progress=True))
     assert sorted(names(plan)) == ["creating", "pending", "updating"]
@@ -103,7 +70,7 @@ def test_in_progress_untouched_unless_asked() -> None:
 
 def test_a_cache_without_a_size_counts_as_the_clouds_default() -> None:
     # Alibaba's permissive CRD sets no default; the cloud builds 20 GiB, so prune reclaims 20, not 0.
-    plan = plan_prune([cache("sizeless", ["a:1"], size=None, expire_h=-1)], None, NOW,
+    plan = plan_prune([cache("sizeless", ["a:1"], size=None, expires_h=-1)], None, NOW,
                       PruneOptions(reasons=frozenset({"expired"})))
     assert [(c.name, c.size_gib) for c in plan.candidates] == [("sizeless", 20)]
 
@@ -113,21 +80,21 @@ def test_a_cache_without_a_size_counts_as_the_clouds_default() -> None:
 def test_a_cache_deleted_by_the_same_plan_supersedes_nothing() -> None:
     # The issue's case: Ready A serves a Running pod; newer B holds A's images but has expired. Before,
     # A was planned `superseded` by B and B `expired`: after --yes no cache held the pod's image.
-    caches = [cache("a", ["web:1"], age_h=20), cache("b", ["web:1", "side:1"], age_h=2, expire_h=-1)]
-    plan = plan_prune(caches, pod_images([pod(["web:1"])]), NOW, PruneOptions())
+    caches = [cache("a", ["web:1"], age_h=20), cache("b", ["web:1", "side:1"], age_h=2, expires_h=-1)]
+    plan = plan_prune(caches, pod_images([pod("app", ["web:1"])]), NOW, PruneOptions())
     assert names(plan) == {"b": ("expired",)}
 
 
 def test_every_reason_a_superseder_could_go_for_voids_it() -> None:
     E = "sha256:" + "e" * 64
     # The pod runs a:1 by digest D only: the old cache recorded D for the tag, the newer one E.
-    pods = pod_images([pod([f"docker.io/library/a@{D}", "b:1", "c:1"])])
+    pods = pod_images([pod("app", [f"docker.io/library/a@{D}", "b:1", "c:1"])])
     caches = [cache("old-a", ["a:1"], age_h=20, digests={"docker.io/library/a:1": D}),
               cache("new-a-unused", ["a:1"], age_h=1, digests={"docker.io/library/a:1": E}),
               cache("old-b", ["b:1"], age_h=20),
               cache("new-b-failed", ["b:1"], age_h=1, phase="Failed", updated_h=1),  # never Ready anyway
               cache("old-c", ["c:1"], age_h=20),
-              cache("new-c-expired", ["c:1"], age_h=1, expire_h=-1)]
+              cache("new-c-expired", ["c:1"], age_h=1, expires_h=-1)]
     assert names(plan_prune(caches, pods, NOW, PruneOptions())) == {
         "new-a-unused": ("unused",), "new-b-failed": ("failed",), "new-c-expired": ("expired",)}
     # older-than takes the older cache whenever it takes the newer: both go, for their age alone.
@@ -140,7 +107,7 @@ def test_every_reason_a_superseder_could_go_for_voids_it() -> None:
 def test_chains_decide_newest_first() -> None:
     same = ["a:1", "b:1"]
     # A < B < C, C expired: C goes, B stays (nothing that stays is newer), A goes superseded by B.
-    chain = [cache("A", same, age_h=30), cache("B", same, age_h=20), cache("C", same, age_h=10, expire_h=-1)]
+    chain = [cache("A", same, age_h=30), cache("B", same, age_h=20), cache("C", same, age_h=10, expires_h=-1)]
     plan = plan_prune(chain, None, NOW, PruneOptions())
     assert names(plan) == {"A": ("superseded",), "C": ("expired",)}
     # All Ready and staying: only the newest remains, each older one superseded (by C, B is going).
@@ -148,58 +115,50 @@ def test_chains_decide_newest_first() -> None:
                       None, NOW, PruneOptions())
     assert names(plan) == {"A": ("superseded",), "B": ("superseded",)}
     # Growing supersets: A < B < C where B is expired: A is superseded by C, which holds A's images too.
-    grow = [cache("A", ["a:1"], age_h=30), cache("B", ["a:1", "b:1"], age_h=20, expire_h=-1),
+    grow = [cache("A", ["a:1"], age_h=30), cache("B", ["a:1", "b:1"], age_h=20, expires_h=-1),
             cache("C", ["a:1", "b:1", "c:1"], age_h=10)]
     assert names(plan_prune(grow, None, NOW, PruneOptions())) == {"A": ("superseded",), "B": ("expired", "superseded")}
     # ...and C expired too: B and C go, A (the only one left holding a:1) stays.
-    grow[2] = cache("C", ["a:1", "b:1", "c:1"], age_h=10, expire_h=-1)
+    grow[2] = cache("C", ["a:1", "b:1", "c:1"], age_h=10, expires_h=-1)
     assert names(plan_prune(grow, None, NOW, PruneOptions())) == {"B": ("expired",), "C": ("expired",)}
 
 
 def test_a_superseder_must_outlive_what_it_replaces() -> None:
     # Deleting a cache that never expires for one that expires in a day leaves nothing after that day.
-    caches = [cache("forever", ["a:1"], age_h=20), cache("for-a-day", ["a:1"], age_h=1, expire_h=24)]
+    caches = [cache("forever", ["a:1"], age_h=20), cache("for-a-day", ["a:1"], age_h=1, expires_h=24)]
     assert names(plan_prune(caches, None, NOW, PruneOptions())) == {}
-    caches = [cache("short", ["a:1"], age_h=20, expire_h=5), cache("longer", ["a:1"], age_h=1, expire_h=24),
-              cache("also-short", ["b:1"], age_h=20, expire_h=48), cache("sooner", ["b:1"], age_h=1, expire_h=24)]
+    caches = [cache("short", ["a:1"], age_h=20, expires_h=5), cache("longer", ["a:1"], age_h=1, expires_h=24),
+              cache("also-short", ["b:1"], age_h=20, expires_h=48), cache("sooner", ["b:1"], age_h=1, expires_h=24)]
     assert names(plan_prune(caches, None, NOW, PruneOptions())) == {"short": ("superseded",)}
     # Expired but not chosen as a reason: still about to vanish (the cloud deletes it), so no superseder.
-    caches = [cache("old", ["a:1"], age_h=20), cache("gone", ["a:1"], age_h=1, expire_h=-1)]
+    caches = [cache("old", ["a:1"], age_h=20), cache("gone", ["a:1"], age_h=1, expires_h=-1)]
     assert names(plan_prune(caches, None, NOW, PruneOptions(reasons=frozenset({"superseded"})))) == {}
 
 
 # -- pins: k8s.aliyun.com/eci-imc-id ---------------------------------------------------------------------
 
-def deployment(ns: str, name: str, pin: str) -> dict[str, Any]:
-    return {"kind": "Deployment", "metadata": {"namespace": ns, "name": name},
-            "spec": {"template": {"metadata": {"annotations": {POD_PINNED_ID: pin}},
-                                  "spec": {"containers": [{"image": "web:1"}]}}}}
-
-
-def pinned_pod(ns: str, name: str, pin: str, phase: str = "Running") -> dict[str, Any]:
-    return {"metadata": {"namespace": ns, "name": name, "annotations": {POD_PINNED_ID: pin}},
-            "spec": {"containers": [{"image": "web:1"}]}, "status": {"phase": phase}}
+def pinned_pod(name: str, pin: str, phase: str = "Running") -> dict[str, Any]:
+    """A bare pod in namespace shop that pins cache ``pin``."""
+    return pod(name, ["web:1"], {POD_PINNED_ID: pin}, namespace="shop", owner_kind=None, phase=phase)
 
 
 def test_pins_come_from_pods_and_every_kind_of_pod_template() -> None:
     pins = Pins()
-    pins.add_workload(deployment("shop", "web", "imc-dep"))
-    template = {"metadata": {"annotations": {POD_PINNED_ID: " imc-t "}}, "spec": {}}
+    pins.add_workload(deployment("web", ["web:1"], {POD_PINNED_ID: "imc-dep"}, namespace="shop"))
+    spaced = {POD_PINNED_ID: " imc-t "}
     for kind in ("StatefulSet", "DaemonSet", "ReplicaSet", "Job"):
-        pins.add_workload({"kind": kind, "metadata": {"namespace": "ns", "name": kind.lower()},
-                           "spec": {"template": template}})
-    pins.add_workload({"kind": "CronJob", "metadata": {"namespace": "ns", "name": "nightly"},
-                       "spec": {"jobTemplate": {"spec": {"template": template}}}})
-    pins.add_workload({"kind": "Rollout", "metadata": {"namespace": "ns", "name": "canary"},
-                       "spec": {"template": template}})  # any kind with a pod template, as sources reads them
-    pins.add_pod(pinned_pod("shop", "web-1", "imc-dep"))
-    pins.add_workload({"kind": "Pod", **pinned_pod("shop", "bare", "imc-pod", "Pending")})
-    pins.add_pod(pinned_pod("shop", "done", "imc-done", "Succeeded"))  # never starts again
-    pins.add_pod(pinned_pod("shop", "web-1", "imc-dep"))  # listed twice: named once
+        pins.add_workload(deployment(kind.lower(), [], spaced, kind=kind))
+    pins.add_workload(deployment("nightly", [], spaced, kind="CronJob"))
+    # Any kind with a pod template, as sources reads them.
+    pins.add_workload(deployment("canary", [], spaced, kind="Rollout"))
+    pins.add_pod(pinned_pod("web-1", "imc-dep"))
+    pins.add_workload(pinned_pod("bare", "imc-pod", "Pending"))
+    pins.add_pod(pinned_pod("done", "imc-done", "Succeeded"))  # never starts again
+    pins.add_pod(pinned_pod("web-1", "imc-dep"))  # listed twice: named once
     # Annotations on a workload's own metadata do not pin: only the pod template's reach the pods.
-    pins.add_workload({"kind": "Deployment", "metadata": {"namespace": "ns", "name": "meta",
-                                                          "annotations": {POD_PINNED_ID: "imc-meta"}},
-                       "spec": {"template": {"spec": {}}}})
+    meta = deployment("meta", [])
+    meta["metadata"]["annotations"] = {POD_PINNED_ID: "imc-meta"}
+    pins.add_workload(meta)
     assert pins.pinned_by("imc-dep") == ("deployment/shop/web", "pod/shop/web-1")  # workloads first
     assert pins.pinned_by("imc-t") == ("cronjob/ns/nightly", "daemonset/ns/daemonset", "job/ns/job",
                                        "replicaset/ns/replicaset", "rollout/ns/canary", "statefulset/ns/statefulset")
@@ -209,11 +168,11 @@ def test_pins_come_from_pods_and_every_kind_of_pod_template() -> None:
 
 def test_a_pinned_cache_is_never_a_candidate_and_the_plan_says_who_pins_it() -> None:
     pins = Pins()
-    pins.add_workload(deployment("shop", "web", "imc-dep"))
-    pins.add_pod(pinned_pod("shop", "bare", "imc-pod"))
-    caches = [cache("by-template", ["ghost:1"], age_h=30, expire_h=-1, cache_id="imc-dep"),
-              cache("by-pod", ["ghost:2"], age_h=20, phase="Failed", updated_h=5, cache_id="imc-pod"),
-              cache("free", ["ghost:3"], age_h=10, cache_id="imc-free")]
+    pins.add_workload(deployment("web", ["web:1"], {POD_PINNED_ID: "imc-dep"}, namespace="shop"))
+    pins.add_pod(pinned_pod("bare", "imc-pod"))
+    caches = [cache("by-template", ["ghost:1"], age_h=30, expires_h=-1, cid="imc-dep"),
+              cache("by-pod", ["ghost:2"], age_h=20, phase="Failed", updated_h=5, cid="imc-pod"),
+              cache("free", ["ghost:3"], age_h=10, cid="imc-free")]
     plan = plan_prune(caches, PodImages(), NOW, PruneOptions(), pins)
     assert names(plan) == {"free": ("unused",)}
     assert [k.describe() for k in plan.kept] == [
@@ -223,14 +182,14 @@ def test_a_pinned_cache_is_never_a_candidate_and_the_plan_says_who_pins_it() -> 
     assert plan.kept[0].to_dict() == {"name": "by-template", "reasons": ["expired", "unused"],
                                       "pinnedBy": ["deployment/shop/web"]}
     # The pin is the cloud's id, not the object's name.
-    assert names(plan_prune([cache("imc-dep", ["ghost:1"], expire_h=-1)], None, NOW, PruneOptions(), pins)) == \
+    assert names(plan_prune([cache("imc-dep", ["ghost:1"], expires_h=-1)], None, NOW, PruneOptions(), pins)) == \
         {"imc-dep": ("expired",)}
 
 
 def test_a_pinned_cache_stays_and_so_supersedes() -> None:
     pins = Pins()
-    pins.add_pod(pinned_pod("shop", "web-1", "imc-new"))
-    caches = [cache("old", ["web:1"], age_h=20), cache("new", ["web:1"], age_h=1, cache_id="imc-new")]
+    pins.add_pod(pinned_pod("web-1", "imc-new"))
+    caches = [cache("old", ["web:1"], age_h=20), cache("new", ["web:1"], age_h=1, cid="imc-new")]
     plan = plan_prune(caches, PodImages(), NOW, PruneOptions(reasons=frozenset({"older-than", "superseded"}),
                                                               older_than=1800), pins)
     assert names(plan) == {"old": ("superseded", "older-than")}
@@ -240,8 +199,8 @@ def test_a_pinned_cache_stays_and_so_supersedes() -> None:
 def test_kept_lines_stay_short_when_many_pods_pin() -> None:
     pins = Pins()
     for i in range(5):
-        pins.add_pod(pinned_pod("shop", f"web-{i}", "imc-x"))
-    plan = plan_prune([cache("x", ["ghost:1"], cache_id="imc-x")], PodImages(), NOW, PruneOptions(), pins)
+        pins.add_pod(pinned_pod(f"web-{i}", "imc-x"))
+    plan = plan_prune([cache("x", ["ghost:1"], cid="imc-x")], PodImages(), NOW, PruneOptions(), pins)
     assert plan.kept[0].describe() == \
         "kept ImageCache x (unused): pinned by pod/shop/web-0, pod/shop/web-1, pod/shop/web-2 and 2 more"
 
@@ -261,7 +220,7 @@ def test_each_cache_is_normalized_once_however_many_compete(monkeypatch: Any) ->
     monkeypatch.setattr(prune_mod, "normalized_images", counted)
     caches = [cache(f"c{i}", [f"app-{i}:1"], age_h=i + 1) for i in range(60)]
     caches.append(cache("old", ["app-0:1"], age_h=100))
-    plan = plan_prune(caches, pod_images([pod([f"app-{i}:1"]) for i in range(60)]), NOW, PruneOptions())
+    plan = plan_prune(caches, pod_images([pod("app", [f"app-{i}:1"]) for i in range(60)]), NOW, PruneOptions())
     assert names(plan) == {"old": ("superseded",)}
     assert len(calls) <= len(caches)
 
@@ -277,7 +236,7 @@ def test_pod_images_parse_each_text_once(monkeypatch: Any) -> None:
         return real(text)
 
     monkeypatch.setattr(prune_mod, "parse_reference", counted)
-    used = pod_images([pod(["app:1", "proxy:2"], image_ids=(f"docker-pullable://app@{D}",)) for _ in range(500)])
+    used = pod_images([pod("app", ["app:1", "proxy:2"], image_ids=(f"docker-pullable://app@{D}",)) for _ in range(500)])
     assert sorted(texts) == sorted(["app:1", "proxy:2", f"app@{D}"])
     assert used.uses("docker.io/library/app:1", None) and used.uses("app@" + D, None)
 
@@ -320,10 +279,9 @@ def _superseded_by_rule(caches: list[dict[str, Any]], pods: PodImages) -> set[st
                           st.sampled_from([None, -1.0, 5.0, 50.0]), st.booleans()), max_size=7))
 def test_superseded_equals_the_rule_over_every_pair(rows: list[tuple[list[str], str, int, Optional[float], bool]]
                                                     ) -> None:
-    caches = [cache(f"c{i}", images, phase=phase, age_h=age, expire_h=expire, updated_h=20)
+    caches = [cache(f"c{i}", images, phase=phase, age_h=age, expires_h=expire, updated_h=20)
               for i, (images, phase, age, expire, _) in enumerate(rows)]
-    pods = pod_images([{"spec": {"containers": [{"image": images[0]}]}, "status": {"phase": "Running"}}
-                       for images, _, _, _, used in rows if used])
+    pods = pod_images([pod("app", [images[0]]) for images, _, _, _, used in rows if used])
     plan = plan_prune(caches, pods, NOW, PruneOptions())
     got = {c.name for c in plan.candidates if "superseded" in c.reasons}
     assert got == _superseded_by_rule(caches, pods)
