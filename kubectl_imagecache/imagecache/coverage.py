@@ -309,6 +309,7 @@ class Summary:
     held_gib: int  # effective sizes of the caches that hold storage (all but failed ones)
     reclaimable_gib: int
     price_per_gib_month: Optional[float] = None
+    failed_caches: int = 0  # in ``caches`` but not in ``held_gib``: a failed build left no snapshot
 
     @property
     def workloads_percent(self) -> Optional[float]:
@@ -331,6 +332,7 @@ class Summary:
         return {"workloads": self.workloads, "workloadsCovered": self.workloads_covered,
                 "workloadsCoveredPercent": self.workloads_percent, "pods": self.pods, "podsCovered": self.pods_covered,
                 "podsCoveredPercent": self.pods_percent, "caches": self.caches, "heldGiB": self.held_gib,
+                "failedCaches": self.failed_caches, "heldGiBIncludesFailed": False,
                 "reclaimableGiB": self.reclaimable_gib, "pricePerGiBMonth": self.price_per_gib_month,
                 "monthlyCost": self.monthly_cost, "reclaimableMonthlyCost": self.reclaimable_monthly_cost}
 
@@ -348,4 +350,5 @@ def summarize(results: Sequence[WorkloadCoverage], caches: Sequence[Mapping[str,
         workloads=len(results), workloads_covered=sum(r.covered for r in results),
         pods=sum(r.pods for r in results), pods_covered=sum(r.pods for r in results if r.covered),
         caches=len(caches), held_gib=held, reclaimable_gib=reclaimable, price_per_gib_month=price_per_gib_month,
+        failed_caches=sum(not _holds_storage(imc.phase(c)) for c in caches),
     )

@@ -46,7 +46,7 @@ from ..model.imagecache import (
     READY,
 )
 from ..model.kinds import template_annotations, template_images
-from ..model.reasons import USAGE_REASONS
+from ..model.reasons import USAGE_REASONS, Reason
 from ..model.sizing import DEFAULT_HEADROOM, recommend_gib
 from ..registry.reference import normalize_or_keep
 from .coverage import WorkloadCoverage
@@ -97,10 +97,11 @@ class Refresh:
     create: bool  # False: the replacement exists already (an earlier run made it); wait for it
     changes: tuple[ImageFreshness, ...]
     body: Mapping[str, Any] = field(compare=False, repr=False)
+    retires: tuple[str, ...] = ()  # earlier replacements that failed: deleted, this is the new try
 
     def to_dict(self) -> dict[str, Any]:
         return {"old": self.old, "name": self.name, "create": self.create,
-                "changes": [c.to_dict() for c in self.changes]}
+                "changes": [c.to_dict() for c in self.changes], "retires": list(self.retires)}
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,7 @@ def predicted_state(caches: Sequence[Mapping[str, Any]], creates: Sequence[Creat
                     now: dt.datetime, deletes: Sequence[Delete] = ()) -> list[dict[str, Any]]:
     """The caches once the plan is done: creates and replacements Ready (created ``now``), the
     caches they replace and those deleted gone."""
-    gone = {r.old for r in refreshes} | {d.name for d in deletes}
+    gone = {r.old for r in refreshes} | {n for r in refreshes for n in r.retires} | {d.name for d in deletes}
     waiting = {r.name for r in refreshes if not r.create}
     out: list[dict[str, Any]] = []
     for obj in caches:
@@ -434,6 +435,19 @@ def _replacement(obj: Mapping[str, Any], snapshot: Snapshot) -> RefreshPlan:
     return plan_refresh(obj, snapshot.current, size_gib=size, image_bytes=needed)
 
 
+def _try(rp: RefreshPlan, existing: Mapping[str, Mapping[str, Any]]) -> Refresh:
+    """Wait for a replacement an earlier run started; else make one, retiring those that failed (no pod
+    can use a failed cache, so one new try each run beats waiting out prune's grace)."""
+    there = existing.get(rp.name)
+    if there is not None and imc.phase(there) in LIVE_PHASES:
+        return Refresh(rp.old, rp.name, False, rp.changes, there)
+    failed = tuple(sorted(n for n, c in existing.items()
+                          if imc.replaces(c) == rp.old and imc.phase(c) in imc.FAILED_PHASES))
+    name = imc.unique_name(rp.name, existing)  # the failed one goes after this is created
+    body = {**rp.body, "metadata": {**rp.body["metadata"], "name": name}}
+    return Refresh(rp.old, name, True, rp.changes, body, failed)
+
+
 def stale(snapshot: Snapshot, policy: Policy) -> tuple[list[Refresh], list[Note], list[str]]:
     """Replacements for the stale caches the policy names; (refreshes, notes, limited)."""
     if policy.refresh is None:
@@ -463,15 +477,7 @@ def stale(snapshot: Snapshot, policy: Policy) -> tuple[list[Refresh], list[Note]
         except ImageCacheError as exc:
             notes.append(Note(name, f"not refreshed: {exc.message}"))
             continue
-        there = existing.get(rp.name)
-        if there is None:
-            refreshes.append(Refresh(rp.old, rp.name, True, rp.changes, rp.body))
-        elif imc.phase(there) in LIVE_PHASES:
-            refreshes.append(Refresh(rp.old, rp.name, False, rp.changes, there))
-        else:
-            notes.append(Note(rp.old, f"its replacement {rp.name} is {imc.phase(there)}"
-                                      + (f" ({imc.reason(there)[:200]})" if imc.reason(there) else "")
-                                      + "; the stale cache stays until prune removes the failed one"))
+        refreshes.append(_try(rp, existing))
     return refreshes, notes, limited
 
 
@@ -589,9 +595,11 @@ def can_go(snapshot: Snapshot, scope: Scope, policy: Policy, creates: Sequence[C
             before[w.match.chosen.name].append(str(w.workload))
     successor = {w: n for n, ws in used.items() for w in ws if n in new_names}
     deletes = [Delete(r.old, (REFRESHED,), imc.effective_size_gib(existing[r.old]), (r.name,)) for r in refreshes]
+    deletes += [Delete(n, (Reason.FAILED.value,), imc.effective_size_gib(existing[n])) for r in refreshes
+                for n in r.retires if n in existing]
     notes: list[Note] = []
     pruned = _prune(snapshot, policy, state)
-    replaced = {r.old for r in refreshes}
+    replaced = {r.old for r in refreshes} | {n for r in refreshes for n in r.retires}
     for cand in pruned.candidates:
         if cand.name not in existing or cand.name in replaced or not _in_scope(existing[cand.name], scope):
             continue

@@ -160,6 +160,24 @@ def test_a_replacement_started_by_an_earlier_run_is_waited_for() -> None:
     assert plan_all(apply(w, plan)).empty
 
 
+def test_a_failed_replacement_is_retired_and_tried_again_once_while_the_old_cache_stays() -> None:
+    w = scenario()
+    replacement = plan_all(w).refreshes[0]
+    # An earlier run's replacement failed (minutes ago: well within prune's failed grace).
+    w.caches.append({**replacement.body, "metadata": {**replacement.body["metadata"], "creationTimestamp": ts(0.2)},
+                     "status": {"phase": "Failed", "reason": "ImagePullFailed", "lastUpdatedTime": ts(0.1)}})
+    plan = plan_all(w)
+    [retry] = plan.refreshes
+    assert (retry.old, retry.name, retry.create, retry.retires) == \
+        ("stale", f"{replacement.name}-2", True, (replacement.name,))
+    deletes = {d.name: d for d in plan.deletes}
+    assert deletes[replacement.name].reasons == ("failed",) and deletes[replacement.name].after == ()
+    assert deletes["stale"].after == (retry.name,)  # the old cache goes only once the new try is Ready
+    after = apply(w, plan)
+    assert replacement.name not in {imc.name(c) for c in after.caches}
+    assert plan_all(after).empty
+
+
 def test_a_cache_pinned_by_id_is_neither_refreshed_nor_deleted() -> None:
     w = World(caches=[cache("pin", ["nginx:1"], digests={NGINX: D1}, cid="imc-pin", retention=1, age_h=48)],
               objects=[deployment("web", ["nginx:1"], {imc.POD_PINNED_ID: "imc-pin"})],

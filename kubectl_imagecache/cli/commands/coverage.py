@@ -39,8 +39,10 @@ FORMATS = ("table", "wide", "json", "yaml")
 def state_text(r: WorkloadCoverage) -> str:
     from ...imagecache.matching import State
 
-    if r.state is State.PARTIAL or (r.state is State.PINNED and r.match.k < r.match.n):
+    if r.state is State.PARTIAL:
         return f"{r.state.value} {r.match.k}/{r.match.n}"
+    if r.state is State.PINNED and r.match.k < r.match.n:
+        return f"{r.state.value} ({r.match.k} of {r.match.n})"  # not covered: the pinned cache lacks images
     return r.state.value
 
 
@@ -60,7 +62,8 @@ def _pct(value: Optional[float]) -> str:
 def summary_lines(s: Summary) -> list[str]:
     lines = [f"{s.workloads_covered} of {s.workloads} workload(s) fully covered ({_pct(s.workloads_percent)}), "
              f"{s.pods_covered} of {s.pods} pod(s) ({_pct(s.pods_percent)}).",
-             f"{s.caches} ImageCache(s) hold {s.held_gib} GiB."]
+             f"{s.caches} ImageCache(s) hold {s.held_gib} GiB" + (
+                 f" ({s.failed_caches} Failed, which hold no storage, not counted)." if s.failed_caches else ".")]
     if s.price_per_gib_month is not None:
         lines.append(f"Monthly cost at {s.price_per_gib_month:g}/GiB: {s.monthly_cost:.2f} held, "
                      f"{s.reclaimable_monthly_cost:.2f} reclaimable by prune ({s.reclaimable_gib} GiB).")
