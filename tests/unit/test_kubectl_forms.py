@@ -25,8 +25,9 @@ def kubectl(*args: str, home: Path) -> subprocess.CompletedProcess:
 # Commands with -o, each with the arguments that reach the cluster: with -o=FORMAT read, the missing
 # kubeconfig is what fails; with "=FORMAT" taken as the format, -o would be refused first.
 CLUSTER_OUTPUTS = [
-    ["list", "-o=json"], ["list", "-o=jsonpath={.items[*].metadata.name}"], ["list", "-o=custom-columns=N:.metadata.name"],
-    ["list", "--output=yaml"], ["delete", "x", "-o=name"], ["prune", "-o=json"], ["coverage", "-o=json"],
+    ["list", "-o=json"], ["list", "-o=jsonpath={.items[*].metadata.name}"],
+    ["list", "-o=custom-columns=N:.metadata.name"], ["list", "--output=yaml"], ["delete", "x", "-o=name"],
+    ["prune", "-o=json"], ["coverage", "-o=json"],
     ["explain", "pod/x", "-o=yaml"], ["refresh", "x", "-o=json"], ["sync", "-o=json"],
     ["warm", "nginx:1.27", "-o=yaml"],
     ["list", "-l", "-o=x", "-o=name"],  # "-o=x" is -l's value, as pflag reads it; the second -o is split
