@@ -151,13 +151,12 @@ class Cluster:
 
     def unreachable(self, exc: BaseException) -> ClusterUnreachable:
         """A transport failure as one line naming its cause (timeout, TLS, refused, cut)."""
-        from .handshake import TLS_HANDSHAKE_TIMEOUT, handshake_timeout
+        from .handshake import handshake_timeout
 
         stalled = handshake_timeout(exc)
         cause = network_cause(exc, self.timeout) if stalled is None else (
             f"no answer to the TLS handshake within {stalled.seconds:g}s; check the kubeconfig context (is the API "
-            "server up and not overloaded?) and the network"
-            + (", or raise --request-timeout" if stalled.seconds < TLS_HANDSHAKE_TIMEOUT else ""))
+            "server up and not overloaded?) and the network")
         return ClusterUnreachable(f"cannot reach the API server at {self.server}: {cause}")
 
     def _translate(self, exc: Any, verb: str, resource: str, name: Optional[str]) -> ImageCacheError:

@@ -22,7 +22,8 @@ TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds: client-go's http.Transport TLSHandshake
 
 
 class TLSHandshakeTimeout(ConnectTimeoutError):
-    """The server took the TCP connection but did not answer the TLS handshake within `seconds`."""
+    """The server took the TCP connection but did not answer the TLS handshake within `seconds` (the
+    handshake's own bound, not a shorter request timeout)."""
 
     def __init__(self, conn: Any, seconds: float) -> None:
         super().__init__(conn, f"TLS handshake timeout after {seconds:g}s")
@@ -42,7 +43,9 @@ class _Connection(HTTPSConnection):
         try:
             super().connect()
         except socket.timeout as exc:  # a TCP connect that times out is urllib3's ConnectTimeoutError instead
-            raise TLSHandshakeTimeout(self, self._handshake_limit()) from exc
+            if self._handshake_limit() < TLS_HANDSHAKE_TIMEOUT:
+                raise  # the request timeout was the shorter: urllib3 reports it as such
+            raise TLSHandshakeTimeout(self, TLS_HANDSHAKE_TIMEOUT) from exc
         if self.sock is not None:
             self.sock.settimeout(self._connect_timeout())  # what urllib3 had set for sending the request
 
