@@ -8,49 +8,47 @@ apimachinery's duration.HumanDuration (what `kubectl get` shows in AGE: 97s, 3m1
 from __future__ import annotations
 
 import re
+import threading
 
 from .errors import UsageError
 
-__all__ = ["parse_duration", "format_duration"]
+__all__ = ["parse_duration", "format_duration", "MAX_SECONDS"]
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0,
           "d": 86400.0, "w": 604800.0}
-# Go's number: digits with an optional fraction, or a fraction alone (".5h"), or "5.h".
-_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h|d|w)")
+# Go's number: ASCII digits with an optional fraction, or a fraction alone (".5h"), or "5.h". Never Python's
+# float syntax: no exponent (1e999), no underscores (1_000), no inf/nan, no other scripts' digits.
+_NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)"
+_PLAIN = re.compile(_NUMBER)
+_PART = re.compile(rf"({_NUMBER})(ns|us|µs|μs|ms|s|m|h|d|w)")
+# The longest wait a thread or socket takes (a longer one raises OverflowError deep inside a command):
+# 2**63 ns, Go's maximum Duration too, on 64-bit Linux.
+MAX_SECONDS = float(threading.TIMEOUT_MAX)
 
 
 def parse_duration(text: str, flag: str) -> float:
-    """Seconds in `text`; a UsageError naming `flag` for anything else (negative included)."""
+    """Seconds in `text` (0 <= seconds <= MAX_SECONDS); a UsageError naming `flag` for anything else."""
     raw = text.strip().lower()
-    try:
-        value = float(raw) if raw and raw not in ("nan", "inf", "-inf", "+inf", "infinity") else None
-    except ValueError:
-        value = None
+    sign, body = (raw[0], raw[1:]) if raw[:1] in ("+", "-") else ("", raw)
+    value = float(body) if _PLAIN.fullmatch(body) else _units(body)
     if value is None:
-        body = raw[1:] if raw.startswith("+") else raw
-        pos, total = 0, 0.0
-        for m in _PART.finditer(body):
-            if m.start() != pos:
-                break
-            total += float(m.group(1)) * _UNITS[m.group(2)]
-            pos = m.end()
-        if raw.startswith("-") and raw[1:] and _fully(raw[1:]):
-            raise UsageError(f'{flag} "{text}" must not be negative')
-        if pos != len(body) or not body:
-            raise UsageError(f'{flag} "{text}" is not a duration: use e.g. 90s, 30m, 1h, 1h30m, 500ms or 7d')
-        value = total
-    if value < 0 or value != value:
+        raise UsageError(f'{flag} "{text}" is not a duration: use e.g. 90s, 30m, 1h, 1h30m, 500ms or 7d')
+    if sign == "-" and value > 0:
         raise UsageError(f'{flag} "{text}" must not be negative')
+    if value > MAX_SECONDS:  # inf included: 1000...0h overflows a float
+        raise UsageError(f'{flag} "{text}" is too long: at most {MAX_SECONDS // 86400:.0f}d')
     return value
 
 
-def _fully(body: str) -> bool:
-    pos = 0
+def _units(body: str) -> float | None:
+    """The sum of a run of NUMBER UNIT parts that is all of `body`, else None."""
+    pos, total = 0, 0.0
     for m in _PART.finditer(body):
         if m.start() != pos:
-            return False
+            return None
+        total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
-    return pos == len(body)
+    return total if body and pos == len(body) else None
 
 
 def format_duration(seconds: float) -> str:

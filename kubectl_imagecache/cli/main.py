@@ -34,12 +34,19 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:  # as `kubectl` alone: the help, on stdout, and success
+            click.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit()
+        return super().parse_args(ctx, args)
+
     def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[Optional[str], Optional[click.Command],
                                                                            list[str]]:
         name = args[0]
         if self.get_command(ctx, name) is None and not ctx.resilient_parsing and not name.startswith("-"):
             raise click.UsageError(unknown_command(name), ctx)
-        return super().resolve_command(ctx, args)
+        found, command, rest = super().resolve_command(ctx, args)
+        return found, command, pflag_shorthands(command, rest) if command is not None else rest
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         name = ALIASES.get(cmd_name, cmd_name)
@@ -61,6 +68,34 @@ def unknown_command(name: str) -> str:
     close = difflib.get_close_matches(name, [*COMMANDS, *ALIASES], n=1, cutoff=0.6)
     hint = f': did you mean "{ALIASES.get(close[0], close[0])}"?' if close else ""
     return f'unknown command "{name}" for "kubectl imagecache"{hint}'
+
+
+def pflag_shorthands(command: click.Command, args: list[str]) -> list[str]:
+    """kubectl's (pflag's) `-o=json`: a shorthand that takes a value, written -X=VALUE, becomes -X VALUE.
+
+    Click would read the value "=json". Only that one "=" goes, as in pflag: `-o==json` and `-o =json`
+    still give "=json", which kubectl refuses too. Arguments after `--`, and a token that is the value
+    of the option before it (`-l -o=x`), are left as they are.
+    """
+    head: list[str] = []
+    while isinstance(command, click.Group) and args and args[0] in command.commands:  # e.g. `cache info`
+        head.append(args[0])
+        command, args = command.commands[args[0]], args[1:]
+    options = [p for p in command.params if isinstance(p, click.Option) and not p.is_flag and not p.count]
+    shorthands = {o for p in options for o in p.opts if len(o) == 2}
+    # An option whose value may be left out (delete's --wait) never takes a token that starts with "-".
+    takes_next = {o for p in options if not getattr(p, "_flag_needs_value", False) for o in p.opts}
+    out: list[str] = []
+    value_next = False
+    for i, arg in enumerate(args):
+        if arg == "--" and not value_next:
+            return head + out + args[i:]
+        if not value_next and arg[:2] in shorthands and arg[2:3] == "=":
+            out += [arg[:2], arg[3:]]
+            continue
+        out.append(arg)
+        value_next = not value_next and arg in takes_next
+    return head + out
 
 
 def usage_line(exc: click.UsageError) -> str:

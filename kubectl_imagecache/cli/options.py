@@ -147,6 +147,24 @@ def dry_run_flag(help_text: str) -> Callable[[F], F]:
                         show_default=True, callback=lambda ctx, param, value: DryRun(value), help=help_text)
 
 
+class DurationType(click.ParamType):
+    """A DURATION flag read by click itself, in seconds from `low` to `high` (parse_duration's forms and refusals)."""
+
+    name = "duration"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> float:
+        from ..durations import parse_duration
+
+        flag = max(param.opts, key=len) if param is not None else "duration"
+        seconds = parse_duration(str(value), flag)
+        if not self.low <= seconds <= self.high:
+            raise UsageError(f'{flag} "{value}" is out of range: use {self.low:g}s to {self.high:g}s')
+        return seconds
+
+
 # -- registry -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -221,8 +239,8 @@ registry_flags = _group(RegistryFlags, "registry", {f.name: f.name for f in fiel
                  help="Docker config file or folder with credentials (default: $DOCKER_CONFIG or ~/.docker)."),
     click.option("--pull-secret", "pull_secrets", multiple=True, metavar="NAMESPACE:NAME",
                  help="Use this Kubernetes docker-config secret's credentials (repeatable)."),
-    click.option("--registry-timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True,
-                 metavar="SECONDS", help="Time allowed per image: every connection, read and retry it needs."),
+    click.option("--registry-timeout", type=DurationType(0.1, 600), default="30s", show_default=True,
+                 metavar="DURATION", help="Time allowed per image: every connection, read and retry it needs."),
 ])
 
 

@@ -40,7 +40,8 @@ __all__ = ["GROUP", "VERSION", "PLURAL", "CRD_NAME", "KubeSettings", "Cluster"]
 _IMC = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 PAGE = 500  # items per list page: bounded memory and API-server load on large clusters
 # Without --request-timeout a request still ends: a stalled API server must never hang a command
-# silently. kubectl's transport bounds the dial and TLS handshake (30 s, 10 s); we bound each request.
+# silently. kubectl's transport bounds the dial and TLS handshake (30 s, 10 s; kube.handshake does the
+# same for ours); we bound each request too.
 DEFAULT_REQUEST_TIMEOUT = 30.0
 WATCH_MAX = 300  # seconds one watch request lasts at most (server-side timeoutSeconds)
 RETRIES_429 = 5  # 429 (and 503) with Retry-After: retried this often, as client-go does (it allows 10)
@@ -151,7 +152,13 @@ class Cluster:
 
     def unreachable(self, exc: BaseException) -> ClusterUnreachable:
         """A transport failure as one line naming its cause (timeout, TLS, refused, cut)."""
-        return ClusterUnreachable(f"cannot reach the API server at {self.server}: {network_cause(exc, self.timeout)}")
+        from .handshake import handshake_timeout
+
+        stalled = handshake_timeout(exc)
+        cause = network_cause(exc, self.timeout) if stalled is None else (
+            f"no answer to the TLS handshake within {stalled.seconds:g}s; check the kubeconfig context (is the API "
+            "server up and not overloaded?) and the network")
+        return ClusterUnreachable(f"cannot reach the API server at {self.server}: {cause}")
 
     def _translate(self, exc: Any, verb: str, resource: str, name: Optional[str]) -> ImageCacheError:
         status = getattr(exc, "status", 0) or 0

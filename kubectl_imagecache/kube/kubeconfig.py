@@ -197,7 +197,11 @@ class Kubeconfig:
         # With insecure-skip-tls-verify, urllib3 warns once per request with its own file path; kubectl
         # says nothing either (the kubeconfig asked for it).
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        return client.ApiClient(configuration=configuration)
+        from .handshake import bound_tls_handshake
+
+        api = client.ApiClient(configuration=configuration)
+        bound_tls_handshake(api.rest_client.pool_manager)  # a stalled server ends a command in 10 s, as kubectl
+        return api
 
     def _exec_command(self, context: str, user: Optional[str]) -> Optional[str]:
         """The exec credential plugin's command of the user the context (or --user) names, if any."""

@@ -289,3 +289,45 @@ def test_wait_progress_line_fits_a_narrow_terminal(imc: Plugin, custom_api: Any)
     frames = [ANSI.sub("", p) for line in screen.split("\n") for p in line.split("\r") if "Ready" in p]
     assert frames and all(len(f) <= 39 for f in frames), screen
     assert frames[-1].endswith(": Ready 100%") and "hab-nnn" in frames[-1] and "..." in frames[-1], frames
+
+
+def kubectl_itself(kubectl: Kubectl, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(kubectl.exe), *args], env=kubectl.env, input="", capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_type_then_names_as_kubectl(kubectl: Kubectl, custom_api: Any) -> None:
+    for name in ("hab-f1", "hab-f2"):
+        create_imagecache(custom_api, name, ["registry.example/x/a:1"], status=READY)
+    # TYPE NAME: kubectl's get, describe and wait take it, and so do we
+    theirs = json.loads(ok(kubectl_itself(kubectl, "get", "imagecache", "hab-f1", "-o", "json")))
+    assert json.loads(ok(kubectl("list", "imagecache", "hab-f1", "-o", "json")))["metadata"] == theirs["metadata"]
+    assert "Name:           hab-f1" in ok(kubectl("describe", "imagecache", "hab-f1"))
+    assert ok(kubectl("wait", "imagecaches", "hab-f1", "hab-f2", "--timeout", "10s")).splitlines() == \
+        [f"{IMC}/hab-f1 condition met", f"{IMC}/hab-f2 condition met"]
+    # TYPE alone: every cache for get and describe; for delete and wait, kubectl wants names
+    theirs_names = ok(kubectl_itself(kubectl, "get", "imc", "-o", "name")).split()
+    assert ok(kubectl("list", "imc", "-o", "name")).split() == theirs_names
+    assert "hab-f1" in ok(kubectl_itself(kubectl, "describe", "imagecache"))
+    every = ok(kubectl("describe", "imagecache"))
+    assert "Name:           hab-f1" in every and "Name:           hab-f2" in every
+    for args in (["delete", "imc"], ["wait", "imagecaches"], ["list", "imc", "imc/hab-f1"]):
+        refused, kubectl_refused = kubectl(*args), kubectl_itself(kubectl, *args[:1] if args[0] != "list" else ["get"],
+                                                                  *args[1:])
+        assert kubectl_refused.returncode != 0, (args, kubectl_refused.stderr)
+        assert refused.returncode == 2 and refused.stderr.count("\n") == 1, (args, refused)
+    assert set(imagecaches(custom_api)) >= {"hab-f1", "hab-f2"}  # nothing was deleted by `delete imc`
+    assert ok(kubectl("delete", "imc", "hab-f1", "--yes")) == f'{IMC} "hab-f1" deleted\n'
+    assert "hab-f1" not in imagecaches(custom_api)
+
+
+def test_o_equals_forms_as_kubectl(kubectl: Kubectl, custom_api: Any) -> None:
+    create_imagecache(custom_api, "hab-o", ["registry.example/x/a:1"], status=READY)
+    for form in (["-o=jsonpath={.items[*].metadata.name}"], ["--output=jsonpath={.items[*].metadata.name}"],
+                 ["-o", "jsonpath={.items[*].metadata.name}"]):
+        # (list ends jsonpath output with a newline, which kubectl 1.37 leaves out)
+        assert ok(kubectl("list", *form)).rstrip("\n") == ok(kubectl_itself(kubectl, "get", "imagecaches", *form)) \
+            == "hab-o", form
+    assert json.loads(ok(kubectl("list", "-o=json")))["items"][0]["metadata"]["name"] == "hab-o"
+    assert ok(kubectl("describe", "imagecache", "hab-o", "--request-timeout=10s")).startswith("Name:")
+    assert ok(kubectl("delete", "hab-o", "-o=name", "--dry-run=server")) == f"{IMC}/hab-o (server dry run)\n"

@@ -6,9 +6,15 @@ The HumanDuration tables are ported from kubernetes/apimachinery pkg/util/durati
 
 from __future__ import annotations
 
-import pytest
+import math
+import socket
+import threading
 
-from kubectl_imagecache.durations import format_duration, parse_duration
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kubectl_imagecache.durations import MAX_SECONDS, format_duration, parse_duration
 from kubectl_imagecache.errors import UsageError
 
 NS, MS, S = 1, 10**6, 10**9
@@ -50,13 +56,64 @@ def test_go_units(text: str, seconds: float) -> None:
     assert parse_duration(text, "--x") == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "1x", "h1", "1h 30m", "ms", "1.2.3s", "nan", "inf", "1hh"])
+# Python's float syntax is not Go's: no exponent, underscore, inf/nan or other scripts' digits.
+PYTHON_ONLY = ["1e999", "1e3", "1E3s", "inf", "+inf", "-inf", "infinity", "nan", "-nan", "1_000", "1_0s", "0x10",
+               "\u0661\u0662", "\u0661s", "\uff11s"]
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1x", "h1", "1h 30m", "ms", "1.2.3s", "1hh", "-", "+", *PYTHON_ONLY])
 def test_not_a_duration_names_the_flag(text: str) -> None:
     with pytest.raises(UsageError, match=r'--timeout ".*" is not a duration'):
         parse_duration(text, "--timeout")
 
 
-@pytest.mark.parametrize("text", ["-5", "-5s", "-1h30m"])
+@pytest.mark.parametrize("text", ["-5", "-5s", "-1h30m", "-.5ms"])
 def test_negative_refused(text: str) -> None:
     with pytest.raises(UsageError, match="must not be negative"):
         parse_duration(text, "--timeout")
+
+
+@pytest.mark.parametrize("text", [f"{int(MAX_SECONDS) + 1}s", "106752d", "1" + "0" * 400 + "h", "1" + "0" * 400])
+def test_longer_than_a_thread_or_socket_can_wait_refused(text: str) -> None:
+    with pytest.raises(UsageError, match=r'--timeout ".*" is too long: at most 106751d'):
+        parse_duration(text, "--timeout")
+
+
+def test_the_longest_is_a_timeout_sockets_and_threads_take() -> None:
+    longest = parse_duration(f"{int(MAX_SECONDS)}s", "--timeout")
+    with socket.socket() as s:
+        s.settimeout(longest)
+    assert threading.Lock().acquire(timeout=longest)
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_any_text_is_a_usable_timeout_or_a_usage_error(text: str) -> None:
+    """Whatever is typed: a finite, non-negative number of seconds that every wait takes, or one UsageError."""
+    try:
+        seconds = parse_duration(text, "--timeout")
+    except UsageError as e:
+        assert e.message.startswith(f'--timeout "{text}" ')
+        return
+    assert math.isfinite(seconds) and 0 <= seconds <= MAX_SECONDS <= threading.TIMEOUT_MAX
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_python_float_spellings_with_exponent_or_specials_refused(value: float) -> None:
+    text = repr(value)
+    if "e" in text or "n" in text:  # 1e+300, inf, nan: Python's spellings, not Go's
+        with pytest.raises(UsageError):
+            parse_duration(text, "--timeout")
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(["ns", "us", "ms", "s", "m", "h", "d", "w"])),
+                min_size=1, max_size=4))
+def test_parts_add_up(parts: list[tuple[int, str]]) -> None:
+    unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = "".join(f"{n}{u}" for n, u in parts)
+    expected = sum(n * unit[u] for n, u in parts)
+    if expected > MAX_SECONDS:
+        with pytest.raises(UsageError, match="too long"):
+            parse_duration(text, "--timeout")
+    else:
+        assert parse_duration(text, "--timeout") == pytest.approx(expected)

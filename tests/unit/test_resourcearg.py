@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubectl_imagecache.cli.resourcearg import parse_name, parse_names
+from kubectl_imagecache.cli.resourcearg import parse_name, parse_names, type_only
 from kubectl_imagecache.errors import UsageError
 from kubectl_imagecache.model.imagecache import RESOURCE
 
@@ -33,3 +33,21 @@ def test_no_name_refused(arg: str) -> None:
 
 def test_duplicates_across_spellings_dropped() -> None:
     assert parse_names(["a", "imc/a", "imagecache/b", "a"]) == ("a", "b")
+
+
+@pytest.mark.parametrize("args, names", [
+    (["imagecache", "a", "b"], ("a", "b")), (["imc", "a"], ("a",)), (["imagecaches", "a", "imc"], ("a", "imc")),
+    (["ImageCache.eci.alibabacloud.com", "a"], ("a",)), (["imagecache"], ()), (["a", "imc"], ("a", "imc")),
+])
+def test_type_then_names_as_kubectl(args: list[str], names: tuple[str, ...]) -> None:
+    assert parse_names(args) == names
+
+
+def test_type_alone_is_every_cache_only_when_alone() -> None:
+    assert type_only(["imagecaches"]) and type_only(["IMC"])
+    assert not type_only(["imc", "a"]) and not type_only(["a"]) and not type_only([])
+
+
+def test_type_then_type_slash_name_refused_as_kubectl() -> None:
+    with pytest.raises(UsageError, match='"imc/a" after the type: name the cache once'):
+        parse_names(["imagecache", "imc/a"])

@@ -10,6 +10,7 @@ import click
 from ...errors import Cancelled, ClusterNotFound, UsageError
 from ..options import CommandOptions, DryRun, KubeFlags, dry_run_flag, kube_flags, selector_flag
 from ..printers import NamePrinter, confirm, interactive, parse_output
+from ..resourcearg import METAVAR
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -94,7 +95,7 @@ class DeleteOptions(CommandOptions):
 
 
 @click.command("delete", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("names", nargs=-1, metavar="[NAME|imagecache/NAME]...")
+@click.argument("names", nargs=-1, metavar=METAVAR)
 @selector_flag("Delete the caches with these labels.")
 @click.option("--all", "all_", is_flag=True, help="Delete every ImageCache (needs --yes without a terminal).")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")

@@ -10,6 +10,7 @@ import click
 
 from ...errors import UsageError
 from ..options import CommandOptions, KubeFlags, kube_flags, selector_flag
+from ..resourcearg import METAVAR
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -21,15 +22,17 @@ class DescribeOptions(CommandOptions):
     selector: Optional[str] = None
     kube: KubeFlags = KubeFlags()
     settings: KubeSettings = field(init=False)
+    every: bool = field(init=False, default=False)  # `describe imagecache`: all of them, as kubectl describe TYPE
 
     def complete(self) -> None:
-        from ..resourcearg import parse_names
+        from ..resourcearg import parse_names, type_only
 
+        self.every = type_only(self.names)
         self.names = parse_names(self.names)
         self.settings = self.kube.complete()
 
     def validate(self) -> None:
-        if bool(self.names) == bool(self.selector):
+        if not self.every and bool(self.names) == bool(self.selector):
             raise UsageError("name the caches to describe (NAME... or imagecache/NAME) or select them with -l")
 
     def run(self) -> int:
@@ -61,7 +64,7 @@ def _freshness(f: Any) -> str:
 
 
 @click.command("describe", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("names", nargs=-1, metavar="[NAME|imagecache/NAME]...")
+@click.argument("names", nargs=-1, metavar=METAVAR)
 @selector_flag("Describe the caches with these labels.")
 @kube_flags
 def command(names: tuple[str, ...], selector: Optional[str], kube: KubeFlags) -> int:
@@ -70,6 +73,7 @@ def command(names: tuple[str, ...], selector: Optional[str], kube: KubeFlags) ->
     \b
     Examples:
       kubectl imagecache describe imc-3f2a9c81d0b4
+      kubectl imagecache describe imagecache imc-3f2a9c81d0b4
       kubectl imagecache describe -l app.kubernetes.io/managed-by=kubectl-imagecache
     """
     return DescribeOptions(names, selector, kube).execute()

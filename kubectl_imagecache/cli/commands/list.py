@@ -11,6 +11,7 @@ import click
 
 from ..options import CommandOptions, KubeFlags, kube_flags, selector_flag
 from ..printers import NamePrinter, OutputFormat, format_table, parse_output, print_structured
+from ..resourcearg import METAVAR
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -203,7 +204,7 @@ def _matches(obj: Mapping[str, Any], selector: str) -> bool:
 
 
 @click.command("list", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("names", nargs=-1, metavar="[NAME|imagecache/NAME]...")
+@click.argument("names", nargs=-1, metavar=METAVAR)
 @selector_flag("Only caches with these labels, e.g. app.kubernetes.io/managed-by=kubectl-imagecache.")
 @click.option("-o", "--output", default="table", show_default=True, metavar="FORMAT",
               help="table, wide, json, yaml, name, jsonpath=TEMPLATE or custom-columns=HEADER:PATH,...")

@@ -13,6 +13,7 @@ from ...model.imagecache import PHASES, READY
 from ..options import CommandOptions, KubeFlags, kube_flags, selector_flag
 from ..printers import NamePrinter
 from ..progress import wait_and_report
+from ..resourcearg import METAVAR
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -64,7 +65,7 @@ class WaitOptions(CommandOptions):
 
 
 @click.command("wait", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("names", nargs=-1, metavar="[NAME|imagecache/NAME]...")
+@click.argument("names", nargs=-1, metavar=METAVAR)
 @selector_flag("Wait for the caches with these labels.")
 @click.option("--all", "all_", is_flag=True, help="Wait for every ImageCache.")
 @click.option("--for", "for_", default=READY, show_default=True, metavar="PHASE",
