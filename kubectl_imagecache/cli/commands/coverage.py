@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 import click
 
 from ...errors import EXIT_FAILURE, Cancelled
+from ...escape import clean
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -25,7 +26,7 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, confirm, escape, info, interactive, print_structured, print_table
+from ..printers import NamePrinter, confirm, info, interactive, print_structured, print_table
 from ..scope import read_scope, read_usage, resolve_current
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class CoverageOptions(CommandOptions):
                             sizing_errors=errors, platform=str(self.registry.platform), pull_secrets=names)
         fixing = plan(snapshot, Scope(), Policy(warm=True, strict_sizing=True))
         for n in fixing.notes:
-            info(escape(f"{n.subject}: {n.reason}"))
+            info(clean(f"{n.subject}: {n.reason}"))
         return fixing
 
     def _table(self, results: Sequence[WorkloadCoverage], now: dt.datetime) -> None:
@@ -160,7 +161,7 @@ class CoverageOptions(CommandOptions):
                 row.append(r.match.why)
             rows.append(row)
         headers = ["WORKLOAD", "STATE", "CACHE", "PODS", "LAST"] + (["WHY"] if wide else [])
-        print_table([[escape(c) for c in row] for row in rows], headers)  # names and reasons come from the API
+        print_table(rows, headers)  # the table escapes each cell: names and reasons come from the API
         click.echo("")
 
     def _apply_fix(self, cluster: Cluster, fixing: Plan, caches: Sequence[Mapping[str, Any]], now: dt.datetime) -> int:
@@ -182,7 +183,7 @@ class CoverageOptions(CommandOptions):
                 raise Cancelled("nothing created")
         out = Executor(cluster, NamePrinter(err=self.output in ("json", "yaml"))).run(fixing, caches, None, now)
         for f in out.failed:
-            click.echo(f"error: {escape(f)}", err=True)
+            click.echo(f"error: {clean(f)}", err=True)
         return EXIT_FAILURE if out.failed else 0
 
 

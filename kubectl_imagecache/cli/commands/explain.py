@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 
 from ...errors import UsageError
+from ...escape import clean
 from ..options import CommandOptions, KubeFlags, kube_flags, output_flag
-from ..printers import escape, print_structured, print_table
+from ..printers import print_structured, print_table
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -58,12 +59,12 @@ class ExplainOptions(CommandOptions):
         click.echo(f"{subject}" + (f" (of {owner})" if owner and owner != subject else "") + f": {state}")
         click.echo(f"images ({match.n}): " + (", ".join(match.images) or "none"))
         for note in match.request.notes:
-            click.echo(f"note: {escape(note)}")
+            click.echo(f"note: {clean(note)}")
         if match.candidates:
             rows = [["*" if match.chosen and c.name == match.chosen.name else "", c.name, c.phase,
-                     f"{c.count}/{match.n}", f"{c.size_gib}Gi", escape(c.reason)] for c in match.candidates]
+                     f"{c.count}/{match.n}", f"{c.size_gib}Gi", c.reason] for c in match.candidates]
             print_table(rows, ["", "CACHE", "PHASE", "MATCHED", "SIZE", "REASON"])
-        click.echo(f"why: {escape(match.why)}")
+        click.echo(f"why: {clean(match.why)}")
         if match.missing and match.chosen:
             click.echo("missing: " + ", ".join(match.missing))
         return 0

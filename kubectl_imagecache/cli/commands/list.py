@@ -94,7 +94,7 @@ class ListOptions(CommandOptions):
         items.sort(key=key)
 
     def _headers(self) -> list[str]:
-        from ...imagecache.view import LIST_HEADERS, WIDE_HEADERS
+        from ..view import LIST_HEADERS, WIDE_HEADERS
 
         if self.fmt.name == "custom-columns":
             return [h for h, _ in self.columns]
@@ -104,7 +104,7 @@ class ListOptions(CommandOptions):
         return headers + (["LABELS"] if self.show_labels else [])
 
     def _row(self, o: Mapping[str, Any], now: dt.datetime, stale: str) -> list[str]:
-        from ...imagecache.view import LIST_HEADERS, labels_text, list_row
+        from ..view import LIST_HEADERS, labels_text, list_row
 
         if self.fmt.name == "custom-columns":
             from ..jsonpath import format_value, select
@@ -117,7 +117,7 @@ class ListOptions(CommandOptions):
         return row + ([labels_text(o)] if self.show_labels else [])
 
     def _print(self, items: list[Mapping[str, Any]], single: bool, headers: bool) -> None:
-        from ...imagecache.view import as_list, for_output
+        from ..view import as_list, for_output
 
         name = self.fmt.name
         if name in ("json", "yaml"):

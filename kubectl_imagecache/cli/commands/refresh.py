@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import click
 
 from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ClusterNotFound, ImageCacheError, UsageError
+from ...escape import clean
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -27,7 +28,7 @@ from ..options import (
     output_flag,
     registry_flags,
 )
-from ..printers import NamePrinter, escape, info, print_structured, print_table, warn
+from ..printers import NamePrinter, info, print_structured, print_table, warn
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -99,7 +100,7 @@ class RefreshOptions(CommandOptions):
                 click.echo("No stale ImageCaches.", err=True)
             return 0
         for r in refused:
-            warn(escape(r))
+            warn(clean(r))
         if self.output not in ("json", "yaml"):
             print_table([[r.old, r.name, ", ".join(f"{c.image} {(c.recorded or '?')[:19]} -> {(c.current or '?')[:19]}"
                                                     for c in r.changes)] for r in p.refreshes],
@@ -113,7 +114,7 @@ class RefreshOptions(CommandOptions):
                                                                                          snapshot.now)
         failures = [f"replacement {f}; {_old(p, f)} stays" for f in out.failed]
         for f in failures:
-            click.echo(f"error: {escape(f)}", err=True)
+            click.echo(f"error: {clean(f)}", err=True)
         if self.output in ("json", "yaml"):
             print_structured({"refreshes": [_row(r) for r in p.refreshes], "failed": refused + failures},
                              self.output)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Optional
 import click
 
 from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ImageCacheError, UsageError
+from ...escape import clean
 from ...imagecache.syncpolicy import SYNC_REASONS
 from ..executor import Executor
 from ..options import (
@@ -31,7 +32,7 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, escape, info, print_structured, print_table, warn
+from ..printers import NamePrinter, info, print_structured, print_table, warn
 
 if TYPE_CHECKING:
     from ...imagecache.planner import Plan, Snapshot
@@ -171,9 +172,9 @@ class SyncOptions(CommandOptions):
             if structured:
                 print_structured({"plan": plan.to_dict(), "outcome": outcome.to_dict()}, self.output)
             for f in outcome.failed:
-                click.echo(f"error: {escape(f)}", err=True)
+                click.echo(f"error: {clean(f)}", err=True)
             for s in outcome.skipped:
-                info(escape(s))
+                info(clean(s))
             if outcome.failed:
                 click.echo(f"error: {len(outcome.failed)} action(s) failed; what was Ready stays in place",
                            err=True)
@@ -202,11 +203,11 @@ class SyncOptions(CommandOptions):
         rows += [["delete", d.name, ",".join(d.reasons), f"after {', '.join(d.after)}" if d.after else ""]
                  for d in plan.deletes]
         if rows:
-            print_table([[escape(c) for c in row] for row in rows], ["ACTION", "IMAGECACHE", "WHAT", "FOR"])
+            print_table(rows, ["ACTION", "IMAGECACHE", "WHAT", "FOR"])
         for k in plan.kept:
-            info(escape(k.describe()))
+            info(clean(k.describe()))
         for n in plan.notes:
-            info(escape(f"{n.subject}: {n.reason}"))
+            info(clean(f"{n.subject}: {n.reason}"))
         for d in plan.deferred:
             info(f"deferred to the next run (--max-create/--max-delete): {d}")
 

@@ -340,7 +340,7 @@ def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
         for o in objects:
             printer.name(o["metadata"]["name"])
         return
-    from ...imagecache.view import as_list, for_output
+    from ..view import as_list, for_output
 
     print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(list(objects)), output)
 
