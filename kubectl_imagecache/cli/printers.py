@@ -14,7 +14,7 @@ from ..escape import clean
 from ..model.imagecache import RESOURCE
 
 __all__ = [
-    "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "print_structured", "warn", "info",
+    "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "warn", "info",
     "interactive", "confirm", "NamePrinter", "format_table", "OutputFormat", "parse_output",
 ]
 
@@ -29,10 +29,6 @@ def print_yaml(obj: Any) -> None:
     import yaml
 
     sys.stdout.write(yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
-
-
-def print_structured(obj: Any, fmt: str) -> None:
-    (print_json if fmt == "json" else print_yaml)(obj)
 
 
 def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], no_headers: bool = False) -> str:

@@ -26,7 +26,8 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, confirm, info, interactive, print_structured, print_table
+from ..printers import NamePrinter, confirm, info, interactive, print_table
+from ..printflags import PrintOptions
 from ..scope import read_scope, read_usage, resolve_current
 
 if TYPE_CHECKING:
@@ -69,7 +70,8 @@ def summary_lines(s: Summary) -> list[str]:
 
 
 @dataclass
-class CoverageOptions(CommandOptions):
+class CoverageOptions(CommandOptions, PrintOptions):
+    output_formats = FORMATS
     selector: Optional[str] = None
     output: str = "table"
     price: Optional[float] = None
@@ -119,11 +121,11 @@ class CoverageOptions(CommandOptions):
         if self.fix:
             fixing = self._fix_plan(cluster, scope, results, now)
             fix = [c.body for c in fixing.creates]
-        if self.output in ("json", "yaml"):
+        if self.printer.document:
             doc: dict[str, Any] = {"workloads": [r.to_dict() for r in results], "summary": summary.to_dict()}
             if self.fix:
                 doc["fix"] = [_fix_row(b) for b in fix]
-            print_structured(doc, self.output)
+            self.printer.print_obj(doc)
         else:
             self._table(results, now)
             for line in summary_lines(summary):
@@ -153,7 +155,7 @@ class CoverageOptions(CommandOptions):
         if not results:
             click.echo("No workloads found.", err=True)
             return
-        wide = self.output == "wide"
+        wide = self.printer.wide
         rows = []
         for r in results:
             row = [str(r.workload), state_text(r), r.cache or "-", str(r.pods), _last(r, now)]
@@ -171,7 +173,7 @@ class CoverageOptions(CommandOptions):
         if not bodies:
             click.echo("Nothing to warm: every workload a cache can cover is covered.", err=True)
             return 0
-        if self.output not in ("json", "yaml"):
+        if not self.printer.document:
             click.echo("")
             print_table([[r["name"], str(len(r["images"])), f"{r['sizeGiB']}Gi", ",".join(r["workloads"])]
                          for r in map(_fix_row, bodies)], ["CREATE", "IMAGES", "SIZE", "WORKLOADS"])
@@ -181,7 +183,7 @@ class CoverageOptions(CommandOptions):
                 return 0
             if not confirm(f"Create these {len(bodies)} ImageCache(s)?"):
                 raise Cancelled("nothing created")
-        out = Executor(cluster, NamePrinter(err=self.output in ("json", "yaml"))).run(fixing, caches, None, now)
+        out = Executor(cluster, NamePrinter(err=self.printer.document)).run(fixing, caches, None, now)
         for f in out.failed:
             click.echo(f"error: {clean(f)}", err=True)
         return EXIT_FAILURE if out.failed else 0

@@ -10,14 +10,15 @@ import click
 from ...errors import UsageError
 from ...escape import clean
 from ..options import CommandOptions, KubeFlags, kube_flags, output_flag
-from ..printers import print_structured, print_table
+from ..printers import print_table
+from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
 
 
 @dataclass
-class ExplainOptions(CommandOptions):
+class ExplainOptions(CommandOptions, PrintOptions):
     target: str
     output: str = "table"
     kube_flags: KubeFlags = KubeFlags()
@@ -51,9 +52,9 @@ class ExplainOptions(CommandOptions):
                 list(cluster.list_workloads(ns, None))
             owner = workload_of_pod(obj, owners)
         match = choose_cache(template_images(obj), template_annotations(obj), cluster.list_imagecaches())
-        if self.output in ("json", "yaml"):
-            print_structured({"subject": str(subject), "workload": str(owner) if owner else None,
-                              **match.to_dict()}, self.output)
+        if self.printer.document:
+            self.printer.print_obj({"subject": str(subject), "workload": str(owner) if owner else None,
+                              **match.to_dict()})
             return 0
         state = match.state.value + (f" {match.k}/{match.n}" if match.state.value == "PARTIAL" else "")
         click.echo(f"{subject}" + (f" (of {owner})" if owner and owner != subject else "") + f": {state}")
@@ -72,7 +73,7 @@ class ExplainOptions(CommandOptions):
 
 @click.command("explain", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("target", metavar="POD|KIND/NAME")
-@output_flag(("table", "json", "yaml"))
+@output_flag()
 @kube_flags
 def command(target: str, output: str, kube: KubeFlags) -> int:
     """Show each cache that could serve a pod or workload, its match count, and why the winner won.

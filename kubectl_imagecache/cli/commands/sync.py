@@ -32,7 +32,8 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, info, print_structured, print_table, warn
+from ..printers import NamePrinter, info, print_table, warn
+from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
     from ...imagecache.planner import Plan, Snapshot
@@ -45,7 +46,7 @@ LEASE_MARGIN_SECONDS = 600
 
 
 @dataclass
-class SyncOptions(CommandOptions):
+class SyncOptions(CommandOptions, PrintOptions):
     selector: Optional[str] = None
     yes: bool = False
     output: str = "table"
@@ -144,12 +145,12 @@ class SyncOptions(CommandOptions):
         try:
             snapshot = self.snapshot(cluster)
             plan = self.plan(snapshot)
-            structured = self.output in ("json", "yaml")
+            structured = self.printer.document
             if not structured:
                 self._preview(plan)
             if not self.yes or plan.empty:
                 if structured:
-                    print_structured({"plan": plan.to_dict(), "outcome": None}, self.output)
+                    self.printer.print_obj({"plan": plan.to_dict(), "outcome": None})
                 elif plan.empty:
                     click.echo("In sync: nothing to do.", err=True)
                 else:
@@ -170,7 +171,7 @@ class SyncOptions(CommandOptions):
                 lease = None  # another sync holds it now: not ours to release
                 raise
             if structured:
-                print_structured({"plan": plan.to_dict(), "outcome": outcome.to_dict()}, self.output)
+                self.printer.print_obj({"plan": plan.to_dict(), "outcome": outcome.to_dict()})
             for f in outcome.failed:
                 click.echo(f"error: {clean(f)}", err=True)
             for s in outcome.skipped:
@@ -215,7 +216,7 @@ class SyncOptions(CommandOptions):
 @click.command("sync", context_settings={"help_option_names": ["-h", "--help"]})
 @selector_flag("Only workloads with these labels.")
 @click.option("-y", "--yes", is_flag=True, help="Act on the plan (without it: preview only).")
-@output_flag(("table", "json", "yaml"))
+@output_flag()
 @click.option("--max-create", type=click.IntRange(0), metavar="N", help="Create at most N caches this run.")
 @click.option("--max-delete", type=click.IntRange(0), metavar="N", help="Delete at most N caches this run.")
 @click.option("--lease-namespace", default="kubectl-imagecache", show_default=True, metavar="NAMESPACE",
