@@ -9,6 +9,7 @@ as visible escapes, and long strings are cut, so a message stays one honest line
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 __all__ = ["quote", "clean", "QUOTE_MAX"]
 
@@ -33,8 +34,8 @@ def _visible(text: str) -> str:
     return "".join(out)
 
 
-def _cut(text: str, limit: int) -> str:
-    return text[:limit] + "..." if len(text) > limit else text
+def _cut(text: str, limit: Optional[int]) -> str:
+    return text[:limit] + "..." if limit is not None and len(text) > limit else text
 
 
 def quote(text: str, limit: int = QUOTE_MAX) -> str:
@@ -46,10 +47,10 @@ def quote(text: str, limit: int = QUOTE_MAX) -> str:
     return _visible(json.dumps(_cut(text, limit), ensure_ascii=False))
 
 
-def clean(text: str, limit: int = QUOTE_MAX) -> str:
-    """``text`` unquoted, with non-printable characters escaped and cut at ``limit``.
+def clean(text: object, limit: Optional[int] = QUOTE_MAX) -> str:
+    """``text`` unquoted, with non-printable characters escaped and cut at ``limit`` (None: never).
 
-    For values shown as they are (a platform, a media type, a registry's error message) where
-    quotes would only add noise; ``str()`` of anything is accepted.
+    For values shown as they are (a platform, a media type, a registry's error message, a table
+    cell, a cache's status reason) where quotes would only add noise; ``str()`` of anything is accepted.
     """
     return _visible(_cut(str(text), limit))

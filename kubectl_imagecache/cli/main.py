@@ -133,10 +133,11 @@ def main(argv: Optional[Sequence[str]] = None, root: Optional[click.Command] = N
 
     `root` replaces the command tree (tests hand in a command that fails as a bug would).
     """
+    from ..escape import clean
     from ..model import notices
-    from .printers import escape, warn
+    from .printers import warn
 
-    notices.set_sink(lambda message: warn(escape(message)))  # malformed values others wrote: one line each
+    notices.set_sink(lambda message: warn(clean(message)))  # malformed values others wrote: one line each
     try:
         rv: Any = (root or cli).main(args=list(argv) if argv is not None else None, prog_name="kubectl imagecache",
                                      standalone_mode=False)
@@ -175,13 +176,13 @@ def main(argv: Optional[Sequence[str]] = None, root: Optional[click.Command] = N
 
 
 def _describe(exc: BaseException) -> str:
-    from .printers import escape
+    from ..escape import clean
 
     try:
         text = str(exc)
     except Exception:  # a broken __str__ must not escape the last resort
         text = ""
-    return f"{type(exc).__name__}: {escape(text) or 'no message'}"
+    return f"{type(exc).__name__}: {clean(text) or 'no message'}"
 
 
 def entry() -> None:

@@ -10,11 +10,12 @@ from typing import Any, Sequence
 import click
 
 from ..errors import UsageError
+from ..escape import clean
 from ..model.imagecache import RESOURCE
 
 __all__ = [
-    "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "print_structured", "warn", "info",
-    "interactive", "confirm", "NamePrinter", "escape", "format_table", "OutputFormat", "parse_output",
+    "OUTPUT_FORMATS", "print_json", "print_yaml", "print_table", "warn", "info",
+    "interactive", "confirm", "NamePrinter", "format_table", "OutputFormat", "parse_output",
 ]
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
@@ -30,13 +31,11 @@ def print_yaml(obj: Any) -> None:
     sys.stdout.write(yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
 
 
-def print_structured(obj: Any, fmt: str) -> None:
-    (print_json if fmt == "json" else print_yaml)(obj)
-
-
 def format_table(rows: Sequence[Sequence[Any]], headers: Sequence[str], no_headers: bool = False) -> str:
-    """kubectl's table: its tabwriter (minwidth 6, padding 3, the last column unpadded), no rules."""
-    lines = ([] if no_headers else [list(headers)]) + [[str(c) for c in r] for r in rows]
+    """kubectl's table: its tabwriter (minwidth 6, padding 3, the last column unpadded), no rules.
+
+    Cells come from the API server, the registry and the cloud: each is escaped to stay in its row."""
+    lines = ([] if no_headers else [list(headers)]) + [[clean(c, None) for c in r] for r in rows]
     if not lines:
         return ""
     widths = [max(6, max(len(line[i]) for line in lines if i < len(line)) + 3) for i in range(len(headers))]
@@ -103,13 +102,3 @@ class NamePrinter:
 
     def deleted(self, name: str, suffix: str = "") -> None:
         click.echo(f'{RESOURCE} "{name}" deleted{suffix}', err=self.err)
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}  # C0, DEL, C1 (0x9b is CSI)
-_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
-
-
-def escape(text: str, limit: int = 500) -> str:
-    """`text` safe for one terminal line: control characters escaped, at most `limit` characters."""
-    out = text.translate(_CONTROL)
-    return out if len(out) <= limit else out[: limit - 3] + "..."

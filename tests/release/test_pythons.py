@@ -62,7 +62,7 @@ def test_zipapp_runs_help_and_estimate(minor: str, zipapp: Path, tmp_path: Path,
 GO_TIMES = """
 import datetime as dt, json, sys
 from kubectl_imagecache.model import imagecache as resource
-from kubectl_imagecache.imagecache import view
+from kubectl_imagecache.cli import view
 from kubectl_imagecache.imagecache.prune import PruneOptions, plan_prune
 now = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 cache = {"metadata": {"name": "c", "creationTimestamp": "2026-11-01T00:00:00.5+08:00"},

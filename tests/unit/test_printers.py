@@ -1,10 +1,10 @@
-"""cli/printers: kubectl's name lines, and text made safe for one terminal line."""
+"""cli/printers: kubectl's name lines, and tables whose cells stay on their row."""
 
 from __future__ import annotations
 
 import pytest
 
-from kubectl_imagecache.cli.printers import NamePrinter, escape
+from kubectl_imagecache.cli.printers import NamePrinter, format_table
 from kubectl_imagecache.model.imagecache import RESOURCE
 
 
@@ -22,16 +22,6 @@ def test_name_printer_writes_kubectl_lines(capsys: pytest.CaptureFixture[str]) -
     assert err == f'{RESOURCE} "e" deleted\n'
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("plain text, ünïcode", "plain text, ünïcode"),
-    ("two\nlines\r\tand tab", "two\\nlines\\r\\tand tab"),
-    ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
-    ("c1 \x9b31m csi, del \x7f", "c1 \\x9b31m csi, del \\x7f"),
-])
-def test_escape(text: str, expected: str) -> None:
-    assert escape(text) == expected
-
-
-def test_escape_bounds_the_length() -> None:
-    assert escape("x" * 10_000, limit=50) == "x" * 47 + "..."
-    assert escape("\n" * 10_000, limit=50).endswith("...") and len(escape("\n" * 10_000, limit=50)) == 50
+def test_a_table_keeps_each_cell_on_its_row() -> None:
+    table = format_table([["c1", "bad\u202e\nerror: forged\x1b[2J"]], ["NAME", "REASON"])
+    assert table == "NAME   REASON\nc1     bad\\u202e\\nerror: forged\\u001b[2J\n"

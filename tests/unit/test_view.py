@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from kubectl_imagecache.cli.view import describe, expires_text, list_row
 from kubectl_imagecache.errors import UsageError
 from kubectl_imagecache.imagecache.plan import ANN_DIGESTS, ANN_WORKLOADS
-from kubectl_imagecache.imagecache.view import describe, expires_text, list_row
 from kubectl_imagecache.kube.waiting import judge, parse_for
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)

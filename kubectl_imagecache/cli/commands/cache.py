@@ -9,7 +9,7 @@ import click
 
 from ...model.sizing import human_bytes
 from ..options import CommandOptions, output_flag
-from ..printers import print_structured
+from ..printflags import PrintOptions
 
 _CACHE_DIR = click.option("--cache-dir", metavar="DIR", help="The cache folder (default as for estimate).")
 
@@ -26,7 +26,7 @@ def command() -> None:
 
 
 @dataclass
-class CacheInfoOptions(CommandOptions):
+class CacheInfoOptions(CommandOptions, PrintOptions):
     cache_dir: Optional[str] = None
     output: str = "table"
 
@@ -34,13 +34,13 @@ class CacheInfoOptions(CommandOptions):
         cache = _open(self.cache_dir)
         data = cache.info()
         cache.close()
-        if self.output == "table":
+        if self.printer.document:
+            self.printer.print_obj(data)
+        else:
             click.echo(f"Path:    {data['path']}")
             click.echo(f"Entries: {data['entries']}")
             click.echo(f"Size:    {human_bytes(data['bytes'])} ({data['bytes']} bytes, limit "
                        f"{human_bytes(data['sizeLimitBytes'])})")
-        else:
-            print_structured(data, self.output)
         return 0
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 import click
 
 from ...errors import EXIT_FAILURE, Cancelled
+from ...escape import clean
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -25,7 +26,8 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, confirm, escape, info, interactive, print_structured, print_table
+from ..printers import NamePrinter, confirm, info, interactive, print_table
+from ..printflags import PrintOptions
 from ..scope import read_scope, read_usage, resolve_current
 
 if TYPE_CHECKING:
@@ -71,7 +73,8 @@ def summary_lines(s: Summary) -> list[str]:
 
 
 @dataclass
-class CoverageOptions(CommandOptions):
+class CoverageOptions(CommandOptions, PrintOptions):
+    output_formats = FORMATS
     selector: Optional[str] = None
     output: str = "table"
     price: Optional[float] = None
@@ -121,11 +124,11 @@ class CoverageOptions(CommandOptions):
         if self.fix:
             fixing = self._fix_plan(cluster, scope, results, now)
             fix = [c.body for c in fixing.creates]
-        if self.output in ("json", "yaml"):
+        if self.printer.document:
             doc: dict[str, Any] = {"workloads": [r.to_dict() for r in results], "summary": summary.to_dict()}
             if self.fix:
                 doc["fix"] = [_fix_row(b) for b in fix]
-            print_structured(doc, self.output)
+            self.printer.print_obj(doc)
         else:
             self._table(results, now)
             for line in summary_lines(summary):
@@ -148,14 +151,14 @@ class CoverageOptions(CommandOptions):
                             sizing_errors=errors, platform=str(self.registry.platform), pull_secrets=names)
         fixing = plan(snapshot, Scope(), Policy(warm=True, strict_sizing=True))
         for n in fixing.notes:
-            info(escape(f"{n.subject}: {n.reason}"))
+            info(clean(f"{n.subject}: {n.reason}"))
         return fixing
 
     def _table(self, results: Sequence[WorkloadCoverage], now: dt.datetime) -> None:
         if not results:
             click.echo("No workloads found.", err=True)
             return
-        wide = self.output == "wide"
+        wide = self.printer.wide
         rows = []
         for r in results:
             row = [str(r.workload), state_text(r), r.cache or "-", str(r.pods), _last(r, now)]
@@ -163,7 +166,7 @@ class CoverageOptions(CommandOptions):
                 row.append(r.match.why)
             rows.append(row)
         headers = ["WORKLOAD", "STATE", "CACHE", "PODS", "LAST"] + (["WHY"] if wide else [])
-        print_table([[escape(c) for c in row] for row in rows], headers)  # names and reasons come from the API
+        print_table(rows, headers)  # the table escapes each cell: names and reasons come from the API
         click.echo("")
 
     def _apply_fix(self, cluster: Cluster, fixing: Plan, caches: Sequence[Mapping[str, Any]], now: dt.datetime) -> int:
@@ -173,7 +176,7 @@ class CoverageOptions(CommandOptions):
         if not bodies:
             click.echo("Nothing to warm: every workload a cache can cover is covered.", err=True)
             return 0
-        if self.output not in ("json", "yaml"):
+        if not self.printer.document:
             click.echo("")
             print_table([[r["name"], str(len(r["images"])), f"{r['sizeGiB']}Gi", ",".join(r["workloads"])]
                          for r in map(_fix_row, bodies)], ["CREATE", "IMAGES", "SIZE", "WORKLOADS"])
@@ -183,9 +186,9 @@ class CoverageOptions(CommandOptions):
                 return 0
             if not confirm(f"Create these {len(bodies)} ImageCache(s)?"):
                 raise Cancelled("nothing created")
-        out = Executor(cluster, NamePrinter(err=self.output in ("json", "yaml"))).run(fixing, caches, None, now)
+        out = Executor(cluster, NamePrinter(err=self.printer.document)).run(fixing, caches, None, now)
         for f in out.failed:
-            click.echo(f"error: {escape(f)}", err=True)
+            click.echo(f"error: {clean(f)}", err=True)
         return EXIT_FAILURE if out.failed else 0
 
 

@@ -9,7 +9,8 @@ import click
 
 from ...errors import Cancelled, ClusterNotFound, UsageError
 from ..options import CommandOptions, DryRun, KubeFlags, dry_run_flag, kube_flags, selector_flag
-from ..printers import NamePrinter, confirm, interactive, parse_output
+from ..printers import NamePrinter, confirm, interactive
+from ..printflags import AnyPrinter, PrintFlags
 from ..resourcearg import METAVAR
 
 if TYPE_CHECKING:
@@ -32,14 +33,14 @@ class DeleteOptions(CommandOptions):
     kube: KubeFlags = KubeFlags()
     settings: KubeSettings = field(init=False)
     seconds: float = field(init=False, default=0.0)
+    printer: Optional[AnyPrinter] = field(init=False, default=None)
 
     def complete(self) -> None:
         from ...durations import parse_duration
         from ..resourcearg import parse_names
 
         self.names = parse_names(self.names)
-        if self.output:
-            self.output = parse_output(self.output, ("name",)).name
+        self.printer = PrintFlags(self.output, ("name",)).to_printer() if self.output else None
         self.seconds = parse_duration(self.timeout, "--timeout")
         self.settings = self.kube.complete()
 
@@ -80,7 +81,7 @@ class DeleteOptions(CommandOptions):
                         raise
                     continue
             deleted.append(n)
-            if self.output == "name":
+            if self.printer is not None:  # -o name, the only one delete offers
                 printer.name(n, _DRY[self.dry_run].strip())
             else:
                 printer.deleted(n, _DRY[self.dry_run])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
@@ -36,7 +36,7 @@ class DescribeOptions(CommandOptions):
             raise UsageError("name the caches to describe (NAME... or imagecache/NAME) or select them with -l")
 
     def run(self) -> int:
-        from ...imagecache.view import describe
+        from ..view import describe, freshness_text
 
         cluster = self.settings.connect()
         if self.names:
@@ -50,17 +50,9 @@ class DescribeOptions(CommandOptions):
         from ..scope import freshness_of
 
         fresh = freshness_of(objs)
-        click.echo("\n\n".join(describe(o, now).rstrip("\n") + _freshness(fresh[o["metadata"]["name"]]) for o in objs))
+        click.echo("\n\n".join(describe(o, now).rstrip("\n") + freshness_text(fresh[o["metadata"]["name"]])
+                                 for o in objs))
         return 0
-
-
-def _freshness(f: Any) -> str:
-    """Per image: the digest recorded when the cache was made and the one its tag names now."""
-    lines = ["", "Freshness:"]
-    for i in f.images:
-        state = "STALE" if i.stale else ("current" if i.known else "unknown")
-        lines.append(f"  {i.image}  recorded {i.recorded or '<none>'}  current {i.current or '<unknown>'}  {state}")
-    return "\n".join(lines)
 
 
 @click.command("describe", context_settings={"help_option_names": ["-h", "--help"]})

@@ -21,7 +21,8 @@ from ..options import (
     output_flag,
     registry_flags,
 )
-from ..printers import print_structured, print_table
+from ..printers import print_table
+from ..printflags import PrintOptions
 from ..progress import CountBar
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class EstimateOptions(CommandOptions):
+class EstimateOptions(CommandOptions, PrintOptions):
     args: Sequence[str] = ()
     files: Sequence[str] = ()
     headroom: float = DEFAULT_HEADROOM
@@ -92,10 +93,10 @@ class EstimateOptions(CommandOptions):
         report = build_report(results, self.headroom)
         for e in report.errors:
             click.echo(f"error: {e['image']}: {e['error']}", err=True)
-        if self.output == "table":
-            _print_table(report)
+        if self.printer.document:
+            self.printer.print_obj(report.to_dict())
         else:
-            print_structured(report.to_dict(), self.output)
+            _print_table(report)
         if report.too_large is not None:
             click.echo(f"error: {report.too_large.message}", err=True)
         return report.exit_code

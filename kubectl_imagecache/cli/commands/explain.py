@@ -8,15 +8,17 @@ from typing import TYPE_CHECKING, Any, Optional
 import click
 
 from ...errors import UsageError
+from ...escape import clean
 from ..options import CommandOptions, KubeFlags, kube_flags, output_flag
-from ..printers import escape, print_structured, print_table
+from ..printers import print_table
+from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
 
 
 @dataclass
-class ExplainOptions(CommandOptions):
+class ExplainOptions(CommandOptions, PrintOptions):
     target: str
     output: str = "table"
     kube_flags: KubeFlags = KubeFlags()
@@ -50,20 +52,20 @@ class ExplainOptions(CommandOptions):
                 list(cluster.list_workloads(ns, None))
             owner = workload_of_pod(obj, owners)
         match = choose_cache(template_images(obj), template_annotations(obj), cluster.list_imagecaches())
-        if self.output in ("json", "yaml"):
-            print_structured({"subject": str(subject), "workload": str(owner) if owner else None,
-                              **match.to_dict()}, self.output)
+        if self.printer.document:
+            self.printer.print_obj({"subject": str(subject), "workload": str(owner) if owner else None,
+                              **match.to_dict()})
             return 0
         state = match.state.value + (f" {match.k}/{match.n}" if match.state.value == "PARTIAL" else "")
         click.echo(f"{subject}" + (f" (of {owner})" if owner and owner != subject else "") + f": {state}")
         click.echo(f"images ({match.n}): " + (", ".join(match.images) or "none"))
         for note in match.request.notes:
-            click.echo(f"note: {escape(note)}")
+            click.echo(f"note: {clean(note)}")
         if match.candidates:
             rows = [["*" if match.chosen and c.name == match.chosen.name else "", c.name, c.phase,
-                     f"{c.count}/{match.n}", f"{c.size_gib}Gi", escape(c.reason)] for c in match.candidates]
+                     f"{c.count}/{match.n}", f"{c.size_gib}Gi", c.reason] for c in match.candidates]
             print_table(rows, ["", "CACHE", "PHASE", "MATCHED", "SIZE", "REASON"])
-        click.echo(f"why: {escape(match.why)}")
+        click.echo(f"why: {clean(match.why)}")
         if match.missing and match.chosen:
             click.echo("missing: " + ", ".join(match.missing))
         return 0
@@ -71,7 +73,7 @@ class ExplainOptions(CommandOptions):
 
 @click.command("explain", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("target", metavar="POD|KIND/NAME")
-@output_flag(("table", "json", "yaml"))
+@output_flag()
 @kube_flags
 def command(target: str, output: str, kube: KubeFlags) -> int:
     """Show each cache that could serve a pod or workload, its match count, and why the winner won.

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 import click
 
 from ..options import CommandOptions, KubeFlags, kube_flags, selector_flag
-from ..printers import NamePrinter, OutputFormat, format_table, parse_output, print_structured
+from ..printflags import AnyPrinter, CustomColumnsPrinter, PrintFlags, TablePrinter
 from ..resourcearg import METAVAR
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
-    from ..jsonpath import Path, Template
+    from ..jsonpath import Path
 
 FORMATS = ("table", "wide", "json", "yaml", "name")
 TEMPLATES = ("jsonpath", "custom-columns")
@@ -37,36 +37,20 @@ class ListOptions(CommandOptions):
     watch: bool = False
     kube: KubeFlags = KubeFlags()
     settings: KubeSettings = field(init=False)
-    fmt: OutputFormat = field(init=False, default=OutputFormat("table"))
+    printer: AnyPrinter = field(init=False, default_factory=TablePrinter)
     labels: tuple[str, ...] = field(init=False, default=())
     sort_path: Optional[Path] = field(init=False, default=None)
-    template: Optional[Template] = field(init=False, default=None)
-    columns: tuple[tuple[str, Path], ...] = field(init=False, default=())
 
     def complete(self) -> None:
-        from ..jsonpath import parse_path, parse_template
+        from ..jsonpath import parse_path
         from ..resourcearg import parse_names
 
         self.names = parse_names(self.names)
-        self.fmt = parse_output(self.output, FORMATS, TEMPLATES)
+        self.printer = PrintFlags(self.output, FORMATS, TEMPLATES).to_printer()
         self.labels = tuple(k.strip() for spec in self.label_columns for k in spec.split(",") if k.strip())
         if self.sort_by:
             self.sort_path = parse_path(self.sort_by.strip().removeprefix("{").removesuffix("}"), self.sort_by)
-        if self.fmt.name == "jsonpath":
-            self.template = parse_template(self.fmt.argument)
-        elif self.fmt.name == "custom-columns":
-            self.columns = tuple(self._column(spec) for spec in self.fmt.argument.split(","))
         self.settings = self.kube.complete()
-
-    @staticmethod
-    def _column(spec: str) -> tuple[str, Path]:
-        from ...errors import UsageError
-        from ..jsonpath import parse_path
-
-        header, sep, path = spec.partition(":")
-        if not sep or not header.strip() or not path.strip():
-            raise UsageError(f'custom-columns "{spec}": each column is HEADER:JSONPATH, e.g. NAME:.metadata.name')
-        return header.strip(), parse_path(path.strip().removeprefix("{").removesuffix("}"), spec)
 
     def validate(self) -> None:
         from ...errors import UsageError
@@ -75,8 +59,8 @@ class ListOptions(CommandOptions):
             raise UsageError("name caches or select them with -l, not both")
         if self.watch and self.selector and _equality(self.selector) is None:
             raise UsageError(f'-w with -l takes KEY=VALUE or KEY terms joined by commas, not "{self.selector}"')
-        if (self.show_labels or self.labels) and self.fmt.name not in ("table", "wide"):
-            raise UsageError(f"--show-labels and -L only apply to tables, not -o {self.fmt.name}")
+        if (self.show_labels or self.labels) and not isinstance(self.printer, TablePrinter):
+            raise UsageError(f"--show-labels and -L only apply to tables, not -o {self.printer.format}")
 
     # -- rendering ------------------------------------------------------------------------------------------
     def _sort(self, items: list[Mapping[str, Any]]) -> None:
@@ -95,53 +79,39 @@ class ListOptions(CommandOptions):
         items.sort(key=key)
 
     def _headers(self) -> list[str]:
-        from ...imagecache.view import LIST_HEADERS, WIDE_HEADERS
+        from ..view import LIST_HEADERS, WIDE_HEADERS
 
-        if self.fmt.name == "custom-columns":
-            return [h for h, _ in self.columns]
+        if isinstance(self.printer, CustomColumnsPrinter):
+            return self.printer.headers
         n = len(LIST_HEADERS)  # STALE ends the narrow columns; the wide ones follow
-        headers = [*LIST_HEADERS, "STALE", *(WIDE_HEADERS[n:] if self.fmt.name == "wide" else [])]
+        headers = [*LIST_HEADERS, "STALE", *(WIDE_HEADERS[n:] if self.printer.wide else [])]
         headers += [_label_header(k) for k in self.labels]
         return headers + (["LABELS"] if self.show_labels else [])
 
     def _row(self, o: Mapping[str, Any], now: dt.datetime, stale: str) -> list[str]:
-        from ...imagecache.view import LIST_HEADERS, labels_text, list_row
+        from ..view import LIST_HEADERS, labels_text, list_row
 
-        if self.fmt.name == "custom-columns":
-            from ..jsonpath import format_value, select
-
-            return [",".join(format_value(v) for v in select(p, o, o)) or "<none>" for _, p in self.columns]
+        if isinstance(self.printer, CustomColumnsPrinter):
+            return self.printer.row(o)
         labels = (o.get("metadata") or {}).get("labels") or {}
         n = len(LIST_HEADERS)
-        full = list_row(o, now, self.fmt.name == "wide")
+        full = list_row(o, now, self.printer.wide)
         row = full[:n] + [stale] + full[n:] + [str(labels.get(k, "")) for k in self.labels]
         return row + ([labels_text(o)] if self.show_labels else [])
 
     def _print(self, items: list[Mapping[str, Any]], single: bool, headers: bool) -> None:
-        from ...imagecache.view import as_list, for_output
+        from ..view import as_list, for_output
 
-        name = self.fmt.name
-        if name in ("json", "yaml"):
-            print_structured(for_output(items[0]) if single else as_list(items), name)
-        elif name == "jsonpath":
-            from ..jsonpath import render
+        if not isinstance(self.printer, (TablePrinter, CustomColumnsPrinter)):
+            self.printer.print_obj(for_output(items[0]) if single else as_list(items))
+            return
+        from ..scope import freshness_of, stale_text
 
-            click.echo(render(self.template, for_output(items[0]) if single else as_list(items)),  # type: ignore
-                       nl=False)
-            click.echo("")
-        elif name == "name":
-            printer = NamePrinter()
-            for o in items:
-                printer.name(o["metadata"]["name"])
-        else:
-            from ..scope import freshness_of, stale_text
-
-            now = dt.datetime.now(dt.timezone.utc)
-            # STALE: recorded vs current digests (a HEAD request only past the metadata cache's TTL)
-            fresh = freshness_of(items) if self.fmt.name != "custom-columns" else {}
-            rows = [self._row(o, now, stale_text(fresh[o["metadata"]["name"]]) if fresh else "") for o in items]
-            click.echo(format_table(rows, self._headers(),
-                                    self.no_headers or not headers), nl=False)
+        now = dt.datetime.now(dt.timezone.utc)
+        # STALE: recorded vs current digests (a HEAD request only past the metadata cache's TTL)
+        fresh = freshness_of(items) if isinstance(self.printer, TablePrinter) else {}
+        rows = [self._row(o, now, stale_text(fresh[o["metadata"]["name"]]) if fresh else "") for o in items]
+        TablePrinter.print_rows(rows, self._headers(), self.no_headers or not headers)
 
     def run(self) -> int:
         cluster = self.settings.connect()
@@ -154,7 +124,7 @@ class ListOptions(CommandOptions):
         self._sort(items)
         if items:
             self._print(items, len(self.names) == 1, headers=True)
-        elif not self.watch or self.fmt.name in ("table", "wide"):
+        elif not self.watch or isinstance(self.printer, TablePrinter):
             click.echo("No ImageCaches found.", err=True)
         if self.watch:
             self._watch(cluster, version, printed_headers=bool(items))

@@ -10,7 +10,8 @@ import click
 
 from ...errors import EXIT_FORBIDDEN, Cancelled, UsageError
 from ..options import CommandOptions, DryRun, KubeFlags, kube_flags, output_flag, selector_flag
-from ..printers import NamePrinter, confirm, interactive, print_structured, print_table
+from ..printers import NamePrinter, confirm, interactive, print_table
+from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
@@ -52,7 +53,7 @@ def _in_grace(caches: Any, candidates: set[str], grace: float, grace_text: str) 
 
 
 @dataclass
-class PruneOptions(CommandOptions):
+class PruneOptions(CommandOptions, PrintOptions):
     reasons: tuple[str, ...] = ()
     older_than: Optional[str] = None
     failed_grace: str = "1h"
@@ -100,9 +101,9 @@ class PruneOptions(CommandOptions):
             warn(unknown)
         chosen = [d.candidate for d in pruning.deletes if d.candidate is not None]
         total = sum(c.size_gib for c in chosen)
-        if self.output != "table":
-            print_structured({"candidates": [c.to_dict() for c in chosen], "reclaimGiB": total,
-                              "deleted": self.yes and self.dry_run is DryRun.NONE}, self.output)
+        if self.printer.document:
+            self.printer.print_obj({"candidates": [c.to_dict() for c in chosen], "reclaimGiB": total,
+                              "deleted": self.yes and self.dry_run is DryRun.NONE})
         elif chosen:
             print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)]
                          for c in chosen], ["NAME", "REASONS", "SIZE", "AGE"])
@@ -118,7 +119,7 @@ class PruneOptions(CommandOptions):
             click.echo("Dry run: nothing deleted.", err=True)
             return self._refused(code)
         if not self.yes:
-            if self.output != "table" or not interactive():
+            if self.printer.document or not interactive():
                 click.echo("Preview only: run again with --yes to delete these.", err=True)
                 return self._refused(code)
             if not confirm(f"Delete these {len(chosen)} ImageCache(s)?"):
@@ -137,7 +138,7 @@ class PruneOptions(CommandOptions):
         from ..executor import Executor
         from ..progress import CountBar
 
-        later = _Later(err=self.output != "table")  # stdout holds the JSON/YAML document
+        later = _Later(err=self.printer.document)  # stdout holds the JSON/YAML document
         bar = CountBar(len(pruning.deletes), "Deleting caches")
         with bar as step:
             later.now = not bar.active
@@ -178,7 +179,7 @@ class _Later(NamePrinter):
 @click.option("--dry-run", type=click.Choice([d.value for d in DryRun]), default=DryRun.NONE.value, is_flag=False,
               flag_value=DryRun.CLIENT.value, show_default=True, callback=lambda ctx, param, value: DryRun(value),
               help="Only preview (client or server: the same here, since a preview sends no delete).")
-@output_flag(("table", "json", "yaml"))
+@output_flag()
 @kube_flags
 def command(reasons: tuple[str, ...], older_than: Optional[str], failed_grace: str, include_in_progress: bool,
             selector: Optional[str], yes: bool, dry_run: DryRun, output: str, kube: KubeFlags) -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import click
 
 from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ClusterNotFound, ImageCacheError, UsageError
+from ...escape import clean
 from ..options import (
     CacheFlags,
     CacheSettings,
@@ -27,14 +28,15 @@ from ..options import (
     output_flag,
     registry_flags,
 )
-from ..printers import NamePrinter, escape, info, print_structured, print_table, warn
+from ..printers import NamePrinter, info, print_table, warn
+from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
     from ...kube.api import KubeSettings
 
 
 @dataclass
-class RefreshOptions(CommandOptions):
+class RefreshOptions(CommandOptions, PrintOptions):
     names: tuple[str, ...] = ()
     all_stale: bool = False
     dry_run: bool = False
@@ -93,30 +95,29 @@ class RefreshOptions(CommandOptions):
             if n.reason.startswith("not stale"):
                 info(f"ImageCache {n.subject} is {n.reason}: nothing to do")
         if not p.refreshes and not refused:
-            if self.output in ("json", "yaml"):
-                print_structured({"refreshes": [], "failed": []}, self.output)
+            if self.printer.document:
+                self.printer.print_obj({"refreshes": [], "failed": []})
             elif self.all_stale:
                 click.echo("No stale ImageCaches.", err=True)
             return 0
         for r in refused:
-            warn(escape(r))
-        if self.output not in ("json", "yaml"):
+            warn(clean(r))
+        if not self.printer.document:
             print_table([[r.old, r.name, ", ".join(f"{c.image} {(c.recorded or '?')[:19]} -> {(c.current or '?')[:19]}"
                                                     for c in r.changes)] for r in p.refreshes],
                         ["STALE", "REPLACEMENT", "MOVED"])
         if self.dry_run:
-            if self.output in ("json", "yaml"):
-                print_structured({"refreshes": [_row(r) for r in p.refreshes], "failed": refused}, self.output)
+            if self.printer.document:
+                self.printer.print_obj({"refreshes": [_row(r) for r in p.refreshes], "failed": refused})
             return EXIT_FAILURE if refused else 0
-        printer = NamePrinter(err=self.output in ("json", "yaml"))
+        printer = NamePrinter(err=self.printer.document)
         out = Executor(cluster, printer, wait=self.seconds, wait_text=self.timeout).run(p, caches, usage,
                                                                                          snapshot.now)
         failures = [f"replacement {f.replace(': ', ' is ', 1)}; {_old(p, f)} stays" for f in out.failed]
         for f in failures:
-            click.echo(f"error: {escape(f)}", err=True)
-        if self.output in ("json", "yaml"):
-            print_structured({"refreshes": [_row(r) for r in p.refreshes], "failed": refused + failures},
-                             self.output)
+            click.echo(f"error: {clean(f)}", err=True)
+        if self.printer.document:
+            self.printer.print_obj({"refreshes": [_row(r) for r in p.refreshes], "failed": refused + failures})
         if failures or refused:
             total = len(p.refreshes) + len(refused)
             raise ImageCacheError(f"{len(failures) + len(refused)} of {total} refresh(es) did not complete: "
@@ -139,7 +140,7 @@ def _old(p: Any, failure: str) -> str:
 @click.option("--dry-run", is_flag=True, help="Show the replacements; create and delete nothing.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
               help="How long to wait for each replacement to be Ready.")
-@output_flag(("table", "json", "yaml"))
+@output_flag()
 @registry_flags
 @cache_flags
 @kube_flags

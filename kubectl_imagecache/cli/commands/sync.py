@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Optional
 import click
 
 from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ImageCacheError, UsageError
+from ...escape import clean
 from ...imagecache.syncpolicy import SYNC_REASONS
 from ..executor import Executor
 from ..options import (
@@ -31,7 +32,8 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, escape, info, print_structured, print_table, warn
+from ..printers import NamePrinter, info, print_table, warn
+from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
     from ...imagecache.planner import Plan, Snapshot
@@ -44,7 +46,7 @@ LEASE_MARGIN_SECONDS = 600
 
 
 @dataclass
-class SyncOptions(CommandOptions):
+class SyncOptions(CommandOptions, PrintOptions):
     selector: Optional[str] = None
     yes: bool = False
     output: str = "table"
@@ -143,12 +145,12 @@ class SyncOptions(CommandOptions):
         try:
             snapshot = self.snapshot(cluster)
             plan = self.plan(snapshot)
-            structured = self.output in ("json", "yaml")
+            structured = self.printer.document
             if not structured:
                 self._preview(plan)
             if not self.yes or plan.empty:
                 if structured:
-                    print_structured({"plan": plan.to_dict(), "outcome": None}, self.output)
+                    self.printer.print_obj({"plan": plan.to_dict(), "outcome": None})
                 elif plan.empty:
                     click.echo("In sync: nothing to do.", err=True)
                 else:
@@ -169,11 +171,11 @@ class SyncOptions(CommandOptions):
                 lease = None  # another sync holds it now: not ours to release
                 raise
             if structured:
-                print_structured({"plan": plan.to_dict(), "outcome": outcome.to_dict()}, self.output)
+                self.printer.print_obj({"plan": plan.to_dict(), "outcome": outcome.to_dict()})
             for f in outcome.failed:
-                click.echo(f"error: {escape(f)}", err=True)
+                click.echo(f"error: {clean(f)}", err=True)
             for s in outcome.skipped:
-                info(escape(s))
+                info(clean(s))
             if outcome.failed:
                 click.echo(f"error: {len(outcome.failed)} action(s) failed; what was Ready stays in place",
                            err=True)
@@ -202,11 +204,11 @@ class SyncOptions(CommandOptions):
         rows += [["delete", d.name, ",".join(d.reasons), f"after {', '.join(d.after)}" if d.after else ""]
                  for d in plan.deletes]
         if rows:
-            print_table([[escape(c) for c in row] for row in rows], ["ACTION", "IMAGECACHE", "WHAT", "FOR"])
+            print_table(rows, ["ACTION", "IMAGECACHE", "WHAT", "FOR"])
         for k in plan.kept:
-            info(escape(k.describe()))
+            info(clean(k.describe()))
         for n in plan.notes:
-            info(escape(f"{n.subject}: {n.reason}"))
+            info(clean(f"{n.subject}: {n.reason}"))
         for d in plan.deferred:
             info(f"deferred to the next run (--max-create/--max-delete): {d}")
 
@@ -214,7 +216,7 @@ class SyncOptions(CommandOptions):
 @click.command("sync", context_settings={"help_option_names": ["-h", "--help"]})
 @selector_flag("Only workloads with these labels.")
 @click.option("-y", "--yes", is_flag=True, help="Act on the plan (without it: preview only).")
-@output_flag(("table", "json", "yaml"))
+@output_flag()
 @click.option("--max-create", type=click.IntRange(0), metavar="N", help="Create at most N caches this run.")
 @click.option("--max-delete", type=click.IntRange(0), metavar="N", help="Delete at most N caches this run.")
 @click.option("--lease-namespace", default="kubectl-imagecache", show_default=True, metavar="NAMESPACE",

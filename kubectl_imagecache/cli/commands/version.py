@@ -10,13 +10,13 @@ from __future__ import annotations
 import platform
 import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import click
 
 from ... import __version__
 from ..options import CommandOptions, output_flag
-from ..printers import print_structured
+from ..printflags import PrintFlags
 
 # Distributions whose versions matter when something misbehaves (registry I/O, cluster I/O, CLI).
 LIBRARIES = ("click", "kubernetes", "requests", "urllib3", "diskcache", "PyYAML", "tabulate")
@@ -54,10 +54,11 @@ def version_info() -> dict[str, Any]:
     }
 
 
-def print_version(output: str = "table") -> None:
+def print_version(flags: Optional[PrintFlags] = None) -> None:
     info = version_info()
-    if output != "table":
-        print_structured(info, output)
+    printer = (flags or PrintFlags()).to_printer()
+    if printer.document:
+        printer.print_obj(info)
         return
     py = info["python"]
     click.echo(f"kubectl-imagecache {info['version']} ({info['installedAs']})")
@@ -71,7 +72,7 @@ class VersionOptions(CommandOptions):
     output: str = "table"
 
     def run(self) -> int:
-        print_version(self.output)
+        print_version(PrintFlags(self.output))
         return 0
 
 

@@ -35,12 +35,14 @@ from ..options import (
     registry_flags,
     selector_flag,
 )
-from ..printers import NamePrinter, info, print_structured, warn
+from ..printers import NamePrinter, info, warn
+from ..printflags import AnyPrinter, PrintFlags
 
 EXIT_INTERRUPTED = 130  # as main() answers ^C elsewhere (128 + SIGINT)
 _KINDS = ", ".join(WORKLOAD_KIND_NAMES)
 # Room for the "-N" suffix a split or a taken name adds.
 NAME_MAX = SUBDOMAIN_MAX - 13
+OUTPUT_CHOICES = ("yaml", "json", "name")  # -o: what warm prints of the objects it creates
 
 
 def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
@@ -134,6 +136,7 @@ class WarmOptions(CommandOptions):
     workload_refs: list[tuple[str, str]] = field(init=False, default_factory=list)  # --from (kind, name)
     # run(): live caches that already hold a plan's images but are still building (--wait waits for them).
     building: list[str] = field(init=False, default_factory=list)
+    printer: Optional[AnyPrinter] = field(init=False, default=None)  # -o: the objects made, else name lines
 
     # -- complete and validate: the flags alone, no request yet ---------------------------------------------
     def complete(self) -> None:
@@ -146,8 +149,9 @@ class WarmOptions(CommandOptions):
         self.wait_seconds = parse_duration(self.timeout, "--timeout")
         self.extra_annotations = _pairs(self.annotations, "--annotation")
         self.extra_labels = _pairs(self.labels, "--label")
-        if self.dry_run is not DryRun.NONE:
-            self.output = self.output or "yaml"  # a dry run prints the objects it would create, as the help says
+        # a dry run prints the objects it would create, as the help says
+        output = self.output or ("yaml" if self.dry_run is not DryRun.NONE else "")
+        self.printer = PrintFlags(output, OUTPUT_CHOICES).to_printer() if output else None
 
     def validate(self) -> None:
         if self.name is not None and not is_subdomain(self.name, NAME_MAX):
@@ -201,15 +205,15 @@ class WarmOptions(CommandOptions):
         if not objects:
             return self._wait(self.building) if self.wait and self.building else 0
         if self.dry_run is DryRun.CLIENT:
-            _print_objects(objects, self.output)
+            _print_objects(objects, self.printer)
             return 0
-        out = Executor(self.kube.connection, None if self.output else NamePrinter(), exists_ok=self._exists_ok,
-                       dry_run=self.dry_run is DryRun.SERVER, stop_on_error=True).run(warming, existing, None,
-                                                                                      snapshot.now)
+        names = None if self.printer is not None else NamePrinter()  # -o prints the objects instead
+        out = Executor(self.kube.connection, names, exists_ok=self._exists_ok, dry_run=self.dry_run is DryRun.SERVER,
+                       stop_on_error=True).run(warming, existing, None, snapshot.now)
         if out.errors:
             raise out.errors[0]
-        if self.output and out.objects:
-            _print_objects(out.objects, self.output)
+        if self.printer is not None and out.objects:
+            _print_objects(out.objects, self.printer)
         if self.wait:
             return self._wait([*self.building, *out.created])
         return 0
@@ -301,15 +305,11 @@ class WarmOptions(CommandOptions):
             return EXIT_INTERRUPTED
 
 
-def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
-    if output == "name":
-        printer = NamePrinter()
-        for o in objects:
-            printer.name(o["metadata"]["name"])
-        return
-    from ...imagecache.view import as_list, for_output
+def _print_objects(objects: Sequence[Mapping[str, Any]], printer: Optional[AnyPrinter]) -> None:
+    from ..view import as_list, for_output
 
-    print_structured(for_output(objects[0]) if len(objects) == 1 else as_list(list(objects)), output)
+    assert printer is not None  # complete() chose one: a dry run prints yaml by default
+    printer.print_obj(for_output(objects[0]) if len(objects) == 1 else as_list(list(objects)))
 
 
 @click.command("warm", context_settings={"help_option_names": ["-h", "--help"]})
@@ -337,7 +337,7 @@ def _print_objects(objects: Sequence[Mapping[str, Any]], output: str) -> None:
 @click.option("--force", is_flag=True, help="Create even when a cache already holds these images, or when "
                                             "--size is below twice the images.")
 @dry_run_flag("Print the objects; create nothing (server: validated by the API server).")
-@click.option("-o", "--output", type=click.Choice(["yaml", "json", "name"]), default=None,
+@click.option("-o", "--output", type=click.Choice(list(OUTPUT_CHOICES)), default=None,
               help="Print the created objects (default: one line per cache).")
 @click.option("--wait", is_flag=True, help=f"Wait until the caches are {READY}, with progress on stderr.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION", help="How long --wait waits.")

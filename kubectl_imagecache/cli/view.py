@@ -1,4 +1,8 @@
-"""How ImageCaches are shown: list rows and describe text. Pure: objects and a clock in, text out."""
+"""How ImageCaches are shown: list rows and describe text. Pure: objects and a clock in, text out.
+
+Every value in a cache was written by someone else (a user, the cloud's controller, its events): describe
+escapes each line it composes, so a status reason or an event message stays on its line and cannot
+restyle the terminal."""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import datetime as dt
 from typing import Any, Mapping, Sequence
 
 from ..durations import format_duration
+from ..escape import clean
 from ..model import imagecache as imc
 from ..model.imagecache import ANN_DIGESTS, ANN_WORKLOADS, ANNOTATION_PREFIX
 
-__all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "labels_text", "describe", "expires_text", "as_list",
-           "for_output"]
+__all__ = ["LIST_HEADERS", "WIDE_HEADERS", "list_row", "labels_text", "describe", "freshness_text", "expires_text",
+           "as_list", "for_output"]
 
 LIST_HEADERS = ["NAME", "PHASE", "PROGRESS", "ID", "SIZE", "IMAGES", "EXPIRES", "AGE"]
 WIDE_HEADERS = LIST_HEADERS + ["IMAGE-LIST", "PULL-SECRETS"]
@@ -118,7 +123,16 @@ def describe(obj: Mapping[str, Any], now: dt.datetime) -> str:
     if events:
         from tabulate import tabulate
 
-        rows = [[e.get("type", ""), e.get("name", ""), e.get("timestamp", ""), e.get("message", "")] for e in events]
+        rows = [[clean(e.get(k, ""), None) for k in ("type", "name", "timestamp", "message")] for e in events]
         table = tabulate(rows, headers=["TYPE", "REASON", "TIME", "MESSAGE"], tablefmt="plain", disable_numparse=True)
         lines.extend("  " + line for line in table.splitlines())
-    return "\n".join(lines) + "\n"
+    return "\n".join(clean(line, None) for line in lines) + "\n"
+
+
+def freshness_text(f: Any) -> str:
+    """Per image: the digest recorded when the cache was made and the one its tag names now."""
+    lines = ["", "Freshness:"]
+    for i in f.images:
+        state = "STALE" if i.stale else ("current" if i.known else "unknown")
+        lines.append(f"  {i.image}  recorded {i.recorded or '<none>'}  current {i.current or '<unknown>'}  {state}")
+    return "\n".join(clean(line, None) for line in lines)
