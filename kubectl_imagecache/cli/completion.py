@@ -140,11 +140,11 @@ def _kube(state: Parsed) -> KubeSettings:
     return dataclasses.replace(KubeFlags(**given).complete(), request_timeout=LOOKUP_TIMEOUT)
 
 
-def _names(items: Iterable[dict]) -> list[str]:
+def _names(items: Iterable[dict[str, Any]]) -> list[str]:
     return sorted(str(i.get("metadata", {}).get("name")) for i in items if i.get("metadata", {}).get("name"))
 
 
-def _listed(kube: KubeSettings, read: Callable[[Cluster], list[dict]]) -> list[str]:
+def _listed(kube: KubeSettings, read: Callable[[Cluster], list[dict[str, Any]]]) -> list[str]:
     """Names of what `read` lists, through the API layer (its error translation, the short timeout)."""
     cluster = kube.connect()
     try:

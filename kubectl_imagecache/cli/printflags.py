@@ -49,7 +49,7 @@ class TablePrinter(Printer):
 class DocumentPrinter(Printer):
     """json and yaml: the object as one document on stdout."""
 
-    format: str  # type: ignore[misc]  # json or yaml
+    format: str  # json or yaml
     document = True
 
     def print_obj(self, obj: Any) -> None:

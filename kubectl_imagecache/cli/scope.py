@@ -26,10 +26,10 @@ __all__ = ["Scope", "read_scope", "pod_usage", "read_usage", "resolve_current", 
 class Scope:
     """What one run read: workloads of the scope, their pods and events, every cache."""
 
-    workloads: list[dict]
-    pods: list[dict]
-    events: list[dict]
-    caches: list[dict]
+    workloads: list[dict[str, Any]]
+    pods: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    caches: list[dict[str, Any]]
     whole: bool = False  # every namespace, no selector: every pod and workload of the cluster
 
 
@@ -48,7 +48,7 @@ def read_scope(cluster: Cluster, namespace: Optional[str], selector: Optional[st
     else:
         workloads = list(cluster.list_workloads(namespace, selector))
         pods = list(cluster.list_pods(namespace)) if workloads else []
-    evs: list[dict] = []
+    evs: list[dict[str, Any]] = []
     if events and workloads:
         try:
             evs = list(cluster.list_pod_events(namespace))

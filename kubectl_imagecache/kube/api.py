@@ -30,6 +30,8 @@ from ..model.imagecache import CRD_NAME, GROUP, PLURAL, VERSION
 from ..model.kinds import WORKLOAD_KINDS, WORKLOAD_ORDER, controlled
 from .gcpause import paused
 
+Obj = dict[str, Any]  # a Kubernetes object (or list) as the API server returns it, decoded JSON
+
 if TYPE_CHECKING:
     from .kubeconfig import Kubeconfig
 
@@ -208,14 +210,23 @@ class Cluster:
                               auth_settings=["BearerToken"], _preload_content=False,
                               _request_timeout=self.timeout, _return_http_data_only=True)
         except ApiException as exc:
-            return exc.status != 404
+            return bool(exc.status != 404)
         except Urllib3Error as exc:
             raise self.unreachable(exc) from None
         return True
 
+    def _object(self, method: str, path: str, **kw: Any) -> Obj:
+        """:meth:`_call` for an answer that must be one object: anything else is a broken answer."""
+        data = self._call(method, path, **kw)
+        if data is None:
+            return {}  # a JSON null: nothing to read
+        if not isinstance(data, dict):
+            raise ClusterError(f"the API server answered {method} {path} with {type(data).__name__}, not an object")
+        return data
+
     def _pages(self, path: str, query: Mapping[str, Any], verb: str, resource: str,
                versions: Optional[list[str]] = None, limit: Optional[int] = None,
-               page: int = PAGE) -> Iterator[dict]:
+               page: int = PAGE) -> Iterator[Obj]:
         """Items of a list, page by page (limit/continue), so memory stays bounded.
 
         `versions` receives the first page's resourceVersion: the snapshot a later watch starts from.
@@ -234,30 +245,30 @@ class Cluster:
             q["continue"] = token
 
     # -- ImageCaches (cluster-scoped) ---------------------------------------------------------------------
-    def list_imagecaches(self, selector: Optional[str] = None, limit: Optional[int] = None) -> list[dict]:
+    def list_imagecaches(self, selector: Optional[str] = None, limit: Optional[int] = None) -> list[Obj]:
         if limit:
             return list(self._pages(_IMC, {"labelSelector": selector}, "list", CRD_NAME, limit=limit))
         return self.list_imagecaches_at(selector)[0]
 
-    def list_imagecaches_at(self, selector: Optional[str] = None) -> tuple[list[dict], str]:
+    def list_imagecaches_at(self, selector: Optional[str] = None) -> tuple[list[Obj], str]:
         """Items and the list's resourceVersion, where a watch for later changes starts."""
         versions: list[str] = []
         items = list(self._pages(_IMC, {"labelSelector": selector}, "list", CRD_NAME, versions, IMC_PAGE))
         return items, versions[0] if versions else ""
 
-    def get_imagecache(self, name: str) -> dict:
-        return self._call("GET", f"{_IMC}/{quote(name)}", verb="get", resource=CRD_NAME, name=name)
+    def get_imagecache(self, name: str) -> Obj:
+        return self._object("GET", f"{_IMC}/{quote(name)}", verb="get", resource=CRD_NAME, name=name)
 
-    def create_imagecache(self, body: dict, dry_run: bool = False) -> dict:
-        return self._call("POST", _IMC, query={"dryRun": "All" if dry_run else None}, body=body,
+    def create_imagecache(self, body: Obj, dry_run: bool = False) -> Obj:
+        return self._object("POST", _IMC, query={"dryRun": "All" if dry_run else None}, body=body,
                           verb="create", resource=CRD_NAME, name=body["metadata"]["name"])
 
-    def delete_imagecache(self, name: str, dry_run: bool = False) -> dict:
-        return self._call("DELETE", f"{_IMC}/{quote(name)}", query={"dryRun": "All" if dry_run else None},
+    def delete_imagecache(self, name: str, dry_run: bool = False) -> Obj:
+        return self._object("DELETE", f"{_IMC}/{quote(name)}", query={"dryRun": "All" if dry_run else None},
                           verb="delete", resource=CRD_NAME, name=name)
 
     def watch_imagecaches(self, name: Optional[str], resource_version: Optional[str],
-                          timeout: float) -> Iterator[dict]:
+                          timeout: float) -> Iterator[Obj]:
         """Watch events (dicts with type and object); ends at the server-side timeout.
 
         The request timeout bounds a watch too: the server ends it after at most that long (the caller
@@ -273,7 +284,7 @@ class Cluster:
                           timeout=(connect[0] if connect else seconds + grace, seconds + grace))
         yield from self._events(resp)
 
-    def _events(self, resp: Any) -> Iterator[dict]:
+    def _events(self, resp: Any) -> Iterator[Obj]:
         from urllib3.exceptions import HTTPError as Urllib3Error
 
         try:
@@ -295,34 +306,34 @@ class Cluster:
 
     # -- workloads, pods, secrets ------------------------------------------------------------------------
     def list_pods(self, namespace: Optional[str] = None, selector: Optional[str] = None,
-                  field_selector: Optional[str] = None) -> Iterator[dict]:
+                  field_selector: Optional[str] = None) -> Iterator[Obj]:
         path = f"/api/v1/namespaces/{quote(namespace)}/pods" if namespace else "/api/v1/pods"
         return self._pages(path, {"labelSelector": selector, "fieldSelector": field_selector}, "list", "pods")
 
-    def list_namespaces(self, limit: Optional[int] = None) -> list[dict]:
+    def list_namespaces(self, limit: Optional[int] = None) -> list[Obj]:
         return list(self._pages("/api/v1/namespaces", {}, "list", "namespaces", limit=limit))
 
     def list_secrets(self, namespace: str, secret_type: Optional[str] = None, limit: Optional[int] = None,
-                     ) -> list[dict]:
+                     ) -> list[Obj]:
         """Secrets of one namespace, optionally of one type (fieldSelector type=...)."""
         return list(self._pages(f"/api/v1/namespaces/{quote(namespace)}/secrets",
                                 {"fieldSelector": f"type={secret_type}" if secret_type else None}, "list", "secrets",
                                 limit=limit))
 
-    def list_kind(self, kind: str, namespace: str, limit: Optional[int] = None) -> list[dict]:
+    def list_kind(self, kind: str, namespace: str, limit: Optional[int] = None) -> list[Obj]:
         """Objects of one workload kind (any spelling --from accepts) in one namespace."""
         _, api, plural = WORKLOAD_KINDS[kind.lower()]
         return list(self._pages(f"{api}/namespaces/{quote(namespace)}/{plural}", {}, "list", plural, limit=limit))
 
-    def get_workload(self, kind: str, namespace: str, name: str) -> dict:
+    def get_workload(self, kind: str, namespace: str, name: str) -> Obj:
         k, api, plural = WORKLOAD_KINDS[kind.lower()]
-        obj = self._call("GET", f"{api}/namespaces/{quote(namespace)}/{plural}/{quote(name)}", verb="get",
+        obj = self._object("GET", f"{api}/namespaces/{quote(namespace)}/{plural}/{quote(name)}", verb="get",
                          resource=plural, name=f"{namespace}/{name}")
         obj.setdefault("kind", k)
         return obj
 
     def list_workloads(self, namespace: Optional[str], selector: Optional[str],
-                       kinds: Sequence[str] = WORKLOAD_ORDER) -> Iterator[dict]:
+                       kinds: Sequence[str] = WORKLOAD_ORDER) -> Iterator[Obj]:
         """Every workload that owns its pods' spec; a ReplicaSet, Job or Pod is left out when a
         workload listed here controls it (its Deployment, CronJob, ...), which names the same images.
         `kinds`: fewer kinds, e.g. without "Pod" for a caller that lists every pod itself."""
@@ -334,31 +345,32 @@ class Cluster:
                 if not controlled(obj):  # else its controller is listed itself
                     yield obj
 
-    def list_pod_events(self, namespace: Optional[str]) -> Iterator[dict]:
+    def list_pod_events(self, namespace: Optional[str]) -> Iterator[Obj]:
         """core/v1 Events about pods (ECI's cache hits and misses are among them), page by page."""
         path = f"/api/v1/namespaces/{quote(namespace)}/events" if namespace else "/api/v1/events"
         return self._pages(path, {"fieldSelector": "involvedObject.kind=Pod"}, "list", "events")
 
     # -- Leases (kube.lease keeps two syncs apart with them) --------------------------------------------
-    def get_lease(self, namespace: str, name: str) -> dict:
-        return self._call("GET", _lease_path(namespace, name), verb="get", resource=_LEASES, name=f"{namespace}/{name}")
+    def get_lease(self, namespace: str, name: str) -> Obj:
+        return self._object("GET", _lease_path(namespace, name), verb="get", resource=_LEASES,
+                            name=f"{namespace}/{name}")
 
-    def create_lease(self, namespace: str, body: dict) -> dict:
+    def create_lease(self, namespace: str, body: Obj) -> Obj:
         name = str((body.get("metadata") or {}).get("name") or "")
-        return self._call("POST", _lease_path(namespace), body=body, verb="create", resource=_LEASES,
+        return self._object("POST", _lease_path(namespace), body=body, verb="create", resource=_LEASES,
                           name=f"{namespace}/{name}")
 
-    def update_lease(self, namespace: str, name: str, body: dict) -> dict:
+    def update_lease(self, namespace: str, name: str, body: Obj) -> Obj:
         """PUT with the body's resourceVersion: a 409 Conflict (ClusterError) when another wrote first."""
-        return self._call("PUT", _lease_path(namespace, name), body=body, verb="update", resource=_LEASES,
+        return self._object("PUT", _lease_path(namespace, name), body=body, verb="update", resource=_LEASES,
                           name=f"{namespace}/{name}")
 
-    def get_secret(self, namespace: str, name: str) -> dict:
-        return self._call("GET", f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}", verb="get",
+    def get_secret(self, namespace: str, name: str) -> Obj:
+        return self._object("GET", f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}", verb="get",
                           resource="secrets", name=f"{namespace}/{name}")
 
-    def get_service_account(self, namespace: str, name: str) -> dict:
-        return self._call("GET", f"/api/v1/namespaces/{quote(namespace)}/serviceaccounts/{quote(name)}",
+    def get_service_account(self, namespace: str, name: str) -> Obj:
+        return self._object("GET", f"/api/v1/namespaces/{quote(namespace)}/serviceaccounts/{quote(name)}",
                           verb="get", resource="serviceaccounts", name=f"{namespace}/{name}")
 
 
@@ -370,7 +382,7 @@ def _lease_path(namespace: str, name: Optional[str] = None) -> str:
     return f"{base}/{quote(name)}" if name else base
 
 
-def _event(line: bytes, server: str) -> dict:
+def _event(line: bytes, server: str) -> Obj:
     try:
         doc = json.loads(line)
     except ValueError:

@@ -87,10 +87,10 @@ class Kubeconfig:
         self.paths = [p for p, _ in docs]
         self.label = label
         # kind -> [(file, entry)]: for each name, the first file that defines it wins (kubectl's rule).
-        self._entries: dict[str, list[tuple[str, dict]]] = {}
+        self._entries: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         for kind in ENTRY_KINDS:
             seen: set[Any] = set()
-            merged: list[tuple[str, dict]] = []
+            merged: list[tuple[str, dict[str, Any]]] = []
             for path, doc in self.docs:
                 entries = doc.get(kind)
                 for entry in entries if isinstance(entries, list) else []:
@@ -116,7 +116,7 @@ class Kubeconfig:
         """Names of the contexts, clusters or users, in merge order (for completion and messages)."""
         return [str(e["name"]) for _, e in self._entries[kind] if isinstance(e.get("name"), str)]
 
-    def _entry(self, kind: str, name: str) -> Optional[tuple[str, dict]]:
+    def _entry(self, kind: str, name: str) -> Optional[tuple[str, dict[str, Any]]]:
         for path, entry in self._entries[kind]:
             if entry.get("name") == name:
                 return path, entry
@@ -219,7 +219,7 @@ class Kubeconfig:
         that remembers its file, so relative certificate paths resolve against that file's folder."""
         from kubernetes.config.kube_config import ConfigNode
 
-        def node(path: str, entry: dict) -> Any:
+        def node(path: str, entry: dict[str, Any]) -> Any:
             return ConfigNode(f"{path}/{entry}", entry, path)
 
         first = self.docs[0][0] if self.docs else self.paths[0]

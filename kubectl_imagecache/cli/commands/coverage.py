@@ -45,7 +45,7 @@ def state_text(r: WorkloadCoverage) -> str:
         return f"{r.state.value} {r.match.k}/{r.match.n}"
     if r.state is State.PINNED and r.match.k < r.match.n:
         return f"{r.state.value} ({r.match.k} of {r.match.n})"  # not covered: the pinned cache lacks images
-    return r.state.value
+    return str(r.state.value)
 
 
 def _last(r: WorkloadCoverage, now: dt.datetime) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
@@ -104,8 +104,8 @@ class SyncOptions(CommandOptions, PrintOptions):
         from ...model import imagecache as imc
         from ..scope import cache_secrets, discover_secrets, read_scope, read_usage, resolve_current, size_images
 
-        workloads: list[dict] = []
-        pods: list[dict] = []
+        workloads: list[dict[str, Any]] = []
+        pods: list[dict[str, Any]] = []
         scopes = [read_scope(cluster, ns, self.selector, events=False) for ns in self._scopes()]
         for scope in scopes:
             workloads += scope.workloads

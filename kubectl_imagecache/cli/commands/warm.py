@@ -68,7 +68,7 @@ class Sources:
     groups: list[Any] = field(default_factory=list)  # plan.ImageGroup
     written: dict[str, str] = field(default_factory=dict)  # normalized -> first spelling seen
     refs: dict[str, Any] = field(default_factory=dict)  # normalized -> parsed Reference
-    workloads: list[dict] = field(default_factory=list)  # objects read from the cluster
+    workloads: list[dict[str, Any]] = field(default_factory=list)  # objects read from the cluster
 
     def add(self, uses: Sequence[Any]) -> None:
         from ...imagecache.plan import ImageGroup

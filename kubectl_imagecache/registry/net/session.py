@@ -296,7 +296,7 @@ class Session:
             from requests.utils import get_environ_proxies, prepend_scheme_if_needed, select_proxy
 
             proxy = select_proxy(url, get_environ_proxies(url))
-            self._proxy_for[key] = prepend_scheme_if_needed(proxy, "http") if proxy else None
+            self._proxy_for[key] = str(prepend_scheme_if_needed(proxy, "http")) if proxy else None  # type: ignore[no-untyped-call]
         return self._proxy_for[key]
 
     def _proxy_manager(self, proxy: str) -> Any:
