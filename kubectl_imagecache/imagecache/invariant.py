@@ -5,8 +5,9 @@ rule in matching.py and the resource's facts), so a planner bug cannot also hide
 
 - No plan deletes a cache that any pod or pod template in the cluster pins by id.
 - No plan deletes the cache ECI would pick for a running pod unless a Ready successor holding
-  the same images exists first: a cache that is Ready now, or a new cache of the plan that the
-  delete waits for (its ``after``).
+  the same images exists first: a cache that is Ready now and stays, or a new cache of the plan
+  that the delete waits for (its ``after``). Judged at worst: every delete of the plan done, and
+  of its new caches only those this delete waits for Ready.
 - Expired and failed caches are the exception: ECI removed the one's snapshot, the other was
   never built, so no pod can start from either.
 - When the pins are unknown (the cluster-wide reads were forbidden or not made), a plan deletes
@@ -34,24 +35,28 @@ def _harmless(obj: Mapping[str, Any], now: dt.datetime) -> bool:
     return imc.phase(obj) in imc.FAILED_PHASES or (expires is not None and expires <= now)
 
 
-def _after_state(plan: Plan, caches: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The caches once the plan is done, every new one Ready (the best the plan can hope for)."""
-    gone = {d.name for d in plan.deletes}
-    new = [c.body for c in plan.creates] + [r.body for r in plan.refreshes]
-    names = {imc.name(b) for b in new}
-    kept = [c for c in caches if imc.name(c) not in gone and imc.name(c) not in names]
-    return kept + [{**b, "status": {**(b.get("status") or {}), "phase": imc.READY}} for b in new]
+def _matched(images: tuple[str, ...], request: Any, index: CacheIndex) -> int:
+    """How many of the pod's images the cache ECI picks in ``index`` holds (-1: it picks none)."""
+    m = choose(images, request, index)
+    return m.k if m.chosen is not None else -1
 
 
-def _successor_problem(delete: Any, images: tuple[str, ...], request: Any, now_index: CacheIndex,
-                       after_index: CacheIndex, ready_now: set[str]) -> Optional[str]:
-    before = choose(images, request, now_index)
-    then = choose(images, request, after_index)
-    if then.chosen is None or then.k < before.k:
-        return f"deletes {delete.name}, which running pods of {', '.join(images)} use, with no cache holding them after"
-    if then.chosen.name not in ready_now and then.chosen.name not in delete.after:
-        return f"deletes {delete.name} before {then.chosen.name}, which takes over its running pods, is Ready"
-    return None
+class _Worst:
+    """The caches when a delete runs, at worst: every cache the plan deletes gone, and of the new ones only
+    those the delete waits for (its ``after``) Ready; any other create may have failed. ECI picks the cache
+    holding the most of a pod's images first, so the best match there is the better of what stays and of
+    each awaited cache on its own: one index for the first, a one-cache index for each new cache."""
+
+    def __init__(self, plan: Plan, caches: Sequence[Mapping[str, Any]]) -> None:
+        gone = {d.name for d in plan.deletes}
+        bodies = [c.body for c in plan.creates] + [r.body for r in plan.refreshes]
+        self.new = {imc.name(b): CacheIndex([{**b, "status": {**(b.get("status") or {}), "phase": imc.READY}}])
+                    for b in bodies}
+        self.staying = CacheIndex([c for c in caches if imc.name(c) not in gone and imc.name(c) not in self.new])
+
+    def matched(self, images: tuple[str, ...], request: Any, awaited: tuple[str, ...]) -> int:
+        best = _matched(images, request, self.staying)
+        return max([best, *(_matched(images, request, self.new[n]) for n in awaited if n in self.new)])
 
 
 def violations(plan: Plan, caches: Sequence[Mapping[str, Any]], usage: Optional[Usage],
@@ -66,16 +71,15 @@ def violations(plan: Plan, caches: Sequence[Mapping[str, Any]], usage: Optional[
     if not doomed:
         return out
     now_index = CacheIndex(caches)
-    users = [(images, request) for images, request in usage.running
-             if chosen_name(images, request, now_index) in doomed]
-    if users:
-        after_index = CacheIndex(_after_state(plan, caches))
-        ready_now = {n for n, c in by_name.items() if imc.phase(c) == imc.READY}
-        for images, request in users:
-            d = doomed[str(chosen_name(images, request, now_index))]
-            problem = _successor_problem(d, images, request, now_index, after_index, ready_now)
-            if problem:
-                out.append(problem)
+    worst: Optional[_Worst] = None
+    for images, request in usage.running:
+        d = doomed.get(str(chosen_name(images, request, now_index)))
+        if d is None:
+            continue
+        worst = worst or _Worst(plan, caches)
+        if worst.matched(images, request, d.after) < _matched(images, request, now_index):
+            out.append(f"deletes {d.name}, which running pods of {', '.join(images)} use, before a cache holding "
+                       "them is Ready")
     return out
 
 

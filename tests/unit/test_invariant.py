@@ -49,7 +49,8 @@ def test_deleting_what_a_running_pod_uses_needs_a_ready_successor_first() -> Non
     u = usage([pod("web", ["nginx:1"])], [])
     bad = Plan(deletes=(Delete("old", ("superseded",), 20),))
     (problem,) = invariant.violations(bad, caches, u, NOW)
-    assert "deletes old" in problem and "no cache holding them after" in problem
+    assert problem == "deletes old, which running pods of docker.io/library/nginx:1 use, before a cache holding " \
+                      "them is Ready"
     ready = [caches[0], cache("new", ["nginx:1"], age_h=1)]  # the successor is Ready now: fine
     assert invariant.violations(bad, ready, u, NOW) == []
 
@@ -62,9 +63,23 @@ def test_a_new_successor_must_be_waited_for() -> None:
     body = cache("succ", ["nginx:1"], age_h=0)
     early = Plan(creates=(Create("succ", ("nginx:1",), (), 20, body),), deletes=(Delete("old", ("unused",), 20),))
     (problem,) = invariant.violations(early, caches, u, NOW)
-    assert "before succ" in problem
+    assert problem.startswith("deletes old, which running pods")
+    assert problem.endswith("before a cache holding them is Ready")
     waits = dataclasses.replace(early, deletes=(Delete("old", ("unused",), 20, ("succ",)),))
     assert invariant.violations(waits, caches, u, NOW) == []
+
+
+def test_waiting_for_a_successor_of_the_same_images_is_enough_whichever_new_cache_the_pod_prefers() -> None:
+    from kubectl_imagecache.imagecache.planner import Create
+
+    # Found by the property below: two stale caches of the same images, each waiting for its own replacement.
+    caches = [cache("a", ["nginx:1"], age_h=3), cache("b", ["nginx:1"], age_h=2)]
+    u = usage([pod("web", ["nginx:1"])], [])
+    new = (Create("a-r", ("nginx:1",), (), 20, cache("a-r", ["nginx:1"], age_h=0)),
+           Create("b-r", ("nginx:1",), (), 20, cache("b-r", ["nginx:1"], age_h=0)))
+    deletes = (Delete("a", ("refreshed",), 20, ("a-r",)), Delete("b", ("refreshed",), 20, ("b-r",)))
+    p = Plan(creates=new, deletes=deletes)
+    assert invariant.violations(p, caches, u, NOW) == []
 
 
 def test_unknown_pins_allow_only_expired_and_failed_deletes() -> None:
