@@ -9,13 +9,16 @@
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 from tests.cluster.commands_support import Plugin, create_imagecache, created_names, imagecaches, many_ref, unique
 from tests.cluster.test_coverage import deployment
+from tests.cluster.test_waits_and_errors import ApiProxy
 from tests.fakes import oci
+from tests.fakes.controlplane import ControlPlane
 from tests.fakes.emulator.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
 
@@ -205,3 +208,43 @@ def test_the_lease_is_renewed_while_acting_and_a_lost_lease_stops_the_deletes(
     assert failed in imagecaches(custom_api)  # the deletes were not made
     lease = _lease(admin_api, ns)
     assert lease.spec.holder_identity == "another-sync"  # and not released by the one that lost it
+
+
+HOLDER = re.compile(r"another sync \([\w.-]+-\d+-[0-9a-f]{6}, holding it since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\) "
+                    r"holds Lease [\w-]+/kubectl-imagecache-sync until \d{4}-")
+
+
+def test_the_sync_that_loses_the_race_names_the_holder_and_since_when(
+        imc: Plugin, control_plane: ControlPlane, admin_api: Any, namespace: str, plain_registry: LiveRegistry,
+        run_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    """Both syncs read the Lease before either writes it (a proxy holds their reads until both arrived):
+    with no Lease both create it and one gets AlreadyExists; with a free Lease both update it and one
+    gets 409 Conflict. The loser names the winner, read back from the Lease."""
+    reg, ns = plain_registry, namespace
+    run_emulator(step_delay=0.5)  # the winner still holds the Lease when the loser reads it back
+    for race in ("create", "update"):
+        pushed_workload(reg, admin_api, ns, f"race-{race}")  # work for the winner, so that it holds on
+        proxy = ApiProxy(control_plane, "lease-barrier", barrier=2, barrier_path="/leases/kubectl-imagecache-sync")
+        try:
+            env = {"KUBECONFIG": str(proxy.kubeconfig(tmp_path / race))}
+            with ThreadPoolExecutor(2) as pool:
+                runs = list(pool.map(lambda e: imc(*sync_yes(ns), env=e, timeout=180), [env, env]))
+        finally:
+            proxy.stop()
+        assert sorted(r.code for r in runs) == [0, 1], runs
+        [lost] = [r for r in runs if r.code == 1]
+        assert HOLDER.search(lost.stderr) and "nothing was done" in lost.stderr, lost
+        assert "same moment" not in lost.stderr and len(lost.stderr.splitlines()) == 1, lost
+        assert _lease(admin_api, ns).spec.holder_identity is None  # the winner gave it back
+
+
+def test_a_missing_lease_namespace_is_named_with_how_to_make_it(imc: Plugin, admin_api: Any, namespace: str,
+                                                                 plain_registry: LiveRegistry) -> None:
+    pushed_workload(plain_registry, admin_api, namespace, "nolease")
+    missing = f"gone-{namespace}"
+    r = imc("sync", "-n", namespace, "--lease-namespace", missing, "--yes", "--timeout", "60s")
+    assert r.code == 4, r
+    assert r.stderr.splitlines() == [f'error: namespace "{missing}" of the sync Lease does not exist: create it with '
+                                     f"`kubectl create namespace {missing}` (or name another with --lease-namespace); "
+                                     "nothing was done"], r
+    assert r.stdout == ""

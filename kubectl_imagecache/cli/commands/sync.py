@@ -17,6 +17,7 @@ import click
 
 from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ImageCacheError, UsageError
 from ...imagecache.syncpolicy import SYNC_REASONS
+from ...kube.lease import LEASE_NAMESPACE
 from ..executor import Executor
 from ..options import (
     CacheFlags,
@@ -50,7 +51,7 @@ class SyncOptions(CommandOptions):
     output: str = "table"
     max_create: Optional[int] = None
     max_delete: Optional[int] = None
-    lease_namespace: str = "kubectl-imagecache"
+    lease_namespace: str = LEASE_NAMESPACE
     timeout: str = "30m"
     policy: Optional[str] = None
     kube_flags: KubeFlags = KubeFlags()
@@ -217,7 +218,7 @@ class SyncOptions(CommandOptions):
 @output_flag(("table", "json", "yaml"))
 @click.option("--max-create", type=click.IntRange(0), metavar="N", help="Create at most N caches this run.")
 @click.option("--max-delete", type=click.IntRange(0), metavar="N", help="Delete at most N caches this run.")
-@click.option("--lease-namespace", default="kubectl-imagecache", show_default=True, metavar="NAMESPACE",
+@click.option("--lease-namespace", default=LEASE_NAMESPACE, show_default=True, metavar="NAMESPACE",
               help="Namespace of the Lease kubectl-imagecache-sync that keeps two syncs from acting together.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
               help="How long to wait for new caches to be Ready.")
