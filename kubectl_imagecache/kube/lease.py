@@ -15,10 +15,10 @@ import secrets
 import socket
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from ..errors import AlreadyExists, ClusterError, ClusterNotFound, ImageCacheError
-from ..model.imagecache import parse_time
+from ..model.imagecache import format_time, parse_time
 
 __all__ = ["LEASE_NAME", "LEASE_NAMESPACE", "LeaseHeld", "LeaseLost", "Lease", "acquire", "renew", "release",
            "holder_identity"]
@@ -26,6 +26,8 @@ __all__ = ["LEASE_NAME", "LEASE_NAMESPACE", "LeaseHeld", "LeaseLost", "Lease", "
 LEASE_NAME = "kubectl-imagecache-sync"  # deploy/sync/role.yaml grants get/update on this name only
 LEASE_NAMESPACE = "kubectl-imagecache"
 DEPLOY_COMMAND = "kubectl apply -k deploy/sync"  # makes the namespace, the Lease's RBAC and the CronJob
+CRONJOB_NAME = "imagecache-sync"  # deploy/sync/cronjob.yaml's, in LEASE_NAMESPACE ...
+CRONJOB_SCHEDULE = "*/15 * * * *"  # ... and its schedule, for when the CronJob cannot be read (tests hold them equal)
 
 
 class LeaseHeld(ImageCacheError):
@@ -59,7 +61,7 @@ def _conflict(exc: ClusterError) -> bool:
 
 
 def _iso(t: Optional[dt.datetime]) -> str:
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if t else "an unknown time"
+    return format_time(t) if t else "an unknown time"
 
 
 def _held(namespace: str, name: str, spec: dict[str, Any], now: dt.datetime) -> LeaseHeld:
@@ -143,12 +145,20 @@ def renew(cluster: Any, lease: Lease, now: Optional[dt.datetime] = None) -> None
         raise
 
 
-def release(cluster: Any, lease: Lease) -> None:
-    """Give the Lease up (the next sync need not wait for it to expire). Errors are the caller's to report."""
+def release(cluster: Any, lease: Lease, annotations: Optional[Mapping[str, str]] = None, prefix: str = "") -> None:
+    """Give the Lease up (the next sync need not wait for it to expire). Errors are the caller's to report.
+
+    ``annotations`` are written in the same update, replacing every annotation that starts with ``prefix``
+    (the last run's summary: one write, no verb beyond update).
+    """
     spec = dict(lease.obj.get("spec") or {})
     if spec.get("holderIdentity") != lease.holder:
         return
     spec.pop("holderIdentity", None)
     spec["leaseDurationSeconds"] = 1
-    body = {**lease.obj, "spec": spec}
+    meta = dict(lease.obj.get("metadata") or {})
+    if annotations is not None:
+        kept = {k: v for k, v in (meta.get("annotations") or {}).items() if not (prefix and k.startswith(prefix))}
+        meta["annotations"] = {**kept, **annotations}
+    body = {**lease.obj, "metadata": meta, "spec": spec}
     lease.obj = cluster.update_lease(lease.namespace, lease.name, body)
