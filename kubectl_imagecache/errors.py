@@ -113,7 +113,15 @@ class Forbidden(ImageCacheError):
 
 
 class ClusterError(ImageCacheError):
-    """The Kubernetes API answered with something we cannot use."""
+    """The Kubernetes API answered with something we cannot use.
+
+    ``status``: the HTTP status of the answer (0 when there was none), for callers that act on it
+    (a 409 Conflict is a lost race, not a failure) rather than on the message's words.
+    """
+
+    def __init__(self, message: str, *, exit_code: int | None = None, status: int = 0) -> None:
+        super().__init__(message, exit_code=exit_code)
+        self.status = status
 
 
 class ClusterUnauthorized(ClusterError):

@@ -189,17 +189,17 @@ class Cluster:
                     f"`kubectl get crd {CRD_NAME}`; ACK's virtual node installs it, else see "
                     "https://help.aliyun.com/zh/eci/user-guide/deploy-an-imagecache-crd"
                 )
-            return ClusterNotFound(f"{what} not found")
+            return ClusterNotFound(f"{what} not found", status=status)
         if status == 409 and reason == "AlreadyExists":
-            return AlreadyExists(f"{what} already exists; choose another name or delete it first")
+            return AlreadyExists(f"{what} already exists; choose another name or delete it first", status=status)
         if status == 422 or status == 400:
             return UsageError(f"the API server refused {what}: {message or reason}")
         if status == 0 and "SSL" in str(getattr(exc, "reason", "")):
             return self.unreachable(exc)
         if status == 0 or status >= 500:
             return ClusterUnreachable(f"the API server {self.server} failed to {verb} {what} "
-                                      f"(HTTP {status or 'error'}): {message or reason or 'no details'}")
-        return ClusterError(f"could not {verb} {what}: HTTP {status} {reason} {message}".strip())
+                                      f"(HTTP {status or 'error'}): {message or reason or 'no details'}", status=status)
+        return ClusterError(f"could not {verb} {what}: HTTP {status} {reason} {message}".strip(), status=status)
 
     def crd_installed(self) -> bool:
         from kubernetes.client.exceptions import ApiException
@@ -364,6 +364,10 @@ class Cluster:
         """PUT with the body's resourceVersion: a 409 Conflict (ClusterError) when another wrote first."""
         return self._object("PUT", _lease_path(namespace, name), body=body, verb="update", resource=_LEASES,
                           name=f"{namespace}/{name}")
+
+    def get_cronjob(self, namespace: str, name: str) -> Obj:
+        return self._object("GET", f"/apis/batch/v1/namespaces/{quote(namespace)}/cronjobs/{quote(name)}",
+                            verb="get", resource="cronjobs.batch", name=f"{namespace}/{name}")
 
     def get_secret(self, namespace: str, name: str) -> Obj:
         return self._object("GET", f"/api/v1/namespaces/{quote(namespace)}/secrets/{quote(name)}", verb="get",

@@ -14,16 +14,20 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any, Optional
+from http import HTTPStatus
+from typing import Any, Mapping, Optional
 
 from ..errors import AlreadyExists, ClusterError, ClusterNotFound, ImageCacheError
-from ..model.imagecache import parse_time
+from ..model.imagecache import format_time, parse_time
 
 __all__ = ["LEASE_NAME", "LEASE_NAMESPACE", "LeaseHeld", "LeaseLost", "Lease", "acquire", "renew", "release",
            "holder_identity"]
 
 LEASE_NAME = "kubectl-imagecache-sync"  # deploy/sync/role.yaml grants get/update on this name only
 LEASE_NAMESPACE = "kubectl-imagecache"
+DEPLOY_COMMAND = "kubectl apply -k deploy/sync"  # makes the namespace, the Lease's RBAC and the CronJob
+CRONJOB_NAME = "imagecache-sync"  # deploy/sync/cronjob.yaml's, in LEASE_NAMESPACE ...
+CRONJOB_SCHEDULE = "*/15 * * * *"  # ... and its schedule, for when the CronJob cannot be read (tests hold them equal)
 
 
 class LeaseHeld(ImageCacheError):
@@ -52,13 +56,37 @@ def _micro(t: dt.datetime) -> str:
 
 
 def _conflict(exc: ClusterError) -> bool:
-    return type(exc) is ClusterError and "HTTP 409" in exc.message
+    # 409 is Conflict (a stale resourceVersion) on update; AlreadyExists (also 409) is its own type.
+    return exc.status == HTTPStatus.CONFLICT and not isinstance(exc, AlreadyExists)
 
 
-def _held(namespace: str, name: str, holder: str, until: Optional[dt.datetime]) -> LeaseHeld:
-    when = f" until {until.isoformat()}" if until else ""
-    return LeaseHeld(f"another sync ({holder}) holds Lease {namespace}/{name}{when}; nothing was done "
-                     "(two syncs never act together)")
+def _iso(t: Optional[dt.datetime]) -> str:
+    return format_time(t) if t else "an unknown time"
+
+
+def _held(namespace: str, name: str, spec: dict[str, Any], now: dt.datetime) -> LeaseHeld:
+    """LeaseHeld naming the holder, since when it holds the Lease and until when (``spec``: the Lease's)."""
+    since = parse_time(spec.get("acquireTime")) or parse_time(spec.get("renewTime"))
+    until = _until(spec)
+    holder = spec.get("holderIdentity")
+    who = f"another sync ({holder}, holding it since {_iso(since)})" if holder else \
+        f"another sync (it took the Lease at {_iso(since)} and has given it back since)"
+    when = f" until {_iso(until)}" if holder and until and until > now else ""
+    return LeaseHeld(f"{who} holds Lease {namespace}/{name}{when}; nothing was done (two syncs never act together)")
+
+
+def _until(spec: dict[str, Any]) -> Optional[dt.datetime]:
+    renewed = parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime"))
+    return renewed + dt.timedelta(seconds=int(spec.get("leaseDurationSeconds") or 0)) if renewed else None
+
+
+def _lost_race(cluster: Any, namespace: str, name: str, now: dt.datetime) -> LeaseHeld:
+    """The sync that wrote first holds the Lease now: read it back to name that sync."""
+    try:
+        spec = cluster.get_lease(namespace, name).get("spec") or {}
+    except ImageCacheError:
+        spec = {}
+    return _held(namespace, name, spec, now)
 
 
 def acquire(cluster: Any, namespace: str, holder: str, duration_seconds: int, now: Optional[dt.datetime] = None,
@@ -69,26 +97,34 @@ def acquire(cluster: Any, namespace: str, holder: str, duration_seconds: int, no
     try:
         current = cluster.get_lease(namespace, name)
     except ClusterNotFound:
-        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                "metadata": {"name": name, "namespace": namespace}, "spec": {**spec, "leaseTransitions": 0}}
-        try:
-            obj = cluster.create_lease(namespace, body)
-        except AlreadyExists:
-            raise _held(namespace, name, "a sync that started at the same moment", None) from None
-        return Lease(namespace, name, holder, obj)
+        return _create(cluster, namespace, name, holder, spec, now)
     old = current.get("spec") or {}
     other = old.get("holderIdentity")
-    renewed = parse_time(old.get("renewTime")) or parse_time(old.get("acquireTime"))
-    until = renewed + dt.timedelta(seconds=int(old.get("leaseDurationSeconds") or 0)) if renewed else None
+    until = _until(old)
     if other and other != holder and until is not None and until > now:
-        raise _held(namespace, name, str(other), until)
+        raise _held(namespace, name, old, now)
     body = {**current, "spec": {**spec, "leaseTransitions": int(old.get("leaseTransitions") or 0) + (other != holder)}}
     try:
         obj = cluster.update_lease(namespace, name, body)
     except ClusterError as exc:
         if _conflict(exc):
-            raise _held(namespace, name, "a sync that started at the same moment", None) from None
+            raise _lost_race(cluster, namespace, name, now) from None
         raise
+    return Lease(namespace, name, holder, obj)
+
+
+def _create(cluster: Any, namespace: str, name: str, holder: str, spec: dict[str, Any], now: dt.datetime) -> Lease:
+    body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": namespace}, "spec": {**spec, "leaseTransitions": 0}}
+    try:
+        obj = cluster.create_lease(namespace, body)
+    except AlreadyExists:
+        raise _lost_race(cluster, namespace, name, now) from None
+    except ClusterNotFound:  # creating in a collection that exists fails with 404 only when its namespace is gone
+        make = DEPLOY_COMMAND if namespace == LEASE_NAMESPACE else f"kubectl create namespace {namespace}"
+        raise ClusterNotFound(f'namespace "{namespace}" of the sync Lease does not exist: create it with `{make}` '
+                              "(or name another with --lease-namespace); nothing was done",
+                              status=HTTPStatus.NOT_FOUND) from None
     return Lease(namespace, name, holder, obj)
 
 
@@ -109,12 +145,20 @@ def renew(cluster: Any, lease: Lease, now: Optional[dt.datetime] = None) -> None
         raise
 
 
-def release(cluster: Any, lease: Lease) -> None:
-    """Give the Lease up (the next sync need not wait for it to expire). Errors are the caller's to report."""
+def release(cluster: Any, lease: Lease, annotations: Optional[Mapping[str, str]] = None, prefix: str = "") -> None:
+    """Give the Lease up (the next sync need not wait for it to expire). Errors are the caller's to report.
+
+    ``annotations`` are written in the same update, replacing every annotation that starts with ``prefix``
+    (the last run's summary: one write, no verb beyond update).
+    """
     spec = dict(lease.obj.get("spec") or {})
     if spec.get("holderIdentity") != lease.holder:
         return
     spec.pop("holderIdentity", None)
     spec["leaseDurationSeconds"] = 1
-    body = {**lease.obj, "spec": spec}
+    meta = dict(lease.obj.get("metadata") or {})
+    if annotations is not None:
+        kept = {k: v for k, v in (meta.get("annotations") or {}).items() if not (prefix and k.startswith(prefix))}
+        meta["annotations"] = {**kept, **annotations}
+    body = {**lease.obj, "metadata": meta, "spec": spec}
     lease.obj = cluster.update_lease(lease.namespace, lease.name, body)

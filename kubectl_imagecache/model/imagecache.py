@@ -21,11 +21,13 @@ __all__ = [
     "MAX_IMAGES", "MIN_GIB", "MAX_GIB", "DEFAULT_SIZE_GIB", "MAX_RETENTION_DAYS", "CREATE_RATE_LIMIT",
     "CREATE_RATE_WINDOW_SECONDS",
     "ANNOTATION_PREFIX", "ANN_DIGESTS", "ANN_WORKLOADS", "ANN_PLATFORM", "ANN_BYTES", "ANN_VERSION", "ANN_REPLACES",
+    "ANN_SYNC_SUMMARY",
     "MANAGED_BY",
     "ANN_REUSE", "ANN_FLASH", "ANN_CPU_ARCH", "ANN_OS_TYPE", "ANN_INSECURE_REGISTRY", "ANN_PLAIN_HTTP_REGISTRY",
     "POD_AUTO_MATCH", "POD_PERFECT_MATCH", "POD_MATCH_COUNT", "POD_PINNED_ID",
     "EVENT_HIT", "EVENT_MISSED", "EVENT_AUTO_CREATED", "POD_EVENTS",
-    "parse_time", "name", "phase", "progress", "reason", "cache_id", "images", "pull_secrets", "size_gib",
+    "parse_time", "format_time",
+    "name", "phase", "progress", "reason", "cache_id", "images", "pull_secrets", "size_gib",
     "effective_size_gib", "retention_days", "created_at", "expires_at", "digests", "annotations", "labels",
     "workloads", "images_bytes", "platform", "replaces", "unique_name",
 ]
@@ -66,6 +68,7 @@ ANN_PLATFORM = ANNOTATION_PREFIX + "platform"
 ANN_BYTES = ANNOTATION_PREFIX + "images-bytes"
 ANN_VERSION = ANNOTATION_PREFIX + "version"
 ANN_REPLACES = ANNOTATION_PREFIX + "replaces"  # on a refresh's replacement: the cache it takes over from
+ANN_SYNC_SUMMARY = ANNOTATION_PREFIX + "sync-"  # on sync's Lease: the last run's summary (imagecache/syncsummary.py)
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubectl-imagecache"}
 ANN_REUSE = "k8s.aliyun.com/imc-enable-reuse"
 ANN_FLASH = "k8s.aliyun.com/imc-enable-flash"
@@ -90,6 +93,11 @@ POD_EVENTS = {EVENT_HIT: "hit", EVENT_MISSED: "miss", EVENT_AUTO_CREATED: "auto-
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
 )
+
+
+def format_time(t: dt.datetime) -> str:
+    """RFC 3339 in UTC to the second, as the API server writes metav1.Time."""
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: Any) -> Optional[dt.datetime]:

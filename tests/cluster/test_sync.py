@@ -8,14 +8,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
 from tests.cluster.commands_support import Plugin, create_imagecache, created_names, imagecaches, many_ref, unique
 from tests.cluster.test_coverage import deployment
+from tests.cluster.test_kube_flags import good_cluster, write_config
+from tests.cluster.test_waits_and_errors import ApiProxy
 from tests.fakes import oci
+from tests.fakes.controlplane import ControlPlane
 from tests.fakes.emulator.emulator import Emulator
 from tests.fakes.registry import LiveRegistry
 
@@ -205,3 +210,110 @@ def test_the_lease_is_renewed_while_acting_and_a_lost_lease_stops_the_deletes(
     assert failed in imagecaches(custom_api)  # the deletes were not made
     lease = _lease(admin_api, ns)
     assert lease.spec.holder_identity == "another-sync"  # and not released by the one that lost it
+
+
+HOLDER = re.compile(r"another sync \([\w.-]+-\d+-[0-9a-f]{6}, holding it since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\) "
+                    r"holds Lease [\w-]+/kubectl-imagecache-sync until \d{4}-")
+
+
+def test_the_sync_that_loses_the_race_names_the_holder_and_since_when(
+        imc: Plugin, control_plane: ControlPlane, admin_api: Any, namespace: str, plain_registry: LiveRegistry,
+        run_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    """Both syncs read the Lease before either writes it (a proxy holds their reads until both arrived):
+    with no Lease both create it and one gets AlreadyExists; with a free Lease both update it and one
+    gets 409 Conflict. The loser names the winner, read back from the Lease."""
+    reg, ns = plain_registry, namespace
+    run_emulator(step_delay=0.5)  # the winner still holds the Lease when the loser reads it back
+    for race in ("create", "update"):
+        pushed_workload(reg, admin_api, ns, f"race-{race}")  # work for the winner, so that it holds on
+        proxy = ApiProxy(control_plane, "lease-barrier", barrier=2, barrier_path="/leases/kubectl-imagecache-sync")
+        try:
+            env = {"KUBECONFIG": str(proxy.kubeconfig(tmp_path / race))}
+            with ThreadPoolExecutor(2) as pool:
+                runs = list(pool.map(lambda e: imc(*sync_yes(ns), env=e, timeout=180), [env, env]))
+        finally:
+            proxy.stop()
+        assert sorted(r.code for r in runs) == [0, 1], runs
+        [lost] = [r for r in runs if r.code == 1]
+        assert HOLDER.search(lost.stderr) and "nothing was done" in lost.stderr, lost
+        assert "same moment" not in lost.stderr and len(lost.stderr.splitlines()) == 1, lost
+        assert _lease(admin_api, ns).spec.holder_identity is None  # the winner gave it back
+
+
+def test_a_missing_lease_namespace_is_named_with_how_to_make_it(imc: Plugin, admin_api: Any, namespace: str,
+                                                                 plain_registry: LiveRegistry) -> None:
+    pushed_workload(plain_registry, admin_api, namespace, "nolease")
+    missing = f"gone-{namespace}"
+    r = imc("sync", "-n", namespace, "--lease-namespace", missing, "--yes", "--timeout", "60s")
+    assert r.code == 4, r
+    assert r.stderr.splitlines() == [f'error: namespace "{missing}" of the sync Lease does not exist: create it with '
+                                     f"`kubectl create namespace {missing}` (or name another with --lease-namespace); "
+                                     "nothing was done"], r
+    assert r.stdout == ""
+
+
+SUMMARY = "kubectl-imagecache.io/sync-"
+
+
+def lease_reader(cp: ControlPlane, ns: str, path: Path) -> Path:
+    """A kubeconfig for a ServiceAccount that may only get the sync Lease (no cronjobs, no caches)."""
+    sa = unique("reader")
+    cp.kubectl("create", "serviceaccount", sa, "-n", ns)
+    cp.kubectl("create", "role", sa, "-n", ns, "--verb=get", "--resource=leases.coordination.k8s.io",
+               "--resource-name=kubectl-imagecache-sync")
+    cp.kubectl("create", "rolebinding", sa, "-n", ns, f"--role={sa}", f"--serviceaccount={ns}:{sa}")
+    token = cp.kubectl("create", "token", sa, "-n", ns, "--duration", "10m").stdout.strip()
+    return write_config(path, {"c": good_cluster(cp)}, {"reader": {"token": token}}, {"c": ("c", "reader")}, "c")
+
+
+def test_sync_records_its_summary_on_the_lease_and_status_reads_it(
+        imc: Plugin, control_plane: ControlPlane, admin_api: Any, namespace: str, plain_registry: LiveRegistry,
+        run_emulator: Callable[..., Emulator], tmp_path: Path) -> None:
+    import kubernetes
+
+    reg, ns = plain_registry, namespace
+    run_emulator()
+    pushed_workload(reg, admin_api, ns, "summed")
+    done = imc(*sync_yes(ns), timeout=180)
+    assert done.code == 0, done
+    [created] = done.json()["outcome"]["created"]
+    annotations = _lease(admin_api, ns).metadata.annotations
+    mine = {k[len(SUMMARY):]: v for k, v in annotations.items() if k.startswith(SUMMARY)}
+    assert mine.pop("last-run") == mine.pop("last-success"), annotations
+    assert mine == {"outcome": "ok", "created": "1", "refreshed": "0", "pruned": "0", "kept": "0",
+                    "coverage-percent": "100", "held-gib": "20"}, (created, annotations)
+
+    # A user who may only get the Lease reads it; the CronJob is not readable: deploy/sync's schedule is used.
+    reader = {"KUBECONFIG": str(lease_reader(control_plane, ns, tmp_path / "reader"))}
+    status = imc("sync", "--status", "--lease-namespace", ns, "-o", "json", env=reader)
+    assert status.code == 0 and status.stderr == "", status
+    got = status.json()
+    assert got["outcome"] == "ok" and got["created"] == 1 and got["pruned"] == 0, got
+    assert got["coveragePercent"] == 100 and got["heldGiB"] == 20 and got["schedule"] == "*/15 * * * *", got
+    assert got["stale"] is None and got["lastSuccess"] == annotations[SUMMARY + "last-success"]
+    table = imc("sync", "--status", "--lease-namespace", ns, env=reader)
+    assert "Caches:        1 created, 0 refreshed, 0 pruned, 0 kept" in table.stdout.splitlines(), table
+
+    # The last success 90 minutes ago: overdue for */15 (twice is 30m), not for an hourly CronJob found in the cluster.
+    coordination = kubernetes.client.CoordinationV1Api(admin_api)
+    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    coordination.patch_namespaced_lease("kubectl-imagecache-sync", ns,
+                                        {"metadata": {"annotations": {SUMMARY + "last-success": old}}})
+    late = imc("sync", "--status", "--lease-namespace", ns, env=reader)
+    assert late.code == 0 and f"Last success:  {old}" in late.stdout.splitlines(), late
+    assert late.stderr.startswith(f"warning: the last successful sync ran 90m ago ({old}), more than twice the "
+                                  f"schedule's 15m between runs; check CronJob {ns}/imagecache-sync"), late
+    kubernetes.client.BatchV1Api(admin_api).create_namespaced_cron_job(ns, {
+        "metadata": {"name": "imagecache-sync"},
+        "spec": {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "kubectl-imagecache"}]}}}}}})
+    hourly = imc("sync", "--status", "--lease-namespace", ns, "-o", "json")  # the admin reads the CronJob
+    assert hourly.code == 0 and hourly.stderr == "", hourly
+    assert hourly.json()["schedule"] == "0 * * * *" and hourly.json()["stale"] is None
+
+
+def test_status_without_a_recorded_run(imc: Plugin, namespace: str) -> None:
+    r = imc("sync", "--status", "--lease-namespace", namespace)
+    assert r.code == 4 and r.stdout == "", r
+    assert r.stderr == (f"error: no sync has run: Lease {namespace}/kubectl-imagecache-sync does not exist "
+                        "(`sync --yes` makes it)\n"), r

@@ -88,6 +88,9 @@ def test_sync_runs_in_cluster_as_the_shipped_service_account(applied: ControlPla
     assert cache["spec"]["images"] == [image] and cache["status"]["phase"] == "Ready"
     lease = client.CoordinationV1Api(admin_api).read_namespaced_lease(LEASE, NS)
     assert lease.spec.holder_identity is None  # taken, then given back
+    # ... with the run's summary written by the Role's update on the Lease
+    assert lease.metadata.annotations["kubectl-imagecache.io/sync-outcome"] == "ok", lease.metadata.annotations
+    assert lease.metadata.annotations["kubectl-imagecache.io/sync-created"] == "1"
 
     again = in_pod(cp, token, tmp_path, "sync", "-A", "-l", f"suite={suite}", "--yes")
     assert again.returncode == 0, again.stderr

@@ -31,10 +31,10 @@ class ApiProxy:
     """Forwards to the API server; `mode` decides the fault: "429" (first request), "watch-dies"
     (a watch gets its headers and half an event, then the connection closes), "watch-stalls",
     "list-barrier" (ImageCache lists are held until `barrier` of them arrived: concurrent clients all
-    see the cluster before any of them changes it)."""
+    see the cluster before any of them changes it; `barrier_path` holds other GETs so, e.g. a Lease's)."""
 
-    def __init__(self, cp: ControlPlane, mode: str, barrier: int = 0) -> None:
-        self.cp, self.mode, self.seen = cp, mode, []
+    def __init__(self, cp: ControlPlane, mode: str, barrier: int = 0, barrier_path: str = "/imagecaches?") -> None:
+        self.cp, self.mode, self.seen, self.barrier_path = cp, mode, [], barrier_path
         self.barrier = threading.Barrier(barrier) if barrier else None
         self.ctx = ssl.create_default_context(cafile=str(cp.ca_file))
         self.release = threading.Event()
@@ -49,7 +49,7 @@ class ApiProxy:
             def do_GET(self) -> None:  # noqa: N802
                 proxy.handle(self)
 
-            do_POST = do_DELETE = do_GET  # noqa: N815
+            do_POST = do_PUT = do_DELETE = do_GET  # noqa: N815
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -82,7 +82,7 @@ class ApiProxy:
                 self.release.wait(60)
             h.connection.shutdown(socket.SHUT_RDWR)
             return
-        if self.barrier is not None and h.command == "GET" and "/imagecaches?" in h.path and "watch" not in h.path:
+        if self.barrier is not None and h.command == "GET" and self.barrier_path in h.path and "watch" not in h.path:
             try:
                 if self.barrier.wait(20) == 0:
                     self.barrier = None  # one release: later lists (a wait's) pass at once

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
-from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ImageCacheError, UsageError
+from ...errors import EXIT_FAILURE, EXIT_FORBIDDEN, ClusterNotFound, Forbidden, ImageCacheError, UsageError
 from ...escape import clean
 from ...imagecache.syncpolicy import SYNC_REASONS
+from ...kube.lease import CRONJOB_NAME, CRONJOB_SCHEDULE, LEASE_NAMESPACE
+from ...model.imagecache import ANN_SYNC_SUMMARY
 from ..executor import Executor
 from ..options import (
     CacheFlags,
@@ -36,13 +38,40 @@ from ..printers import NamePrinter, info, print_table, warn
 from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
+    from ...imagecache.coverage import Summary
     from ...imagecache.planner import Plan, Snapshot
     from ...kube.api import Cluster, KubeSettings
+    from ...kube.lease import Lease
+    from ..executor import Outcome
 
 
 # The Lease lasts --timeout (the longest step, the wait) plus this margin from each renewal; renewed
 # after planning, before the wait and the deletes, and (executor.py) while creates are spaced out.
 LEASE_MARGIN_SECONDS = 600
+
+
+@dataclass
+class _Record:
+    """What a run got to, for the summary written when it gives the Lease back."""
+
+    plan: Optional[Plan] = None
+    outcome: Optional[Outcome] = None
+    coverage: Optional[Summary] = None
+    code: int = EXIT_FAILURE  # until the run returns: it raised
+
+
+def _coverage_after(cluster: Cluster, snapshot: Snapshot, acted: bool) -> Optional[Summary]:
+    """Coverage as the run left it: the caches read again after acting (the plan's reads otherwise)."""
+    from ...imagecache.coverage import coverage, summarize
+
+    if not acted:
+        return summarize(snapshot.coverage, snapshot.caches)
+    try:
+        caches = cluster.list_imagecaches()
+    except ImageCacheError as exc:
+        warn(f"could not read the caches after acting, so the run's summary has no coverage: {exc.message}")
+        return None
+    return summarize(coverage(snapshot.workloads, caches, pods=snapshot.pods, current=snapshot.current), caches)
 
 
 @dataclass
@@ -52,9 +81,10 @@ class SyncOptions(CommandOptions, PrintOptions):
     output: str = "table"
     max_create: Optional[int] = None
     max_delete: Optional[int] = None
-    lease_namespace: str = "kubectl-imagecache"
+    lease_namespace: str = LEASE_NAMESPACE
     timeout: str = "30m"
     policy: Optional[str] = None
+    status: bool = False
     kube_flags: KubeFlags = KubeFlags()
     registry_flags: RegistryFlags = RegistryFlags()
     cache_flags: CacheFlags = CacheFlags()
@@ -86,6 +116,8 @@ class SyncOptions(CommandOptions, PrintOptions):
 
         if not is_subdomain(self.lease_namespace, 63):
             raise UsageError(f'--lease-namespace "{self.lease_namespace}" is not a namespace name')
+        if self.status and (self.yes or self.policy is not None):
+            raise UsageError("--status only reads the last run's summary: drop --yes and --policy")
         if self.namespaces is not None and self.kube_flags.namespace:
             raise UsageError("the policy file names namespaces: drop -n, or the policy's namespaces")
 
@@ -135,58 +167,115 @@ class SyncOptions(CommandOptions, PrintOptions):
         return plan(snapshot, scope, policy)
 
     def run(self) -> int:
-        from ...kube.lease import LeaseLost, acquire, holder_identity, release, renew
+        if self.status:
+            return self._status()
+        from ...kube.lease import LeaseLost, acquire, holder_identity
 
         cluster = self.kube.connection
         lease = None
         if self.yes:
             # Taken before reading anything: the plan is made on what the holder alone changes.
             lease = acquire(cluster, self.lease_namespace, holder_identity(), int(self.seconds) + LEASE_MARGIN_SECONDS)
+        record = _Record()
         try:
-            snapshot = self.snapshot(cluster)
-            plan = self.plan(snapshot)
-            structured = self.printer.document
-            if not structured:
-                self._preview(plan)
-            if not self.yes or plan.empty:
-                if structured:
-                    self.printer.print_obj({"plan": plan.to_dict(), "outcome": None})
-                elif plan.empty:
-                    click.echo("In sync: nothing to do.", err=True)
-                else:
-                    click.echo("Preview only: run again with --yes to act.", err=True)
-                return self._limited(plan)
-            held = lease
-            assert held is not None
-
-            def keep() -> None:
-                renew(cluster, held)
-
-            try:
-                keep()  # planning took a while: the steps below each start with the full duration ahead
-                executor = Executor(cluster, NamePrinter(err=structured), wait=self.seconds, wait_text=self.timeout,
-                                    keep=keep)
-                outcome = executor.run(plan, snapshot.caches, snapshot.usage, snapshot.now)
-            except LeaseLost:
-                lease = None  # another sync holds it now: not ours to release
-                raise
-            if structured:
-                self.printer.print_obj({"plan": plan.to_dict(), "outcome": outcome.to_dict()})
-            for f in outcome.failed:
-                click.echo(f"error: {clean(f)}", err=True)
-            for s in outcome.skipped:
-                info(clean(s))
-            if outcome.failed:
-                click.echo(f"error: {len(outcome.failed)} action(s) failed; what was Ready stays in place",
-                           err=True)
-                return EXIT_FAILURE
-            return self._limited(plan)
+            record.code = self._run(cluster, lease, record)
+            return record.code
+        except LeaseLost:
+            lease = None  # another sync holds it now: not ours to release
+            raise
         finally:
             if lease is not None:
-                try:
-                    release(cluster, lease)
-                except ImageCacheError as exc:
-                    warn(f"could not release Lease {lease.namespace}/{lease.name}: {exc.message}")
+                self._release(cluster, lease, record)
+
+    def _run(self, cluster: Cluster, lease: Optional[Lease], record: _Record) -> int:
+        from ...kube.lease import renew
+
+        snapshot = self.snapshot(cluster)
+        plan = record.plan = self.plan(snapshot)
+        structured = self.printer.document
+        if not structured:
+            self._preview(plan)
+        if lease is None or plan.empty:
+            if structured:
+                self.printer.print_obj({"plan": plan.to_dict(), "outcome": None})
+            elif plan.empty:
+                click.echo("In sync: nothing to do.", err=True)
+            else:
+                click.echo("Preview only: run again with --yes to act.", err=True)
+            record.coverage = _coverage_after(cluster, snapshot, acted=False)
+            return self._limited(plan)
+
+        def keep() -> None:
+            renew(cluster, lease)
+
+        keep()  # planning took a while: the steps below each start with the full duration ahead
+        executor = Executor(cluster, NamePrinter(err=structured), wait=self.seconds, wait_text=self.timeout, keep=keep)
+        outcome = record.outcome = executor.run(plan, snapshot.caches, snapshot.usage, snapshot.now)
+        record.coverage = _coverage_after(cluster, snapshot, acted=True)
+        if structured:
+            self.printer.print_obj({"plan": plan.to_dict(), "outcome": outcome.to_dict()})
+        for f in outcome.failed:
+            click.echo(f"error: {clean(f)}", err=True)
+        for s in outcome.skipped:
+            info(clean(s))
+        if outcome.failed:
+            click.echo(f"error: {len(outcome.failed)} action(s) failed; what was Ready stays in place", err=True)
+            return EXIT_FAILURE
+        return self._limited(plan)
+
+    def _release(self, cluster: Cluster, lease: Lease, record: _Record) -> None:
+        """Give the Lease back with this run's summary in its annotations (sync --status reads them)."""
+        from ...imagecache.syncsummary import RunSummary, of_run
+        from ...kube.lease import release
+
+        previous = RunSummary.from_annotations((lease.obj.get("metadata") or {}).get("annotations") or {})
+        summary = of_run(record.plan, record.outcome, record.coverage, record.code, dt.datetime.now(dt.timezone.utc),
+                         previous)
+        try:
+            release(cluster, lease, summary.annotations(), ANN_SYNC_SUMMARY)
+        except ImageCacheError as exc:
+            warn(f"could not release Lease {lease.namespace}/{lease.name}: {exc.message}")
+
+    def _status(self) -> int:
+        """The last run's summary from the Lease (get on leases is all it needs), and a warning when stale."""
+        from ...imagecache.syncsummary import RunSummary, staleness
+        from ...kube.lease import LEASE_NAME
+
+        cluster = self.kube.connection
+        where = f"Lease {self.lease_namespace}/{LEASE_NAME}"
+        try:
+            lease = cluster.get_lease(self.lease_namespace, LEASE_NAME)
+        except ClusterNotFound:
+            raise ClusterNotFound(f"no sync has run: {where} does not exist (`sync --yes` makes it)") from None
+        summary = RunSummary.from_annotations((lease.get("metadata") or {}).get("annotations") or {})
+        if summary is None:
+            raise ClusterNotFound(f"no sync run is recorded in {where} yet (`sync --yes` records one)")
+        schedule, gap = self._schedule(cluster)
+        stale = staleness(summary, gap, dt.datetime.now(dt.timezone.utc)) if gap is not None else None
+        if self.printer.document:
+            self.printer.print_obj({**summary.to_dict(), "schedule": schedule, "stale": stale})
+        else:
+            for line in summary.lines():
+                click.echo(clean(line))
+        if stale:
+            warn(f"{stale}; check CronJob {self.lease_namespace}/{CRONJOB_NAME} and its Jobs' logs")
+        return 0
+
+    def _schedule(self, cluster: Cluster) -> tuple[str, Optional[dt.timedelta]]:
+        """The CronJob's schedule and its longest gap; deploy/sync's when the CronJob cannot be read."""
+        from ...cron import CronError, longest_gap
+
+        try:
+            schedule = str((cluster.get_cronjob(self.lease_namespace, CRONJOB_NAME).get("spec") or {})
+                           .get("schedule") or "")
+        except (ClusterNotFound, Forbidden):  # not deployed here, or the user may only get the Lease
+            schedule = CRONJOB_SCHEDULE
+        try:
+            return schedule, longest_gap(schedule)
+        except CronError as exc:
+            warn(f'cannot read the schedule "{clean(schedule)}" of CronJob {self.lease_namespace}/{CRONJOB_NAME} '
+                 f"({exc}); the last run's age is not checked")
+            return schedule, None
 
     def _limited(self, plan: Plan) -> int:
         """Exit 8 when unknown pins kept the plan from what it was asked (the notes say why)."""
@@ -219,17 +308,19 @@ class SyncOptions(CommandOptions, PrintOptions):
 @output_flag()
 @click.option("--max-create", type=click.IntRange(0), metavar="N", help="Create at most N caches this run.")
 @click.option("--max-delete", type=click.IntRange(0), metavar="N", help="Delete at most N caches this run.")
-@click.option("--lease-namespace", default="kubectl-imagecache", show_default=True, metavar="NAMESPACE",
+@click.option("--lease-namespace", default=LEASE_NAMESPACE, show_default=True, metavar="NAMESPACE",
               help="Namespace of the Lease kubectl-imagecache-sync that keeps two syncs from acting together.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION",
               help="How long to wait for new caches to be Ready.")
 @click.option("--policy", metavar="FILE", help="A sync policy (YAML): reasons, maxCreate, maxDelete, namespaces.")
+@click.option("--status", is_flag=True,
+              help="Print the last run's summary from the Lease, and warn when the last success is overdue.")
 @registry_flags
 @cache_flags
 @kube_flags
 def command(selector: Optional[str], yes: bool, output: str, max_create: Optional[int], max_delete: Optional[int],
-            lease_namespace: str, timeout: str, policy: Optional[str], registry: RegistryFlags, cache: CacheFlags,
-            kube: KubeFlags) -> int:
+            lease_namespace: str, timeout: str, policy: Optional[str], status: bool, registry: RegistryFlags,
+            cache: CacheFlags, kube: KubeFlags) -> int:
     """Warm what is missing, refresh what is stale, prune what is expired, failed or unused: one plan.
 
     Without --yes only the plan is shown. With --yes, new caches are created and waited for, and a
@@ -241,6 +332,7 @@ def command(selector: Optional[str], yes: bool, output: str, max_create: Optiona
       kubectl imagecache sync -A
       kubectl imagecache sync -n shop --yes --max-create 5
       kubectl imagecache sync -A --yes -o json
+      kubectl imagecache sync --status
     """
-    return SyncOptions(selector, yes, output, max_create, max_delete, lease_namespace, timeout, policy, kube,
+    return SyncOptions(selector, yes, output, max_create, max_delete, lease_namespace, timeout, policy, status, kube,
                        registry, cache).execute()
