@@ -79,7 +79,7 @@ def test_cluster_role_is_exactly_what_sync_uses() -> None:
         (imc.GROUP, imc.PLURAL): {"get", "list", "watch", "create", "delete"},
         **{("apps", r): {"list"} for r in ("deployments", "statefulsets", "daemonsets", "replicasets")},
         **{("batch", r): {"list"} for r in ("jobs", "cronjobs")},
-        ("", "pods"): {"list"}, ("", "events"): {"list"},
+        ("", "pods"): {"list"}, ("", "events"): {"create"},
         ("", "serviceaccounts"): {"get"}, ("", "secrets"): {"get"},
     }
     assert not any("*" in str(r) for r in by_kind()["ClusterRole"]["rules"])
