@@ -5,9 +5,10 @@ deploy/sync is applied with kubectl; a token for its ServiceAccount comes from t
 API (`kubectl create token`); the plugin runs in a private mount namespace (`unshare -m`, as root)
 where token, CA and namespace are bound at /var/run/secrets/kubernetes.io/serviceaccount, with
 KUBERNETES_SERVICE_HOST/PORT set and no kubeconfig anywhere. Every call it makes must be allowed:
-a forbidden one fails the run (prune's reads, creates, the Lease) or warns (events), and both are
+a forbidden one fails the run (prune's reads, creates, the Lease) or warns (Events), and both are
 checked. A call the role does not grant (get a Deployment) is refused, so the identity is the
-ServiceAccount's and not the admin's.
+ServiceAccount's and not the admin's. And every grant is used: with any one verb of any rule taken
+away, the same run meets a "forbidden".
 """
 
 from __future__ import annotations
@@ -22,8 +23,18 @@ from typing import Any, Callable
 from urllib.parse import urlparse
 
 import pytest
+import yaml
 
-from tests.cluster.commands_support import deploy_sync_applied, imagecaches, unique
+from tests.cluster.commands_support import (
+    DEPLOY_SYNC,
+    create_deployment,
+    create_imagecache,
+    deploy_sync_applied,
+    docker_secret,
+    imagecaches,
+    unique,
+    wait_until,
+)
 from tests.fakes import oci
 from tests.fakes.controlplane import ControlPlane
 from tests.fakes.emulator.emulator import Emulator
@@ -96,3 +107,79 @@ def test_sync_runs_in_cluster_as_the_shipped_service_account(applied: ControlPla
     denied = in_pod(cp, token, tmp_path, "warm", "--from", "deployment/web", "-n", namespace, "--dry-run=client")
     assert denied.returncode == 8, (denied.stdout, denied.stderr)  # get deployments: not in the ClusterRole
     assert "forbidden" in denied.stderr
+
+
+# -- every verb of every rule is used: drop one and sync no longer does the right thing ------------------------
+def granted() -> list[tuple[str, int, str, str]]:
+    """(manifest, rule index, resource, verb) for every verb of every rule deploy/sync ships."""
+    out = []
+    for manifest in ("clusterrole.yaml", "role.yaml"):
+        for i, rule in enumerate(yaml.safe_load((DEPLOY_SYNC / manifest).read_text())["rules"]):
+            out += [(manifest, i, resource, verb) for resource in rule["resources"] for verb in rule["verbs"]]
+    return out
+
+
+def without(manifest: str, index: int, resource: str, verb: str) -> tuple[dict[str, Any], list[str]]:
+    """The manifest with one verb of one resource of one rule taken away; and `kubectl auth can-i`'s
+    arguments for what it took."""
+    doc = yaml.safe_load((DEPLOY_SYNC / manifest).read_text())
+    rule = doc["rules"][index]
+    rest = {**rule, "verbs": [v for v in rule["verbs"] if v != verb], "resources": [resource]}
+    others = {**rule, "resources": [r for r in rule["resources"] if r != resource]}
+    doc["rules"][index:index + 1] = [r for r in (rest, others) if r["verbs"] and r["resources"]]
+    group = rule["apiGroups"][0]
+    target = f"{resource}.{group}" if group else resource
+    target += f"/{rule['resourceNames'][0]}" if rule.get("resourceNames") else ""
+    where = ["-n", doc["metadata"]["namespace"]] if doc["metadata"].get("namespace") else ["-A"]
+    return doc, [verb, target, *where]
+
+
+def scenario(admin_api: Any, custom_api: Any, reg: LiveRegistry, namespace: str) -> tuple[str, str]:
+    """What one sync run must do with every grant: size an image behind a pull secret, create its cache,
+    wait for it, delete an expired cache. Returns (the run's label selector, the expired cache)."""
+    suite = unique("rbac")
+    repo = unique("rbac/app")
+    reg.client.push_image(repo, "1", [oci.random_bytes(repo, 1024)])
+    docker_secret(admin_api, namespace, "regcred", reg)
+    create_deployment(admin_api, namespace, "web", [f"{reg.host}/{repo}:1"], labels={"suite": suite},
+                      pull_secrets=["regcred"])
+    expired = unique("rbac-expired")
+    create_imagecache(custom_api, expired, ["example.com/a:1"],
+                      status={"phase": "Ready", "expireDateTime": "2020-01-01T00:00:00Z"})
+    return f"suite={suite}", expired
+
+
+@pytest.mark.parametrize("manifest,index,resource,verb", granted(),
+                         ids=[f"{m.split('.')[0]}-{r}-{v}" for m, _, r, v in granted()])
+def test_every_granted_verb_is_needed(applied: ControlPlane, admin_api: Any, custom_api: Any, namespace: str,
+                                      basic_registry: LiveRegistry, tmp_path: Path,
+                                      run_emulator: Callable[..., Emulator], manifest: str, index: int,
+                                      resource: str, verb: str) -> None:
+    cp = applied
+    run_emulator()
+    selector, _ = scenario(admin_api, custom_api, basic_registry, namespace)
+    token = cp.kubectl("create", "token", SA, "-n", NS, "--duration", "10m").stdout.strip()
+
+    reduced, can_i = without(manifest, index, resource, verb)
+    cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(reduced))
+    wait_until(lambda: cp.kubectl("auth", "can-i", *can_i, f"--as=system:serviceaccount:{NS}:{SA}",
+                                  check=False).stdout.strip() == "no", what=f"{verb} {resource} revoked")
+    r = in_pod(cp, token, tmp_path, "sync", "-A", "-l", selector, "--yes", "--timeout", "60s")
+    assert "forbidden" in r.stderr.lower(), (r.returncode, r.stdout, r.stderr)
+
+
+def test_with_every_grant_sync_does_it_all(applied: ControlPlane, admin_api: Any, custom_api: Any, namespace: str,
+                                           basic_registry: LiveRegistry, tmp_path: Path,
+                                           run_emulator: Callable[..., Emulator]) -> None:
+    cp = applied
+    run_emulator()
+    selector, expired = scenario(admin_api, custom_api, basic_registry, namespace)
+    token = cp.kubectl("create", "token", SA, "-n", NS, "--duration", "10m").stdout.strip()
+    r = in_pod(cp, token, tmp_path, "sync", "-A", "-l", selector, "--yes", "--timeout", "60s")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "warning" not in r.stderr.lower() and "forbidden" not in r.stderr.lower(), r.stderr
+    caches = imagecaches(custom_api)
+    assert expired not in caches and f'"{expired}" deleted' in r.stdout
+    [created] = [line.split("/", 1)[1].split()[0] for line in r.stdout.splitlines() if line.endswith(" created")]
+    assert caches[created]["status"]["phase"] == "Ready"
+    assert caches[created]["spec"]["imagePullSecrets"] == [f"{namespace}:regcred"]

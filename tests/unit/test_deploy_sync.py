@@ -76,7 +76,7 @@ def rules(doc: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
 def test_cluster_role_is_exactly_what_sync_uses() -> None:
     granted = rules(by_kind()["ClusterRole"])
     assert granted == {
-        (imc.GROUP, imc.PLURAL): {"get", "list", "watch", "create", "delete"},
+        (imc.GROUP, imc.PLURAL): {"list", "watch", "create", "delete"},
         **{("apps", r): {"list"} for r in ("deployments", "statefulsets", "daemonsets", "replicasets")},
         **{("batch", r): {"list"} for r in ("jobs", "cronjobs")},
         ("", "pods"): {"list"}, ("", "events"): {"create"},
