@@ -13,9 +13,11 @@ away, the same run meets a "forbidden".
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,3 +185,62 @@ def test_with_every_grant_sync_does_it_all(applied: ControlPlane, admin_api: Any
     [created] = [line.split("/", 1)[1].split()[0] for line in r.stdout.splitlines() if line.endswith(" created")]
     assert caches[created]["status"]["phase"] == "Ready"
     assert caches[created]["spec"]["imagePullSecrets"] == [f"{namespace}:regcred"]
+
+
+# -- deploy/sync-scoped-secrets: pull secrets readable only where the operator lists ---------------------------
+def scoped_overlay(dest: Path, namespaces: list[str]) -> Path:
+    """deploy/ copied, with the component's secrets.yaml listing ``namespaces`` as an operator lists
+    them (the shipped pair once per namespace); returns the overlay to apply."""
+    shutil.copytree(DEPLOY_SYNC.parent, dest / "deploy")
+    grants = dest / "deploy" / "sync" / "components" / "scoped-secrets" / "secrets.yaml"
+    pair = list(yaml.safe_load_all(grants.read_text()))
+    assert [d["kind"] for d in pair] == ["Role", "RoleBinding"]
+    docs = [{**d, "metadata": {**d["metadata"], "namespace": ns}} for ns in namespaces for d in pair]
+    grants.write_text(yaml.safe_dump_all(docs))
+    return dest / "deploy" / "sync-scoped-secrets"
+
+
+def test_scoped_secrets_reads_only_the_listed_namespaces(control_plane: ControlPlane, admin_api: Any,
+                                                         custom_api: Any, namespace: str,
+                                                         basic_registry: LiveRegistry, token_registry: LiveRegistry,
+                                                         tmp_path: Path,
+                                                         run_emulator: Callable[..., Emulator]) -> None:
+    """Two namespaces, each pulling from its own private registry with its own secret; only the first
+    is listed: the second's image is cached at the minimum, with one warning naming it."""
+    from kubernetes import client
+
+    cp = control_plane
+    run_emulator()
+    other = f"t-{secrets.token_hex(4)}"
+    client.CoreV1Api(admin_api).create_namespace({"metadata": {"name": other}})
+    suite = unique("scoped")
+    images = {}
+    for ns, reg in ((namespace, basic_registry), (other, token_registry)):
+        repo = unique("scoped/app")
+        reg.client.push_image(repo, "1", [oci.random_bytes(repo, 1024)])
+        images[ns] = f"{reg.host}/{repo}:1"
+        docker_secret(admin_api, ns, "regcred", reg)
+        create_deployment(admin_api, ns, "web", [images[ns]], labels={"suite": suite}, pull_secrets=["regcred"])
+    with deploy_sync_applied(cp, scoped_overlay(tmp_path, [namespace])):
+        try:
+            as_sa = f"--as=system:serviceaccount:{NS}:{SA}"
+            can = [cp.kubectl("auth", "can-i", "get", "secrets", "-n", ns, as_sa, check=False).stdout.strip()
+                   for ns in (namespace, other)]
+            assert can == ["yes", "no"]
+            token = cp.kubectl("create", "token", SA, "-n", NS, "--duration", "10m").stdout.strip()
+            r = in_pod(cp, token, tmp_path, "sync", "-A", "-l", f"suite={suite}", "--yes", "--timeout", "60s")
+        finally:
+            cp.kubectl("delete", "-n", namespace, "--ignore-not-found", "role/kubectl-imagecache-sync-secrets",
+                       "rolebinding/kubectl-imagecache-sync-secrets")
+            client.CoreV1Api(admin_api).delete_collection_namespaced_secret(other)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    [warning] = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    assert images[other] in warning and f"{other}/regcred" in warning and "20 GiB" in warning, r.stderr
+    [cache] = [c for c in imagecaches(custom_api).values() if images[other] in c["spec"]["images"]]
+    annotations = cache["metadata"]["annotations"]
+    digests = json.loads(annotations["kubectl-imagecache.io/digests"])
+    assert images[other] not in digests  # never read: its digest and size are unknown
+    assert images[namespace] not in cache["spec"]["images"] or images[namespace] in digests  # read with its secret
+    assert "kubectl-imagecache.io/images-bytes" not in annotations and cache["spec"]["imageCacheSize"] == 20
+    assert f"{other}:regcred" in cache["spec"]["imagePullSecrets"]
+    assert cache["status"]["phase"] == "Ready"  # the cloud reads the secret with its own rights
