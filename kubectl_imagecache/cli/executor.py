@@ -6,6 +6,9 @@ Order: the invariant (imagecache/invariant.py) first, before any side effect; th
 Ready; then deletes, each only once the caches taking over its workloads (its ``after``) are Ready.
 A failed or late create leaves every cache it would have replaced in place. ``keep`` renews sync's
 Lease between the steps and while the rate limit spaces out creates, so no step outlives it.
+
+Each change is recorded as an Event on its cache (model/events.py): Created, Refreshed (on the
+replacement, once the old cache is deleted), RefreshFailed, Pruned. A failed Event is one warning.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from ..errors import AlreadyExists, ClusterNotFound, ImageCacheError
 from ..imagecache import invariant
-from ..imagecache.planner import CreateRateLimiter, Plan
-from ..model.imagecache import READY
-from .printers import NamePrinter
+from ..imagecache.planner import REFRESHED, CreateRateLimiter, Plan
+from ..kube.events import Recorder
+from ..model import events
+from ..model import imagecache as imc
+from ..model.imagecache import FAILED_PHASES, READY
+from .printers import NamePrinter, warn
 
 if TYPE_CHECKING:
     from ..imagecache.planner import Usage
@@ -73,18 +79,19 @@ class Executor:
     def run(self, plan: Plan, caches: Sequence[Mapping[str, Any]], usage: Optional[Usage], now: Any) -> Outcome:
         invariant.enforce(plan, caches, usage, now)
         out = Outcome()
-        self._create(plan, out)
+        history = Recorder(self.cluster, warn)
+        self._create(plan, out, history)
         new = [c.name for c in plan.creates] + [r.name for r in plan.refreshes]
         waiting = [n for n in new if not any(f.startswith(f"{n}:") for f in out.failed)]
         if waiting and self.wait is not None:
             self.keep()  # the wait lasts up to its timeout, which the Lease's duration covers from here
-            self._wait(waiting, out)
+            self._wait(waiting, out, _Refreshes(plan, out), history)
         if plan.deletes:
             self.keep()
-        self._delete(plan, out)
+        self._delete(plan, out, caches, history)
         return out
 
-    def _create(self, plan: Plan, out: Outcome) -> None:
+    def _create(self, plan: Plan, out: Outcome, history: Recorder) -> None:
         bodies = [c.body for c in plan.creates] + [r.body for r in plan.refreshes if r.create]
         renewed = time.monotonic()
         for body in bodies:
@@ -109,6 +116,9 @@ class Executor:
                 continue
             if made is not None:
                 out.objects.append(made)
+                if not self.dry_run:
+                    history.post(made, events.CREATED, f"created {events.for_workloads(made)}: "
+                                 f"{len(imc.images(made))} image(s), {imc.effective_size_gib(made)} GiB")
             out.created.append(name)
             if self.printer is not None:
                 self.printer.name(name, "created")
@@ -117,7 +127,7 @@ class Executor:
         out.failed.append(f"{name}: {exc.message}")
         out.errors.append(exc)
 
-    def _wait(self, names: list[str], out: Outcome) -> None:
+    def _wait(self, names: list[str], out: Outcome, refreshes: _Refreshes, history: Recorder) -> None:
         from ..kube.waiting import wait_for
 
         for n, o in wait_for(self.cluster, names, READY, self.wait or 0.0).items():
@@ -125,11 +135,18 @@ class Executor:
                 out.ready.append(n)
             elif o.done:
                 out.failed.append(f"{n}: {o.phase}" + (f" ({o.reason})" if o.reason else ""))
+                obj = refreshes.replacement(n)
+                if obj is not None and o.phase in FAILED_PHASES:
+                    history.post(obj, events.REFRESH_FAILED, f"replacement of {refreshes.old[n]} is {o.phase}"
+                                 + (f" ({o.reason})" if o.reason else "")
+                                 + f"; {refreshes.old[n]} stays {events.for_workloads(obj)}", events.WARNING)
             else:
                 out.failed.append(f"{n}: not Ready after {self.wait_text} ({o.phase} at {o.progress})")
 
-    def _delete(self, plan: Plan, out: Outcome) -> None:
+    def _delete(self, plan: Plan, out: Outcome, caches: Sequence[Mapping[str, Any]], history: Recorder) -> None:
         ready = set(out.ready)
+        refreshes = _Refreshes(plan, out)
+        by_name = {imc.name(c): c for c in caches}
         for d in plan.deletes:
             late = [a for a in d.after if a not in ready]
             if late:
@@ -147,3 +164,34 @@ class Executor:
             out.deleted.append(d.name)
             if self.printer is not None:
                 self.printer.deleted(d.name)
+            self._deleted(d.name, d.reasons, refreshes, by_name, history)
+
+    def _deleted(self, name: str, reasons: Sequence[str], refreshes: _Refreshes,
+                 by_name: Mapping[str, Mapping[str, Any]], history: Recorder) -> None:
+        """Refreshed on the replacement of a refreshed cache; Pruned on a pruned one."""
+        if tuple(reasons) == (REFRESHED,):
+            new = refreshes.new.get(name)
+            obj = refreshes.replacement(new) if new else None
+            if obj is not None:
+                changed = ", ".join(refreshes.changed[name])
+                history.post(obj, events.REFRESHED, f"replaces {name} (moved: {changed}), which was deleted; "
+                                                    f"{events.for_workloads(obj)}")
+        elif name in by_name:
+            obj = by_name[name]
+            history.post(obj, events.PRUNED, f"deleted ({', '.join(reasons)}); it was made "
+                                              f"{events.for_workloads(obj)}")
+
+
+class _Refreshes:
+    """A plan's refreshes by name: the replacement as the API server returned it (its uid is what
+    `kubectl describe` finds Events by), the cache it replaces, what moved."""
+
+    def __init__(self, plan: Plan, out: Outcome) -> None:
+        made = {imc.name(o): o for o in out.objects}
+        self._objects = {r.name: made.get(r.name, r.body) for r in plan.refreshes}
+        self.old = {r.name: r.old for r in plan.refreshes}
+        self.new = {r.old: r.name for r in plan.refreshes}
+        self.changed = {r.old: [c.image for c in r.changes] for r in plan.refreshes}
+
+    def replacement(self, name: str) -> Optional[Mapping[str, Any]]:
+        return self._objects.get(name)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..kube.api import Cluster
 
 __all__ = ["Scope", "read_scope", "pod_usage", "read_usage", "resolve_current", "freshness_of", "stale_text",
-           "size_images", "discover_secrets", "cache_secrets", "warn_unsized"]
+           "size_images", "discover_secrets", "cache_secrets", "for_want_of_secret", "warn_unsized"]
 
 
 @dataclass
@@ -133,22 +133,59 @@ def size_images(images: Sequence[str], registry: RegistrySettings, cache: CacheS
     return sizes, errors
 
 
-def discover_secrets(workloads: Sequence[Mapping[str, Any]], cluster: Cluster,
-                     registry: RegistrySettings) -> tuple[list[Any], tuple[str, ...]]:
-    """The credentials of the workloads' pull secrets and --pull-secret, and the names new caches carry."""
+def discover_secrets(workloads: Sequence[Mapping[str, Any]], cluster: Cluster, registry: RegistrySettings,
+                     unread: Optional[dict[str, str]] = None) -> tuple[list[Any], tuple[str, ...]]:
+    """The credentials of the workloads' pull secrets and --pull-secret, and the names new caches carry.
+    With ``unread``, a secret RBAC forbids reading is left unread, its namespace noted there (sync)."""
     from ..kube.pullsecrets import Reads, discover
 
-    found = discover(workloads, registry.pull_secrets, Reads(cluster.get_secret, cluster.get_service_account), warn)
+    found = discover(workloads, registry.pull_secrets, Reads(cluster.get_secret, cluster.get_service_account), warn,
+                     where_granted=unread is not None)
+    if unread is not None:
+        unread.update(found.unread)
     return list(found.secrets), tuple(found.names)
 
 
-def cache_secrets(caches: Sequence[Mapping[str, Any]], cluster: Cluster) -> list[Any]:
-    """The credentials of the pull secrets the caches name (a refresh reads images as the cache did)."""
+def cache_secrets(caches: Sequence[Mapping[str, Any]], cluster: Cluster,
+                  unread: Optional[dict[str, str]] = None) -> list[Any]:
+    """The credentials of the pull secrets the caches name (a refresh reads images as the cache did).
+    With ``unread``, as :func:`discover_secrets`."""
     from ..kube.pullsecrets import load_pull_secrets
     from ..model import imagecache as imc
 
     names = sorted({s for c in caches for s in imc.pull_secrets(c)})
-    return list(load_pull_secrets(names, cluster.get_secret)) if names else []
+    if unread is None:
+        return list(load_pull_secrets(names, cluster.get_secret)) if names else []
+    found: list[Any] = []
+    for spec in names:
+        try:
+            found += load_pull_secrets([spec], cluster.get_secret)
+        except Forbidden as exc:
+            ns, _, name = spec.partition(":")
+            unread.setdefault(ns, f"{ns}/{name} ({exc.message})")
+    return found
+
+
+def for_want_of_secret(errors: Mapping[str, str], unread: Mapping[str, str],
+                       workloads: Sequence[Mapping[str, Any]] = (),
+                       caches: Sequence[Mapping[str, Any]] = ()) -> dict[str, str]:
+    """image -> the pull secret that could not be read, for each image that could not be sized and that a
+    workload of the secret's namespace runs (or a cache naming a secret of it holds); each said once."""
+    from ..model import imagecache as imc
+    from ..model.imagecache import MIN_GIB
+    from ..model.kinds import template_images
+    from ..registry.reference import normalize_or_keep
+
+    pairs = [((o.get("metadata") or {}).get("namespace") or "", template_images(o)) for o in workloads]
+    pairs += [(s.partition(":")[0], imc.images(c)) for c in caches for s in imc.pull_secrets(c)]
+    out: dict[str, str] = {}
+    for ns, images in pairs:
+        for image in (normalize_or_keep(i) for i in images) if ns in unread else ():
+            if image in errors and image not in out:
+                out[image] = unread[ns]
+                warn(f"{image} could not be sized: pull secret {unread[ns]} could not be read; its cache gets "
+                     f"the size of the cache it replaces, else the {MIN_GIB} GiB minimum")
+    return out
 
 
 def warn_unsized(errors: Mapping[str, str]) -> None:

@@ -58,7 +58,7 @@ from .prune import Candidate, Kept, Pins, PodImages, PruneOptions, plan_prune
 __all__ = [
     "Create", "Refresh", "Delete", "Note", "Plan", "CreateRateLimiter", "ImageFacts", "Usage", "Snapshot",
     "Scope", "Policy", "WarmRequest", "plan", "usage_of",
-    "requested", "needs_cache", "size_and_name", "stale", "settle", "budgets", "can_go",
+    "requested", "needs_cache", "fallback", "size_and_name", "stale", "settle", "budgets", "can_go",
     "warm_groups", "warm_plan", "predicted_state",
 ]
 
@@ -193,6 +193,9 @@ class Snapshot:
     platform: str = "linux/amd64"
     pull_secrets: tuple[str, ...] = ()  # the secrets new caches name
     digest_matches_recorded: bool = False
+    # image -> the pull secret (NS/NAME) RBAC let the run not read, for images that could not be sized:
+    # those get a fallback size (:func:`fallback`) rather than no cache
+    unread_secrets: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -380,19 +383,28 @@ def requested(snapshot: Snapshot, request: WarmRequest) -> tuple[list[Create], l
 
 
 # -- stage 2: sizing and naming -----------------------------------------------------------------------------
+def fallback(missing: Sequence[str], snapshot: Snapshot, policy: Policy) -> bool:
+    """Whether images the registry could not size are sized anyway: only when each failed for want of a
+    pull secret the run may not read (sync deployed with secrets per namespace), and the policy allows a
+    guess. The guess: the size the replaced cache records, else the minimum (over the images known)."""
+    return not policy.strict_sizing and bool(missing) and all(i in snapshot.unread_secrets for i in missing)
+
+
 def size_and_name(planned: Sequence[PlannedCache], snapshot: Snapshot, policy: Policy) -> \
         tuple[list[Create], list[Note]]:
     """A body per planned cache, sized by the 2x rule from the registry's sizes at current digests.
 
     An image the registry could not size leaves out the caches holding it (a size that ignores an
-    image would be too small); with ``strict_sizing`` it fails the whole plan instead.
+    image would be too small); with ``strict_sizing`` it fails the whole plan instead; for want of a
+    secret the run may not read, the cache gets the :func:`fallback` size.
     """
     existing = {imc.name(c) for c in snapshot.caches}
     creates: list[Create] = []
     notes: list[Note] = []
     for p in planned:
         missing = [i for i in p.images if i not in snapshot.sizes]
-        if missing:
+        guessed = fallback(missing, snapshot, policy)
+        if missing and not guessed:
             why = snapshot.sizing_errors.get(missing[0], "not sized")
             if policy.strict_sizing:
                 raise ImageCacheError(f"{missing[0]}: {why}; no cache was planned (a size that ignores an image "
@@ -402,10 +414,14 @@ def size_and_name(planned: Sequence[PlannedCache], snapshot: Snapshot, policy: P
         if p.name in existing:
             notes.append(Note(p.name, "an ImageCache of this name exists already; not created"))
             continue
-        needed = sum(snapshot.sizes[i].size_bytes for i in p.images)
+        needed = sum(snapshot.sizes[i].size_bytes for i in p.images if i in snapshot.sizes)
         body = imagecache_object(p, size_gib=recommend_gib(needed), digests={i: snapshot.sizes[i].digest
-                                                                             for i in p.images},
+                                                                             for i in p.images if i in snapshot.sizes},
                                  image_bytes=needed, platform=snapshot.platform, pull_secrets=snapshot.pull_secrets)
+        if guessed:
+            del body["metadata"]["annotations"][imc.ANN_BYTES]  # unknown is not the known images' sum
+            notes.append(Note(p.name, f"{missing[0]} not sized (pull secret {snapshot.unread_secrets[missing[0]]} "
+                                      f"not readable): {imc.effective_size_gib(body)} GiB"))
         creates.append(as_create(body))
     return creates, notes
 
@@ -422,10 +438,12 @@ def _targets(snapshot: Snapshot, names: frozenset[str]) -> list[Mapping[str, Any
     return [c for c in snapshot.caches if imc.phase(c) == READY]
 
 
-def _replacement(obj: Mapping[str, Any], snapshot: Snapshot) -> RefreshPlan:
+def _replacement(obj: Mapping[str, Any], snapshot: Snapshot, policy: Policy) -> RefreshPlan:
     """freshness.plan_refresh, sized again from the registry (never below the old size)."""
     images = list(dict.fromkeys(normalize_or_keep(t) for t in imc.images(obj)))
     missing = [i for i in images if i not in snapshot.sizes]
+    if fallback(missing, snapshot, policy):
+        return plan_refresh(obj, snapshot.current)  # the size (and byte count) the old cache records
     if missing:
         why = snapshot.sizing_errors.get(missing[0], "not read")
         raise ImageCacheError(f"cannot refresh {imc.name(obj)}: {missing[0]} could not be read from its registry "
@@ -473,7 +491,7 @@ def stale(snapshot: Snapshot, policy: Policy) -> tuple[list[Refresh], list[Note]
                                     "has a new id; refresh it by hand and re-pin)"))
             continue
         try:
-            rp = _replacement(obj, snapshot)
+            rp = _replacement(obj, snapshot, policy)
         except ImageCacheError as exc:
             notes.append(Note(name, f"not refreshed: {exc.message}"))
             continue

@@ -350,6 +350,12 @@ class Cluster:
         path = f"/api/v1/namespaces/{quote(namespace)}/events" if namespace else "/api/v1/events"
         return self._pages(path, {"fieldSelector": "involvedObject.kind=Pod"}, "list", "events")
 
+    def create_event(self, body: Obj) -> Obj:
+        """POST a core/v1 Event into its metadata.namespace."""
+        namespace = str(body["metadata"]["namespace"])
+        return self._object("POST", f"/api/v1/namespaces/{quote(namespace)}/events", body=body, verb="create",
+                            resource="events", name=f"{namespace}/{body['metadata']['name']}")
+
     # -- Leases (kube.lease keeps two syncs apart with them) --------------------------------------------
     def get_lease(self, namespace: str, name: str) -> Obj:
         return self._object("GET", _lease_path(namespace, name), verb="get", resource=_LEASES,

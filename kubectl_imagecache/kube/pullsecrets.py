@@ -17,7 +17,7 @@ from collections.abc import Mapping  # isinstance on typing.Mapping costs 5x (me
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from ..errors import EXIT_NOT_FOUND, ClusterNotFound, CredentialError, ImageCacheError, UsageError
+from ..errors import EXIT_NOT_FOUND, ClusterNotFound, CredentialError, Forbidden, ImageCacheError, UsageError
 from ..registry.credentials import Credential, PullSecret, auths_from_mapping
 from .kubeconfig import DEFAULT_NAMESPACE
 from .names import is_label, is_subdomain
@@ -151,6 +151,8 @@ class Reads:
 class Discovered:
     names: list[str] = field(default_factory=list)  # NAMESPACE:NAME, as spec.imagePullSecrets names them
     secrets: list[PullSecret] = field(default_factory=list)
+    # namespace -> "NS/NAME (why)" of the first secret there RBAC let us not read (discover(where_granted=True))
+    unread: dict[str, str] = field(default_factory=dict)
 
 
 def _wanted(workloads: Iterable[Mapping[str, Any]], explicit: Sequence[tuple[str, str]],
@@ -177,13 +179,22 @@ def _wanted(workloads: Iterable[Mapping[str, Any]], explicit: Sequence[tuple[str
 
 
 def discover(workloads: Iterable[Mapping[str, Any]], explicit: Sequence[tuple[str, str]], reads: Reads,
-             warn: Callable[[str], None]) -> Discovered:
+             warn: Callable[[str], None], where_granted: bool = False) -> Discovered:
     """Every usable pull secret of `explicit` (--pull-secret, must exist and be docker-config secrets)
-    and of the workloads (a missing or foreign one is warned about and skipped: the cloud would skip it)."""
+    and of the workloads (a missing or foreign one is warned about and skipped: the cloud would skip it).
+
+    ``where_granted``: a workload's secret RBAC forbids reading is named all the same (the cloud reads
+    it with its own rights) and kept in ``unread``, for sync deployed with secrets granted per namespace."""
     out = Discovered()
     for (ns, name), was_explicit in _wanted(workloads, explicit, reads).items():
         try:
             secret = reads.secret(ns, name)
+        except Forbidden as exc:
+            if was_explicit or not where_granted:
+                raise
+            out.unread.setdefault(ns, f"{ns}/{name} ({exc.message})")
+            out.names.append(f"{ns}:{name}")
+            continue
         except ClusterNotFound:
             if was_explicit:
                 raise ClusterNotFound(f"pull secret {ns}/{name} not found (--pull-secret {ns}:{name})") from None

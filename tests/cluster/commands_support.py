@@ -181,9 +181,9 @@ SYNC_NAMESPACE = "kubectl-imagecache"
 
 
 @contextmanager
-def deploy_sync_applied(cp: Any) -> Iterator[Any]:
-    """deploy/sync/ applied with kubectl, and its objects deleted afterwards."""
-    out = cp.kubectl("apply", "-k", str(DEPLOY_SYNC), check=False)
+def deploy_sync_applied(cp: Any, kustomization: Path = DEPLOY_SYNC) -> Iterator[Any]:
+    """deploy/sync/ (or an overlay of it) applied with kubectl, and its objects deleted afterwards."""
+    out = cp.kubectl("apply", "-k", str(kustomization), check=False)
     try:
         assert out.returncode == 0, out.stderr
         yield cp

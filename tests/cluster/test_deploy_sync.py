@@ -29,11 +29,12 @@ def test_the_service_account_may_do_what_sync_does_and_no_more(applied: ControlP
     cp = applied
     allowed = [("list", "imagecaches.eci.alibabacloud.com"), ("watch", "imagecaches.eci.alibabacloud.com"),
                ("create", "imagecaches.eci.alibabacloud.com"), ("delete", "imagecaches.eci.alibabacloud.com"),
-               ("list", "deployments.apps"), ("list", "cronjobs.batch"), ("list", "pods"), ("list", "events"),
+               ("list", "deployments.apps"), ("list", "cronjobs.batch"), ("list", "pods"), ("create", "events"),
                ("get", "secrets"), ("get", "serviceaccounts")]
     for verb, resource in allowed:
         assert can(cp, verb, resource, "-A"), (verb, resource)
-    denied = [("patch", "imagecaches.eci.alibabacloud.com"), ("update", "imagecaches.eci.alibabacloud.com"),
+    denied = [("get", "imagecaches.eci.alibabacloud.com"), ("list", "events"),
+              ("patch", "imagecaches.eci.alibabacloud.com"), ("update", "imagecaches.eci.alibabacloud.com"),
               ("list", "secrets"), ("watch", "secrets"), ("create", "pods"), ("delete", "deployments.apps"),
               ("get", "configmaps")]
     for verb, resource in denied:

@@ -76,10 +76,10 @@ def rules(doc: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
 def test_cluster_role_is_exactly_what_sync_uses() -> None:
     granted = rules(by_kind()["ClusterRole"])
     assert granted == {
-        (imc.GROUP, imc.PLURAL): {"get", "list", "watch", "create", "delete"},
+        (imc.GROUP, imc.PLURAL): {"list", "watch", "create", "delete"},
         **{("apps", r): {"list"} for r in ("deployments", "statefulsets", "daemonsets", "replicasets")},
         **{("batch", r): {"list"} for r in ("jobs", "cronjobs")},
-        ("", "pods"): {"list"}, ("", "events"): {"list"},
+        ("", "pods"): {"list"}, ("", "events"): {"create"},
         ("", "serviceaccounts"): {"get"}, ("", "secrets"): {"get"},
     }
     assert not any("*" in str(r) for r in by_kind()["ClusterRole"]["rules"])
@@ -112,3 +112,24 @@ def test_kustomize_builds_it() -> None:
     image = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "ghcr.io/kubectl-imagecache/kubectl-imagecache:latest"
     assert all(d["metadata"].get("namespace") in (None, "kubectl-imagecache") for d in docs)
+
+
+def built(path: Path) -> list[dict[str, Any]]:
+    out = subprocess.run([str(KUBECTL), "kustomize", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return list(yaml.safe_load_all(out.stdout))
+
+
+def test_scoped_secrets_drops_the_cluster_wide_secrets_rule_and_grants_get_per_namespace() -> None:
+    base = {(d["kind"], d["metadata"]["name"]): d for d in built(DEPLOY)}
+    scoped = {(d["kind"], d["metadata"]["name"]): d for d in built(DEPLOY.parent / "sync-scoped-secrets")}
+    key = ("ClusterRole", "kubectl-imagecache-sync")
+    assert rules(scoped[key]) == {k: v for k, v in rules(base[key]).items() if k != ("", "secrets")}
+    assert {k: v for k, v in scoped.items() if k != key and k[1] != "kubectl-imagecache-sync-secrets"} == \
+        {k: v for k, v in base.items() if k != key}
+    role, binding = scoped[("Role", "kubectl-imagecache-sync-secrets")], \
+        scoped[("RoleBinding", "kubectl-imagecache-sync-secrets")]
+    assert rules(role) == {("", "secrets"): {"get"}}
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] != "kubectl-imagecache"
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == base[("ClusterRoleBinding", "kubectl-imagecache-sync")]["subjects"]

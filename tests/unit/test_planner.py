@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kubectl_imagecache.errors import ImageCacheError
 from kubectl_imagecache.imagecache.coverage import coverage
 from kubectl_imagecache.imagecache.freshness import pinned_digest
 from kubectl_imagecache.imagecache.matching import State
@@ -322,3 +323,36 @@ def test_bounded_runs_converge_and_never_lose_coverage(w: World, max_create: int
         for r in coverage(w.objects, w.caches, pods=w.pods, current=w.current):
             assert r.match.k >= before[r.workload.name] or r.match.request.auto is False
     assert not (max_create and max_delete), "bounded runs did not converge"
+
+
+# -- an image not sized for want of a pull secret the run may not read (deploy/sync-scoped-secrets) ----------
+def test_an_image_behind_an_unreadable_secret_gets_the_minimum_and_a_refresh_keeps_the_old_size() -> None:
+    w = World([cache("old", [REDIS], size=60, digests={REDIS: D1})],
+              [deployment("web", [NGINX]), deployment("db", [REDIS])],
+              [pod("web", [NGINX]), pod("db", [REDIS])], current={REDIS: D2})
+    full = snapshot(w)
+    unsized = {i: f for i, f in full.sizes.items() if i not in (NGINX, REDIS)}
+    errors = {NGINX: "401 Unauthorized", REDIS: "401 Unauthorized"}
+    policy = Policy(warm=True, refresh=frozenset(), prune=PruneOptions(reasons=SYNC_REASONS), only_used=True)
+
+    # A reason other than a secret it could not read: no guess, no cache, no refresh.
+    blind = plan(replace(full, sizes=unsized, sizing_errors=errors), Scope(), policy)
+    assert blind.creates == () and blind.refreshes == ()
+
+    guessed = plan(replace(full, sizes=unsized, sizing_errors=errors,
+                           unread_secrets={NGINX: "ns/regcred", REDIS: "ns/regcred"}), Scope(), policy)
+    [create] = guessed.creates
+    assert create.images == (NGINX,) and create.size_gib == imc.MIN_GIB
+    assert imc.ANN_BYTES not in imc.annotations(create.body) and imc.digests(create.body) == {}
+    [refresh] = guessed.refreshes
+    assert refresh.old == "old" and imc.effective_size_gib(refresh.body) == 60  # what the old cache records
+    assert any("ns/regcred" in n.reason for n in guessed.notes)
+
+    # warm and coverage --fix size strictly: a guess there fails the plan as before.
+    strict = replace(full, sizes=unsized, sizing_errors=errors, unread_secrets={NGINX: "ns/regcred"})
+    try:
+        plan(strict, Scope(), replace(policy, strict_sizing=True, refresh=None))
+    except ImageCacheError as exc:
+        assert "401 Unauthorized" in exc.message
+    else:
+        raise AssertionError("a strict plan guessed a size")

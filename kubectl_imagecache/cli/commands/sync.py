@@ -134,7 +134,15 @@ class SyncOptions(CommandOptions, PrintOptions):
         from ...imagecache.freshness import stale_caches, tags_to_resolve
         from ...imagecache.planner import Snapshot, warm_plan
         from ...model import imagecache as imc
-        from ..scope import cache_secrets, discover_secrets, read_scope, read_usage, resolve_current, size_images
+        from ..scope import (
+            cache_secrets,
+            discover_secrets,
+            for_want_of_secret,
+            read_scope,
+            read_usage,
+            resolve_current,
+            size_images,
+        )
 
         workloads: list[dict[str, Any]] = []
         pods: list[dict[str, Any]] = []
@@ -148,14 +156,17 @@ class SyncOptions(CommandOptions, PrintOptions):
         usage, unknown = read_usage(cluster, scopes[0] if len(scopes) == 1 else None)
         # What the planner will size: the new caches' images and the stale caches' (read as each cache does).
         planned, _ = warm_plan(results, caches)
-        secrets, names = discover_secrets(workloads, cluster, self.registry) if planned else ([], ())
+        unread: dict[str, str] = {}  # secrets are read only where granted (deploy/sync/components/scoped-secrets)
+        secrets, names = discover_secrets(workloads, cluster, self.registry, unread) if planned else ([], ())
         sizes, errors = size_images([i for p in planned for i in p.images], self.registry, self.cache, secrets)
         stale = {f.name for f in stale_caches(caches, current)}
         stale_objs = [c for c in caches if imc.name(c) in stale]
         more, more_errors = size_images([i for c in stale_objs for i in imc.images(c)], self.registry, self.cache,
-                                        cache_secrets(stale_objs, cluster))
+                                        cache_secrets(stale_objs, cluster, unread))
+        errors.update(more_errors)
         return Snapshot(caches, dt.datetime.now(dt.timezone.utc), workloads, pods, results, usage, unknown, current,
-                        {**sizes, **more}, {**errors, **more_errors}, str(self.registry.platform), names)
+                        {**sizes, **more}, errors, str(self.registry.platform), names,
+                        unread_secrets=for_want_of_secret(errors, unread, workloads, stale_objs))
 
     def plan(self, snapshot: Snapshot) -> Plan:
         from ...imagecache.planner import Policy, Scope, plan
