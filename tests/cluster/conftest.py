@@ -102,8 +102,7 @@ def _clean_imagecaches(request: pytest.FixtureRequest) -> Iterator[None]:
     delete_imagecaches(api, exclude=before)
 
 
-@pytest.fixture
-def namespace(admin_api: Any) -> Iterator[str]:
+def fresh_namespace(admin_api: Any) -> Iterator[str]:
     """A fresh namespace (for pull secrets and the like), deleted after the test."""
     from kubernetes import client
 
@@ -115,6 +114,17 @@ def namespace(admin_api: Any) -> Iterator[str]:
     # and accept that; the next test gets a different name anyway.
     core.delete_collection_namespaced_secret(name)
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(admin_api: Any) -> Iterator[str]:
+    yield from fresh_namespace(admin_api)
+
+
+@pytest.fixture
+def other_namespace(admin_api: Any) -> Iterator[str]:
+    """A second fresh namespace, for what one namespace's workloads do to another's."""
+    yield from fresh_namespace(admin_api)
 
 
 @pytest.fixture

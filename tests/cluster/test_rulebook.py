@@ -5,8 +5,6 @@ are read as absent with one warning, never a traceback."""
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
 from typing import Any, Callable
 
 import pytest
@@ -21,17 +19,6 @@ PIN = "k8s.aliyun.com/eci-imc-id"
 WORKLOADS = "kubectl-imagecache.io/workloads"
 DIGESTS = "kubectl-imagecache.io/digests"
 BYTES = "kubectl-imagecache.io/images-bytes"
-
-
-@pytest.fixture
-def other_namespace(admin_api: Any) -> Iterator[str]:
-    from kubernetes import client
-
-    core = client.CoreV1Api(admin_api)
-    name = f"t-{secrets.token_hex(4)}"
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    core.delete_namespace(name)
 
 
 def test_a_namespaced_sync_keeps_a_stale_cache_that_another_namespace_pins(
