@@ -255,9 +255,11 @@ class CacheSettings:
     enabled: bool
 
     def open(self) -> Any:
+        if not self.enabled:  # --no-cache: the cache module (and diskcache, sqlite) is never imported
+            return None
         from ..registry.cache import MetadataCache
 
-        return MetadataCache(self.directory, warn=_warn_once()) if self.enabled else None
+        return MetadataCache(self.directory, warn=_warn_once())
 
 
 @dataclass(frozen=True)
@@ -270,7 +272,7 @@ class CacheFlags:
 
     def complete(self) -> CacheSettings:
         from ..durations import parse_duration
-        from ..registry.cache import default_cache_dir
+        from ..registry.cachedir import default_cache_dir  # not registry.cache: --no-cache never opens it
 
         if self.offline and self.no_cache:
             raise UsageError("--offline needs the local cache: drop --no-cache")

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from .cachedir import default_cache_dir, project_cache_root
+from .defaults import DEFAULT_TTL
 from .manifest import MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, compute_digest
 from .reference import is_valid_digest
 
 __all__ = ["MetadataCache", "TagEntry", "default_cache_dir", "DEFAULT_TTL", "DEFAULT_SIZE_LIMIT"]
 
-DEFAULT_TTL = 3600.0
 DEFAULT_SIZE_LIMIT = 256 << 20  # manifests are small: this holds hundreds of thousands
 _LOCK_WAIT = 1.0  # seconds to wait for another process's lock before going on without the cache
 _SCHEMA = "v1"  # bump when the stored shapes change; old entries are then simply not found
@@ -40,21 +41,6 @@ _DB_FILES = (_DB, _DB + "-wal", _DB + "-shm", _DB + "-journal")
 # version could have): <2 hex>/<2 hex>/<28 hex>.val
 _VALUE_FILE = re.compile(r"^[0-9a-f]{28}\.val$")
 _HEX2 = re.compile(r"^[0-9a-f]{2}$")
-
-
-def default_cache_dir(explicit: Optional[str] = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    env = os.environ.get("KUBECTL_IMAGECACHE_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    return _project_cache_root() / "metadata"
-
-
-def _project_cache_root() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "kubectl-imagecache"
 
 
 def _own_files(directory: Path) -> Iterator[Path]:
@@ -260,7 +246,7 @@ class MetadataCache:
 
     def _remove_legacy(self) -> int:
         """Earlier builds kept the database in the project's cache root itself; those files go too."""
-        root = _project_cache_root()
+        root = project_cache_root()
         if self.directory != root / "metadata":
             return 0
         removed = 0

@@ -19,7 +19,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from ..errors import (
     ImageCacheError,
@@ -32,8 +32,8 @@ from ..errors import (
 )
 from ..escape import clean
 from .auth import RegistryAuth
-from .cache import DEFAULT_TTL, MetadataCache
 from .credentials import CredentialStore
+from .defaults import DEFAULT_TTL
 from .exchange import Send
 from .manifest import (
     ACCEPT,
@@ -51,6 +51,9 @@ from .manifest import (
 from .platform import DEFAULT_PLATFORM, Platform, canonical, format_platform, only
 from .reference import Reference, is_valid_digest
 from .transport import RegistryTransport, TransportOptions
+
+if TYPE_CHECKING:  # the client only calls the cache it is given: `estimate --no-cache` never imports it
+    from .cache import MetadataCache
 
 __all__ = ["ClientOptions", "RegistryClient", "NeedsNetwork"]
 

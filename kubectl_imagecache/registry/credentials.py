@@ -13,8 +13,6 @@ import fnmatch
 import json
 import os
 import re
-import shutil
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -383,6 +381,9 @@ class CredentialStore:
 
         if not _HELPER_NAME.match(helper):
             return failed("not a valid helper name")
+        import shutil  # deferred with subprocess: only a configured credential helper needs them
+        import subprocess
+
         executable = shutil.which(program)
         if executable is None:
             return failed("not found on PATH")

@@ -222,12 +222,18 @@ def test_only_no_proxy_set_means_direct(plain_registry: LiveRegistry, forward_pr
     assert forward_proxy.targets == []
 
 
-def test_an_estimate_loads_no_requests(plain_registry: LiveRegistry, tmp_path: Path) -> None:
-    # requests (and charset_normalizer, idna, cookiejar under it) cost ~40 ms of every start and
-    # ~0.5 ms of CPU per request; the registry path runs on urllib3 alone (bench/estimate.py).
+# Modules a cold `estimate --no-cache` must not import: requests (and charset_normalizer, idna, cookiejar
+# under it) cost ~40 ms of every start and ~0.5 ms of CPU per request, the registry path runs on urllib3
+# alone; the local cache (diskcache, sqlite3) and the credential helpers' subprocess are not used.
+NOT_LOADED_BY_A_COLD_ESTIMATE = ("requests", "charset_normalizer", "kubernetes", "kubectl_imagecache.registry.cache",
+                                 "diskcache", "sqlite3", "subprocess")
+
+
+def test_an_estimate_without_cache_loads_neither_requests_nor_the_cache(plain_registry: LiveRegistry,
+                                                                        tmp_path: Path) -> None:
     probe = ("import atexit, sys\n"
              "atexit.register(lambda: sys.stderr.write('\\nloaded: ' + ','.join(sorted(\n"
-             "    m for m in ('requests', 'charset_normalizer', 'kubernetes') if m in sys.modules)) + '\\n'))\n"
+             f"    m for m in {NOT_LOADED_BY_A_COLD_ESTIMATE!r} if m in sys.modules)) + '\\n'))\n"
              "from kubectl_imagecache.cli.main import main\n"
              "sys.argv[0] = 'kubectl-imagecache'\n"
              "main()\n")

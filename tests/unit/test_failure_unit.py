@@ -23,7 +23,7 @@ from urllib3.exceptions import (
 )
 
 from kubectl_imagecache.registry.net.deadline import ResolveTimeout
-from kubectl_imagecache.registry.net.failure import classify
+from kubectl_imagecache.registry.net.failure import classify, url_flaw
 
 URL = "https://registry.example.com/v2/"
 
@@ -99,3 +99,20 @@ def test_only_cut_connections_and_timeouts_are_transient() -> None:
     assert [classify(f()).transient for f in (_refused, _unresolved, _tls)] == [False, False, False]
     assert classify(_aborted(http.client.RemoteDisconnected("closed"))).transient
     assert not classify(_aborted(http.client.BadStatusLine("x"))).transient
+
+
+@pytest.mark.parametrize("url, host, char", [
+    ("http://a b/x", "a b", "' '"), ("https://u:p@reg\tistry:5000/token", "reg\\tistry:5000", "'\\t'"),
+    ("http://a\x7fb?x", "a\\x7fb", "'\\x7f'"),
+])
+def test_a_host_with_a_space_or_control_character_is_named_the_same_under_every_urllib3(url: str, host: str,
+                                                                                      char: str) -> None:
+    # urllib3 2.6 (the zipapp's lock, Python 3.9's install) accepts these hosts; http.client then
+    # refuses the request line, which would read as a malformed answer instead of an invalid URL.
+    assert url_flaw(url) == f"host '{host}' contains invalid character {char}"
+
+
+@pytest.mark.parametrize("url", ["https://registry.example.com:5000/v2/", "http://[::1]:5000/x", "https://a%20b/x",
+                                 "/v2/relative path"])
+def test_hosts_without_space_or_control_characters_pass(url: str) -> None:
+    assert url_flaw(url) is None

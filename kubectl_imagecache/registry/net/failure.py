@@ -19,13 +19,21 @@ __all__ = ["Failure", "NetError", "classify", "url_flaw", "PROXY_ADVICE"]
 PROXY_ADVICE = "check HTTPS_PROXY, HTTP_PROXY and NO_PROXY"
 
 
+# The authority of an absolute URL as urllib3 splits it (a backslash ends it too), and what no host
+# may hold: space and control characters.
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^\\/?#]*)")
+_BAD_HOST_CHAR = re.compile(r"[\x00-\x20\x7f]")
+
+
 def url_flaw(url: str) -> Optional[str]:
     """What makes ``url`` (a registry's Location or token realm) impossible to request, escaped; None
     when urlsplit and urllib3 both accept it.
 
     urlsplit raises ValueError on an unbalanced [ or ] and, for .port, on a port that is no number or
-    out of range; urllib3 refuses a host with spaces or control characters. Found here, it is the
-    registry's broken answer, not an error of ours.
+    out of range; urllib3 refuses other URLs it cannot parse. A host with a space or a control
+    character is refused here, not left to urllib3: 2.8 refuses it, 2.6 (the zipapp's lock, what
+    Python 3.9 installs) lets it through to http.client, whose complaint reads as a malformed answer.
+    Found here, it is the registry's broken answer, not an error of ours.
     """
     from urllib.parse import urlsplit
 
@@ -33,6 +41,11 @@ def url_flaw(url: str) -> Optional[str]:
 
     try:
         urlsplit(url).port  # noqa: B018 - evaluated for its ValueError
+        authority = _AUTHORITY.match(url)
+        host = authority.group(1).rpartition("@")[2] if authority else ""
+        bad = _BAD_HOST_CHAR.search(host)
+        if bad:
+            return clean(f"host {host!r} contains invalid character {bad.group()!r}", 120)
         parse_url(url)
     except ValueError as exc:  # urllib3's LocationParseError is one
         return clean(str(exc), 120)
