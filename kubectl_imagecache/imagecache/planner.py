@@ -304,12 +304,14 @@ def _as_ready(body: Mapping[str, Any], now: dt.datetime, keep_created: bool = Fa
 
 
 def predicted_state(caches: Sequence[Mapping[str, Any]], creates: Sequence[Create], refreshes: Sequence[Refresh],
-                    now: dt.datetime, deletes: Sequence[Delete] = ()) -> list[dict[str, Any]]:
+                    now: dt.datetime, deletes: Sequence[Delete] = ()) -> list[Mapping[str, Any]]:
     """The caches once the plan is done: creates and replacements Ready (created ``now``), the
     caches they replace and those deleted gone."""
+    if not (creates or refreshes or deletes):
+        return list(caches)  # prune alone: the state it judges is today's (1000 caches copied for nothing)
     gone = {r.old for r in refreshes} | {n for r in refreshes for n in r.retires} | {d.name for d in deletes}
     waiting = {r.name for r in refreshes if not r.create}
-    out: list[dict[str, Any]] = []
+    out: list[Mapping[str, Any]] = []
     for obj in caches:
         name = imc.name(obj)
         if name in gone:
@@ -504,6 +506,8 @@ def _choices(results: Sequence[WorkloadCoverage], state: Sequence[Mapping[str, A
              by_recorded: bool) -> dict[str, list[str]]:
     """cache name -> the workloads that would use it in ``state`` (chosen, or pinned by id)."""
     used: dict[str, list[str]] = collections.defaultdict(list)
+    if not results:
+        return used  # prune alone reads no workloads: no index to build
     by_id: dict[str, list[str]] = collections.defaultdict(list)
     for obj in state:
         cid = imc.cache_id(obj)
