@@ -53,3 +53,10 @@ def test_registry_timeout_takes_kubectl_durations(tmp_path: Path) -> None:
     # --offline with nothing cached: the duration was read, and the image fails for want of the cache.
     r = run(["estimate", "--offline", "--registry-timeout", "1m30s", "registry.invalid/app:1"], home=tmp_path)
     assert r.code != 2 and "registry-timeout" not in r.stderr, r
+
+
+def test_a_sync_timeout_longer_than_its_lease_can_last_is_a_usage_error(tmp_path: Path) -> None:
+    # Found in review: 100000d parses as a duration but not as the Lease's int32 leaseDurationSeconds.
+    r = run(["sync", "--yes", "--timeout", "100000d"], home=tmp_path)
+    assert r.code == 2 and r.stdout == "", r
+    assert r.stderr.strip() == "error: --timeout 100000d is too long for sync's Lease: at most 24855d", r

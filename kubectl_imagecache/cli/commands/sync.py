@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 # The Lease lasts --timeout (the longest step, the wait) plus this margin from each renewal; renewed
 # after planning, before the wait and the deletes, and (executor.py) while creates are spaced out.
 LEASE_MARGIN_SECONDS = 600
+LEASE_MAX_SECONDS = 2**31 - 1  # leaseDurationSeconds is an int32
 
 
 @dataclass
@@ -116,6 +117,9 @@ class SyncOptions(CommandOptions, PrintOptions):
 
         if not is_subdomain(self.lease_namespace, 63):
             raise UsageError(f'--lease-namespace "{self.lease_namespace}" is not a namespace name')
+        if self.seconds + LEASE_MARGIN_SECONDS > LEASE_MAX_SECONDS:
+            raise UsageError(f"--timeout {self.timeout} is too long for sync's Lease: at most "
+                             f"{(LEASE_MAX_SECONDS - LEASE_MARGIN_SECONDS) // 86400}d")
         if self.status and (self.yes or self.policy is not None):
             raise UsageError("--status only reads the last run's summary: drop --yes and --policy")
         if self.namespaces is not None and self.kube_flags.namespace:
