@@ -30,9 +30,19 @@ if TYPE_CHECKING:
     from ..imagecache.planner import Usage
     from ..kube.api import Cluster
 
-__all__ = ["Outcome", "Executor", "LEASE_RENEW_SECONDS"]
+__all__ = ["Failure", "Outcome", "Executor", "LEASE_RENEW_SECONDS"]
 
 LEASE_RENEW_SECONDS = 60  # how often `keep` is called while creates are spaced out
+
+
+@dataclass(frozen=True)
+class Failure:
+    name: str  # the cache
+    why: str
+    deleting: bool = False  # the delete failed (else its create, or the wait for it)
+
+    def __str__(self) -> str:
+        return f"{'delete ' if self.deleting else ''}{self.name}: {self.why}"
 
 
 @dataclass
@@ -40,13 +50,14 @@ class Outcome:
     created: list[str] = field(default_factory=list)
     ready: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # "NAME: why"
+    failed: list[Failure] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # deletes left for a later run, and why
     objects: list[Mapping[str, Any]] = field(default_factory=list)  # as the API server returned them
     errors: list[ImageCacheError] = field(default_factory=list)  # behind ``failed``, for their exit codes
 
     def to_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "ready": self.ready, "deleted": self.deleted, "failed": self.failed,
+        return {"created": self.created, "ready": self.ready, "deleted": self.deleted,
+                "failed": [str(f) for f in self.failed],
                 "skipped": self.skipped}
 
 
@@ -82,7 +93,8 @@ class Executor:
         history = Recorder(self.cluster, warn)
         self._create(plan, out, history)
         new = [c.name for c in plan.creates] + [r.name for r in plan.refreshes]
-        waiting = [n for n in new if not any(f.startswith(f"{n}:") for f in out.failed)]
+        failed = {f.name for f in out.failed}
+        waiting = [n for n in new if n not in failed]
         if waiting and self.wait is not None:
             self.keep()  # the wait lasts up to its timeout, which the Lease's duration covers from here
             self._wait(waiting, out, _Refreshes(plan, out), history)
@@ -124,7 +136,7 @@ class Executor:
                 self.printer.name(name, "created")
 
     def _fail(self, out: Outcome, name: str, exc: ImageCacheError) -> None:
-        out.failed.append(f"{name}: {exc.message}")
+        out.failed.append(Failure(name, exc.message))
         out.errors.append(exc)
 
     def _wait(self, names: list[str], out: Outcome, refreshes: _Refreshes, history: Recorder) -> None:
@@ -134,14 +146,14 @@ class Executor:
             if o.ok:
                 out.ready.append(n)
             elif o.done:
-                out.failed.append(f"{n}: {o.phase}" + (f" ({o.reason})" if o.reason else ""))
+                out.failed.append(Failure(n, o.phase + (f" ({o.reason})" if o.reason else "")))
                 obj = refreshes.replacement(n)
                 if obj is not None and o.phase in FAILED_PHASES:
                     history.post(obj, events.REFRESH_FAILED, f"replacement of {refreshes.old[n]} is {o.phase}"
                                  + (f" ({o.reason})" if o.reason else "")
                                  + f"; {refreshes.old[n]} stays {events.for_workloads(obj)}", events.WARNING)
             else:
-                out.failed.append(f"{n}: not Ready after {self.wait_text} ({o.phase} at {o.progress})")
+                out.failed.append(Failure(n, f"not Ready after {self.wait_text} ({o.phase} at {o.progress})"))
 
     def _delete(self, plan: Plan, out: Outcome, caches: Sequence[Mapping[str, Any]], history: Recorder) -> None:
         ready = set(out.ready)
@@ -157,7 +169,7 @@ class Executor:
             except ClusterNotFound:
                 pass  # someone else removed it meanwhile: the goal is met
             except ImageCacheError as exc:
-                out.failed.append(f"delete {d.name}: {exc.message}")
+                out.failed.append(Failure(d.name, exc.message, deleting=True))
                 continue
             finally:
                 self.on_delete(d.name)

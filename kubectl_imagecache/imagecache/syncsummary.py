@@ -27,7 +27,7 @@ _COVERAGE, _HELD = "coverage-percent", "held-gib"
 
 
 class Done(Protocol):
-    """What the executor did (cli.executor.Outcome): names created and deleted, actions failed."""
+    """What the executor did (cli.executor.Outcome): names created and deleted, actions failed (only counted)."""
 
     @property
     def created(self) -> Sequence[str]: ...
@@ -36,7 +36,7 @@ class Done(Protocol):
     def deleted(self) -> Sequence[str]: ...
 
     @property
-    def failed(self) -> Sequence[str]: ...
+    def failed(self) -> Sequence[object]: ...
 
 
 @dataclass(frozen=True)

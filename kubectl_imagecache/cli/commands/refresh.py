@@ -113,7 +113,9 @@ class RefreshOptions(CommandOptions, PrintOptions):
         printer = NamePrinter(err=self.printer.document)
         out = Executor(cluster, printer, wait=self.seconds, wait_text=self.timeout).run(p, caches, usage,
                                                                                          snapshot.now)
-        failures = [f"replacement {f.replace(': ', ' is ', 1)}; {_old(p, f)} stays" for f in out.failed]
+        old = {r.name: r.old for r in p.refreshes}
+        failures = [f"replacement {f.name} is {f.why}; {old.get(f.name, 'the old cache')} stays" if not f.deleting
+                    else str(f) for f in out.failed]
         for f in failures:
             click.echo(f"error: {clean(f)}", err=True)
         if self.printer.document:
@@ -127,11 +129,6 @@ class RefreshOptions(CommandOptions, PrintOptions):
 
 def _row(r: Any) -> dict[str, Any]:
     return {"old": r.old, "name": r.name, "changes": [c.to_dict() for c in r.changes]}
-
-
-def _old(p: Any, failure: str) -> str:
-    """The stale cache a failed replacement was to take over from."""
-    return next((r.old for r in p.refreshes if failure.startswith(f"{r.name}:")), "the old cache")
 
 
 @click.command("refresh", context_settings={"help_option_names": ["-h", "--help"]})
