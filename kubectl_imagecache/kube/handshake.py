@@ -16,6 +16,8 @@ from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError
 
+from ..httpfacts import causes
+
 __all__ = ["TLS_HANDSHAKE_TIMEOUT", "TLSHandshakeTimeout", "bound_tls_handshake", "handshake_timeout"]
 
 TLS_HANDSHAKE_TIMEOUT = 10.0  # seconds: client-go's http.Transport TLSHandshakeTimeout (utilnet.SetTransportDefaults)
@@ -65,7 +67,4 @@ def bound_tls_handshake(pool_manager: Any) -> None:
 
 def handshake_timeout(exc: BaseException) -> Optional[TLSHandshakeTimeout]:
     """The handshake timeout behind a failed request (urllib3 hands it over as MaxRetryError.reason)."""
-    for e in (exc, getattr(exc, "reason", None)):
-        if isinstance(e, TLSHandshakeTimeout):
-            return e
-    return None
+    return next((e for e in causes(exc) if isinstance(e, TLSHandshakeTimeout)), None)
