@@ -13,13 +13,15 @@ replacement, once the old cache is deleted), RefreshFailed, Pruned. A failed Eve
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from ..errors import AlreadyExists, ClusterNotFound, ImageCacheError
 from ..imagecache import invariant
-from ..imagecache.planner import REFRESHED, CreateRateLimiter, Plan
+from ..imagecache.planner import REFRESHED, Plan
+from ..imagecache.ratelimit import CreateRateLimiter
 from ..kube.events import Recorder
 from ..model import events
 from ..model import imagecache as imc
@@ -81,13 +83,14 @@ class Executor:
     wait: Optional[float] = None
     wait_text: str = ""
     keep: Callable[[], None] = _nothing
-    on_delete: Callable[[str], None] = field(default=lambda name: None)  # a progress bar's step
+    on_delete: Callable[[str], None] = field(default=lambda _name: None)  # a progress bar's step
     limiter: CreateRateLimiter = field(default_factory=CreateRateLimiter)
     exists_ok: Callable[[Mapping[str, Any]], Optional[bool]] = _made_before
     dry_run: bool = False  # the API server validates the creates and stores nothing
     stop_on_error: bool = False  # warm: the first failed create ends the run
 
-    def run(self, plan: Plan, caches: Sequence[Mapping[str, Any]], usage: Optional[Usage], now: Any) -> Outcome:
+    def run(self, plan: Plan, caches: Sequence[Mapping[str, Any]], usage: Optional[Usage],
+            now: dt.datetime) -> Outcome:
         invariant.enforce(plan, caches, usage, now)
         out = Outcome()
         history = Recorder(self.cluster, warn)

@@ -38,8 +38,6 @@ from ..errors import ImageCacheError, UsageError
 from ..model import imagecache as imc
 from ..model import pods as pod_phases
 from ..model.imagecache import (
-    CREATE_RATE_LIMIT,
-    CREATE_RATE_WINDOW_SECONDS,
     IN_PROGRESS_PHASES,
     LIVE_PHASES,
     MAX_IMAGES,
@@ -56,7 +54,7 @@ from .plan import Holder, ImageGroup, PlannedCache, imagecache_object, matching_
 from .prune import Candidate, Kept, Pins, PodImages, PruneOptions, plan_prune
 
 __all__ = [
-    "Create", "Refresh", "Delete", "Note", "Plan", "CreateRateLimiter", "ImageFacts", "Usage", "Snapshot",
+    "Create", "Refresh", "Delete", "Note", "Plan", "ImageFacts", "Usage", "Snapshot",
     "Scope", "Policy", "WarmRequest", "plan", "usage_of",
     "requested", "needs_cache", "fallback", "size_and_name", "stale", "settle", "budgets", "can_go",
     "warm_groups", "warm_plan", "predicted_state",
@@ -72,6 +70,7 @@ class Note:
 
     subject: str
     reason: str
+    done: bool = field(default=False, compare=False)  # already as asked (nothing to do), not held back
 
     def to_dict(self) -> dict[str, str]:
         return {"subject": self.subject, "reason": self.reason}
@@ -488,7 +487,7 @@ def stale(snapshot: Snapshot, policy: Policy) -> tuple[list[Refresh], list[Note]
         name = imc.name(obj)
         if not cache_freshness(obj, snapshot.current).stale:
             if policy.refresh:
-                notes.append(Note(name, "not stale: every recorded digest is current, or none is known"))
+                notes.append(Note(name, "not stale: every recorded digest is current, or none is known", done=True))
             continue
         if snapshot.usage is None:
             # The replacement gets a new id: without every pin known, a pod elsewhere may pin this one.
@@ -676,32 +675,3 @@ def plan(snapshot: Snapshot, scope: Scope, policy: Policy) -> Plan:
                                   "only expired and failed caches are deleted, nothing is refreshed"))
     return Plan(tuple(creates), tuple(refreshes), tuple(deletes), tuple(left.deferred), tuple(notes), tuple(kept),
                 tuple(limited), tuple(building))
-
-
-# -- the rate limit ------------------------------------------------------------------------------------------
-class CreateRateLimiter:
-    """At most ``limit`` creates in any ``window`` seconds (ECI's CreateImageCache: 200 a minute).
-
-    Pure: the caller reads its clock, asks :meth:`reserve` how long to sleep before the next create,
-    sleeps, and sends it. A sliding window, so a burst after a quiet minute is allowed in full.
-    """
-
-    def __init__(self, limit: int = CREATE_RATE_LIMIT, window: float = CREATE_RATE_WINDOW_SECONDS) -> None:
-        if limit < 1 or window <= 0:
-            raise ValueError("a rate limit needs limit >= 1 and window > 0")
-        self.limit, self.window = limit, window
-        self._sent: collections.deque[float] = collections.deque()
-
-    def wait(self, now: float) -> float:
-        """Seconds from ``now`` until the next create may be sent (0: at once)."""
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
-        if len(self._sent) < self.limit:
-            return 0.0
-        return max(0.0, self._sent[-self.limit] + self.window - now)
-
-    def reserve(self, now: float) -> float:
-        """:meth:`wait`, and count a create as sent at ``now`` plus that wait."""
-        delay = self.wait(now)
-        self._sent.append(now + delay)
-        return delay

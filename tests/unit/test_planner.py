@@ -20,7 +20,6 @@ from kubectl_imagecache.imagecache.freshness import pinned_digest
 from kubectl_imagecache.imagecache.matching import State
 from kubectl_imagecache.imagecache.plan import PlannedCache, imagecache_object
 from kubectl_imagecache.imagecache.planner import (
-    CreateRateLimiter,
     ImageFacts,
     Plan,
     Policy,
@@ -35,6 +34,7 @@ from kubectl_imagecache.imagecache.planner import (
     warm_plan,
 )
 from kubectl_imagecache.imagecache.prune import PruneOptions
+from kubectl_imagecache.imagecache.ratelimit import CreateRateLimiter
 from kubectl_imagecache.model import imagecache as imc
 from kubectl_imagecache.registry.reference import normalize
 from tests.support.builders import NOW, cache, deployment, pod, ts

@@ -90,9 +90,9 @@ class RefreshOptions(CommandOptions, PrintOptions):
         snapshot = Snapshot(caches, dt.datetime.now(dt.timezone.utc), usage=usage, usage_unknown=unknown,
                             current=current, sizes=sizes, sizing_errors=errors)
         p = plan(snapshot, Scope(), Policy(refresh=frozenset(self.names)))
-        refused = [f"{n.subject}: {n.reason}" for n in p.notes if not n.reason.startswith("not stale")]
+        refused = [f"{n.subject}: {n.reason}" for n in p.notes if not n.done]
         for n in p.notes:
-            if n.reason.startswith("not stale"):
+            if n.done:
                 info(f"ImageCache {n.subject} is {n.reason}: nothing to do")
         if not p.refreshes and not refused:
             if self.printer.document:
