@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..kube.api import Cluster
 
 __all__ = ["Scope", "read_scope", "pod_usage", "read_usage", "resolve_current", "freshness_of", "stale_text",
-           "size_images", "discover_secrets", "cache_secrets", "for_want_of_secret", "warn_unsized"]
+           "size_images", "discover_secrets", "cache_secrets", "for_want_of_secret"]
 
 
 @dataclass
@@ -186,11 +186,6 @@ def for_want_of_secret(errors: Mapping[str, str], unread: Mapping[str, str],
                 warn(f"{image} could not be sized: pull secret {unread[ns]} could not be read; its cache gets "
                      f"the size of the cache it replaces, else the {MIN_GIB} GiB minimum")
     return out
-
-
-def warn_unsized(errors: Mapping[str, str]) -> None:
-    for image, why in sorted(errors.items()):
-        warn(f"{image}: {why}")
 
 
 def pod_usage(cluster: Any, scope: Optional[Scope] = None) -> Usage:

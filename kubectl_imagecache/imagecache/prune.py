@@ -174,7 +174,6 @@ def _outlives(newer: Mapping[str, Any], older: Mapping[str, Any], now: dt.dateti
 def _own_reasons(obj: Mapping[str, Any], pods: Optional[PodImages], now: dt.datetime,
                  opts: PruneOptions) -> list[str]:
     """Every reason but superseded, which depends on the other caches."""
-    status = obj.get("status") or {}
     phase = imc.phase(obj)
     created = imc.created_at(obj)
     out: list[str] = []
@@ -182,7 +181,7 @@ def _own_reasons(obj: Mapping[str, Any], pods: Optional[PodImages], now: dt.date
     if Reason.EXPIRED in opts.reasons and expires is not None and expires <= now:
         out.append(Reason.EXPIRED.value)
     if Reason.FAILED in opts.reasons and phase in imc.FAILED_PHASES:
-        since = imc.parse_time(status.get("lastUpdatedTime")) or imc.parse_time(status.get("startTime")) or created
+        since = imc.last_changed(obj)
         if since is None or (now - since).total_seconds() >= opts.failed_grace:
             out.append(Reason.FAILED.value)
     if Reason.UNUSED in opts.reasons and pods is not None:

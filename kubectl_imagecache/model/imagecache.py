@@ -28,8 +28,8 @@ __all__ = [
     "EVENT_HIT", "EVENT_MISSED", "EVENT_AUTO_CREATED", "POD_EVENTS",
     "parse_time", "format_time",
     "name", "phase", "progress", "reason", "cache_id", "images", "pull_secrets", "size_gib",
-    "effective_size_gib", "retention_days", "created_at", "expires_at", "digests", "annotations", "labels",
-    "workloads", "images_bytes", "platform", "replaces", "unique_name",
+    "effective_size_gib", "retention_days", "created_at", "last_changed", "expires_at", "digests", "annotations",
+    "labels", "workloads", "images_bytes", "platform", "replaces", "unique_name",
 ]
 
 # -- API ----------------------------------------------------------------------------------------------
@@ -194,6 +194,13 @@ def retention_days(obj: Mapping[str, Any]) -> Optional[int]:
 
 def created_at(obj: Mapping[str, Any]) -> Optional[dt.datetime]:
     return parse_time(_section(obj, "metadata").get("creationTimestamp"))
+
+
+def last_changed(obj: Mapping[str, Any]) -> Optional[dt.datetime]:
+    """When the cloud last changed the cache (status.lastUpdatedTime), else when it started building, else
+    its creation: the clock prune's --failed-grace runs on."""
+    status = _section(obj, "status")
+    return parse_time(status.get("lastUpdatedTime")) or parse_time(status.get("startTime")) or created_at(obj)
 
 
 def expires_at(obj: Mapping[str, Any]) -> Optional[dt.datetime]:

@@ -14,7 +14,8 @@ from ..printers import NamePrinter, confirm, interactive, print_table
 from ..printflags import PrintOptions
 
 if TYPE_CHECKING:
-    from ...kube.api import KubeSettings
+    from ...imagecache.planner import Plan, Snapshot
+    from ...kube.api import Cluster, KubeSettings
 
 
 def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[str]:
@@ -33,7 +34,7 @@ def _reasons(values: tuple[str, ...], older_than: Optional[str]) -> frozenset[st
 
 def _in_grace(caches: Any, candidates: set[str], grace: float, grace_text: str) -> list[str]:
     """Failed caches --failed-grace keeps, so `--reason failed` that prunes nothing says why.
-    (The same clock as imagecache/prune.py's rule: last update, else start, else creation.)"""
+    (The clock of prune's rule: model.imagecache.last_changed.)"""
     from ...durations import format_duration
     from ...model import imagecache as imc
 
@@ -42,9 +43,7 @@ def _in_grace(caches: Any, candidates: set[str], grace: float, grace_text: str) 
     for obj in caches:
         if imc.phase(obj) not in imc.FAILED_PHASES or imc.name(obj) in candidates:
             continue
-        status = obj.get("status") or {}
-        since = imc.parse_time(status.get("lastUpdatedTime")) or imc.parse_time(status.get("startTime")) \
-            or imc.created_at(obj)
+        since = imc.last_changed(obj)
         if since is not None and (now - since).total_seconds() < grace:
             out.append(f"kept ImageCache {imc.name(obj)} ({imc.phase(obj)} for "
                        f"{format_duration((now - since).total_seconds())}): within --failed-grace {grace_text}; "
@@ -81,6 +80,7 @@ class PruneOptions(CommandOptions, PrintOptions):
     def run(self) -> int:
         from ...durations import format_duration
         from ...imagecache.planner import Policy, Scope, Snapshot, plan
+        from ...model.reasons import Reason
         from ..printers import info, warn
         from ..scope import read_usage
 
@@ -93,7 +93,7 @@ class PruneOptions(CommandOptions, PrintOptions):
         pruning = plan(snapshot, Scope(), Policy(prune=self.rules))
         for kept in pruning.kept:
             info(kept.describe())
-        if "failed" in self.rules.reasons:
+        if Reason.FAILED in self.rules.reasons:
             for line in _in_grace(caches, {d.name for d in pruning.deletes}, self.rules.failed_grace,
                                   self.failed_grace):
                 info(line)
@@ -103,7 +103,7 @@ class PruneOptions(CommandOptions, PrintOptions):
         total = sum(c.size_gib for c in chosen)
         if self.printer.document:
             self.printer.print_obj({"candidates": [c.to_dict() for c in chosen], "reclaimGiB": total,
-                              "deleted": self.yes and self.dry_run is DryRun.NONE})
+                                    "deleted": self.yes and self.dry_run is DryRun.NONE})
         elif chosen:
             print_table([[c.name, ",".join(c.reasons), f"{c.size_gib}Gi", format_duration(c.age_seconds)]
                          for c in chosen], ["NAME", "REASONS", "SIZE", "AGE"])
@@ -134,7 +134,7 @@ class PruneOptions(CommandOptions, PrintOptions):
                        "--reason expired,failed", err=True)
         return code
 
-    def _delete(self, cluster: Any, pruning: Any, snapshot: Any) -> None:
+    def _delete(self, cluster: Cluster, pruning: Plan, snapshot: Snapshot) -> None:
         from ..executor import Executor
         from ..progress import CountBar
 
